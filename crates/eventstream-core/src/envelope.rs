@@ -130,6 +130,11 @@ fn ser_timestamp<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok,
     s.serialize_str(&format_timestamp(t))
 }
 
+/// Drops sub-microsecond precision, which no encoding keeps.
+pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_micros(t.timestamp_micros()).single().unwrap_or(t)
+}
+
 /// Writes a timestamp as RFC 3339 in UTC with a `Z` and microsecond precision.
 pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -182,7 +187,8 @@ impl Event {
             event_type,
             source,
             target: None,
-            timestamp: Utc::now(),
+            // Microsecond precision: what every encoding keeps, so an event equals its own round trip.
+            timestamp: truncate_to_micros(Utc::now()),
             payload,
             mission_id: None,
             task_id: None,

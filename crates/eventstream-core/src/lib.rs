@@ -19,7 +19,7 @@ mod error;
 mod id;
 mod log;
 
-pub use envelope::{epoch_seconds, format_timestamp, parse_timestamp, Event, Meta, Severity, MAX_FIELD_CHARS};
+pub use envelope::{epoch_seconds, format_timestamp, truncate_to_micros, parse_timestamp, Event, Meta, Severity, MAX_FIELD_CHARS};
 pub use error::{BoxError, DecodeError, LogError};
 pub use id::{ConsumerName, EventId, EventType, GroupName, InvalidId, Position, Source, TenantId, TypePattern, LEGACY_BROADCAST};
 pub use log::{Capabilities, Delivery, EventLog, GroupInfo, Record, StartFrom};

@@ -1,0 +1,127 @@
+//! What a subscriber's code implements: a [`Handler`] that returns a classified [`HandlerError`].
+//!
+//! The runtime owns retries, dead-lettering and acks; a handler only says what happened. A handler that
+//! writes to the state store uses the transaction in [`HandlerContext`]: its writes and the inbox row that
+//! marks the event processed commit together, so the effect exists exactly once.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use eventstream_core::{BoxError, Event, GroupName, Position};
+use eventstream_sql::Tx;
+use serde::de::DeserializeOwned;
+
+/// Why a handler failed, classified by what should happen next.
+#[derive(Debug)]
+pub enum HandlerError {
+    /// Retrying may succeed (a dependency is down, a timeout): retried with backoff, then dead-lettered.
+    Transient(BoxError),
+    /// Retrying cannot succeed (a bad payload, a violated invariant): dead-lettered at once.
+    Permanent(BoxError),
+}
+
+impl HandlerError {
+    /// A transient error from anything printable.
+    pub fn transient(e: impl Into<BoxError>) -> Self {
+        HandlerError::Transient(e.into())
+    }
+
+    /// A permanent error from anything printable.
+    pub fn permanent(e: impl Into<BoxError>) -> Self {
+        HandlerError::Permanent(e.into())
+    }
+
+    /// Whether the runtime will retry.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HandlerError::Transient(_))
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandlerError::Transient(e) => write!(f, "transient: {e}"),
+            HandlerError::Permanent(e) => write!(f, "permanent: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+/// A state-store error inside a handler is transient unless the store says otherwise.
+impl From<eventstream_sql::StoreError> for HandlerError {
+    fn from(e: eventstream_sql::StoreError) -> Self {
+        if e.is_transient() { HandlerError::Transient(Box::new(e)) } else { HandlerError::Permanent(Box::new(e)) }
+    }
+}
+
+/// A database error from handler SQL: connection problems are transient, the rest permanent.
+impl From<sqlx_error::Error> for HandlerError {
+    fn from(e: sqlx_error::Error) -> Self {
+        let transient = matches!(e, sqlx_error::Error::Io(_) | sqlx_error::Error::PoolTimedOut | sqlx_error::Error::PoolClosed | sqlx_error::Error::WorkerCrashed);
+        if transient { HandlerError::Transient(Box::new(e)) } else { HandlerError::Permanent(Box::new(e)) }
+    }
+}
+
+mod sqlx_error {
+    pub(crate) use eventstream_sql::sqlx::Error;
+}
+
+/// What a handler gets besides the event.
+pub struct HandlerContext<'a> {
+    /// The transaction in which the inbox row is written; use it for the handler's own SQL.
+    pub tx: &'a mut Tx,
+    /// The subscriber running the handler.
+    pub subscriber: &'a GroupName,
+    /// The event's position in the log.
+    pub position: &'a Position,
+    /// 1 for the first try, then 2, 3, ... across restarts.
+    pub attempt: u32,
+}
+
+impl fmt::Debug for HandlerContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerContext").field("subscriber", self.subscriber).field("position", self.position).field("attempt", &self.attempt).finish()
+    }
+}
+
+/// A subscriber's code.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one event. Called at least once per event; the effect of the calls that return `Ok` and
+    /// commit is recorded exactly once.
+    ///
+    /// # Errors
+    /// [`HandlerError::Transient`] to be retried, [`HandlerError::Permanent`] to be dead-lettered.
+    async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError>;
+}
+
+/// A handler from an async closure over the raw event.
+pub fn handler_fn<F>(f: F) -> FnHandler<F>
+where
+    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>> + Send + Sync + 'static,
+{
+    FnHandler(f)
+}
+
+/// See [`handler_fn`].
+pub struct FnHandler<F>(F);
+
+#[async_trait]
+impl<F> Handler for FnHandler<F>
+where
+    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>> + Send + Sync + 'static,
+{
+    async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
+        (self.0)(ctx, event).await
+    }
+}
+
+/// Decodes the payload of `event` into `P`; a payload that does not fit is a permanent error.
+///
+/// # Errors
+/// [`HandlerError::Permanent`] naming the event type and the serde error.
+pub fn decode_payload<P: DeserializeOwned>(event: &Event) -> Result<P, HandlerError> {
+    serde_json::from_value(serde_json::Value::Object(event.payload.clone()))
+        .map_err(|e| HandlerError::permanent(format!("payload of {} does not match the expected schema: {e}", event.event_type)))
+}
