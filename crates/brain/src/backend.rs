@@ -1,0 +1,36 @@
+//! Picks and opens the event log the settings name. The only place that knows every backend.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use eventstream_core::EventLog;
+
+use crate::config::{DurabilitySetting, LogSettings, Settings};
+
+/// Opens the configured event log and checks that it answers.
+///
+/// # Errors
+/// The data directory cannot be created, the store cannot be opened, or the server is unreachable.
+pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    let log: Arc<dyn EventLog> = match &settings.log {
+        LogSettings::Embedded { durability } => {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+            let durability = match durability {
+                DurabilitySetting::Full => eventstream_embedded::Durability::Full,
+                DurabilitySetting::Normal => eventstream_embedded::Durability::Normal,
+            };
+            let opts = eventstream_embedded::EmbeddedOptions { durability, ..Default::default() };
+            let log = eventstream_embedded::EmbeddedLog::open(settings.data_dir.clone(), opts)
+                .await
+                .with_context(|| format!("cannot open the embedded event log in {}", settings.data_dir.display()))?;
+            Arc::new(log)
+        }
+        LogSettings::Redis { url, stream } => {
+            let config = eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone());
+            let log = eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {url}"))?;
+            Arc::new(log)
+        }
+    };
+    log.health().await.with_context(|| format!("the {} event log does not answer", log.backend()))?;
+    Ok(log)
+}

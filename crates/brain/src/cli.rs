@@ -1,0 +1,177 @@
+//! The command line (clap derive). Every command that reads or writes events takes the same
+//! [`LogArgs`], so `brain events --backend redis --redis-url URL` reads what `brain serve --backend redis`
+//! writes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// BRAiN EventStream: the event backbone of the BRAiN backend.
+#[derive(Debug, Parser)]
+#[command(name = "brain", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug). `BRAIN_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Where the events are: the backend and its options. Flags win over `BRAIN_*` environment variables,
+/// which win over `brain.toml`, which wins over the defaults.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LogArgs {
+    /// Configuration file (default: `./brain.toml` when it exists).
+    #[arg(long, env = "BRAIN_CONFIG", global = true)]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Data directory of the embedded backend and the default SQLite state store.
+    #[arg(long, env = "BRAIN_DATA_DIR", global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// Event log backend: `embedded` (default, no services) or `redis`.
+    #[arg(long, env = "BRAIN_BACKEND", global = true)]
+    pub(crate) backend: Option<String>,
+
+    /// Redis URL for `--backend redis`.
+    #[arg(long, env = "BRAIN_REDIS_URL", global = true)]
+    pub(crate) redis_url: Option<String>,
+
+    /// Stream name (Redis key) of the log; default `brain:events:stream`.
+    #[arg(long, env = "BRAIN_STREAM", global = true)]
+    pub(crate) stream: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the server: HTTP API, consumers, dashboard.
+    Serve(ServeArgs),
+    /// Append one event to the log.
+    Publish(PublishArgs),
+    /// Print events as they arrive.
+    Tail(TailArgs),
+    /// Read event history.
+    Events(EventsArgs),
+    /// Measure append throughput and append-to-read latency against a raw baseline.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// Address to listen on.
+    #[arg(long, env = "BRAIN_HOST")]
+    pub(crate) host: Option<String>,
+    /// Port to listen on (0 picks a free port; the address is printed).
+    #[arg(long, env = "BRAIN_PORT")]
+    pub(crate) port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// Event type, e.g. `task.created`.
+    #[arg(long = "type", short = 't')]
+    pub(crate) event_type: String,
+    /// Producing component, e.g. `missions_service`.
+    #[arg(long, short = 's')]
+    pub(crate) source: String,
+    /// Payload: a JSON object.
+    #[arg(long, short = 'p', default_value = "{}")]
+    pub(crate) payload: String,
+    /// Tenant id.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// Target agent (default: broadcast).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Mission id.
+    #[arg(long)]
+    pub(crate) mission_id: Option<String>,
+    /// Task id.
+    #[arg(long)]
+    pub(crate) task_id: Option<String>,
+    /// Correlation id.
+    #[arg(long)]
+    pub(crate) correlation_id: Option<String>,
+    /// Causation id (the event that caused this one).
+    #[arg(long)]
+    pub(crate) causation_id: Option<String>,
+    /// Actor id.
+    #[arg(long)]
+    pub(crate) actor: Option<String>,
+    /// Severity: INFO, WARNING, ERROR or CRITICAL.
+    #[arg(long)]
+    pub(crate) severity: Option<String>,
+    /// Event id (default: a new UUIDv7). Re-publishing with the same id is deduplicated by consumers.
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// Print the receipt as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// Where to start: `start`, `now` (default), or a position (events after it).
+    #[arg(long, default_value = "now")]
+    pub(crate) from: String,
+    /// Only these types: exact (`task.created`), prefix (`task.*`) or `*`.
+    #[arg(long = "type", short = 't')]
+    pub(crate) type_pattern: Option<String>,
+    /// One JSON envelope per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub(crate) count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// Only these types: exact (`task.created`), prefix (`task.*`) or `*`.
+    #[arg(long = "type", short = 't')]
+    pub(crate) type_pattern: Option<String>,
+    /// Only events stored at or after this time: RFC 3339, `YYYY-MM-DD`, epoch seconds, or an age such as
+    /// `15m`, `2h`, `7d`. Without it the newest events are shown.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only events of this tenant.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: usize,
+    /// One JSON envelope per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Events per measurement.
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) events: usize,
+    /// Concurrent publisher counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub(crate) publishers: Vec<usize>,
+    /// Runs per configuration; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) runs: usize,
+    /// Durability of both our log and the baseline: `full` (fsync per commit) or `normal`.
+    #[arg(long, default_value = "full")]
+    pub(crate) durability: String,
+    /// Directory for the benchmark's temporary stores (default: the system temp dir).
+    #[arg(long)]
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,174 @@
+//! `brain bench`: append throughput and append-to-read latency of the embedded log for several publisher
+//! counts, against a baseline measured in the same run: raw SQLite inserts of the same rows into the same
+//! kind of store with the same durability, one transaction per event (what code without group commit
+//! does). Results are medians over `--runs`; the ratio is ours / baseline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use comfy_table::Table;
+use eventstream_core::{Event, EventLog, EventType, Position, Source, StartFrom, TenantId};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Map};
+
+use crate::cli::BenchArgs;
+use crate::config::DurabilitySetting;
+
+#[derive(Debug, Serialize)]
+struct Row {
+    publishers: usize,
+    events: usize,
+    events_per_sec: f64,
+    baseline_events_per_sec: f64,
+    ratio: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
+    let event_type: EventType = "task.created".parse()?;
+    let source: Source = "bench".parse()?;
+    let tenant: TenantId = "bench".parse()?;
+    Ok((0..n)
+        .map(|i| {
+            let mut p = Map::new();
+            p.insert("task_id".into(), json!(format!("task-{i}")));
+            p.insert("priority".into(), json!(20));
+            p.insert("note".into(), json!("benchmark event with a payload of typical size for a task event"));
+            let mut e = Event::new(event_type.clone(), source.clone(), p);
+            e.tenant_id = Some(tenant.clone());
+            e
+        })
+        .collect())
+}
+
+fn durability(d: DurabilitySetting) -> eventstream_embedded::Durability {
+    match d {
+        DurabilitySetting::Full => eventstream_embedded::Durability::Full,
+        DurabilitySetting::Normal => eventstream_embedded::Durability::Normal,
+    }
+}
+
+/// One measurement of our log: returns (events/s, latency histogram in µs).
+async fn measure_ours(dir: &std::path::Path, events: Vec<Event>, publishers: usize, d: DurabilitySetting) -> anyhow::Result<(f64, Histogram<u64>)> {
+    let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
+    let log: Arc<dyn EventLog> = Arc::new(eventstream_embedded::EmbeddedLog::open(dir.to_path_buf(), opts).await.context("open embedded log")?);
+    let n = events.len();
+    let origin = Instant::now();
+    // Reader: measures append-start-to-read latency from the send time carried in the payload.
+    let reader = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut from = StartFrom::Beginning;
+            let mut seen = 0usize;
+            while seen < n {
+                let batch = log.read(&from, 2000, Duration::from_millis(200)).await?;
+                let now = origin.elapsed().as_micros() as u64;
+                for r in &batch {
+                    if let Ok(e) = &r.event {
+                        if let Some(sent) = e.payload.get("sent_us").and_then(serde_json::Value::as_u64) {
+                            hist.record(now.saturating_sub(sent).max(1))?;
+                        }
+                    }
+                }
+                seen += batch.len();
+                if let Some(last) = batch.last() {
+                    from = StartFrom::After(last.position.clone());
+                }
+            }
+            anyhow::Ok(hist)
+        })
+    };
+    let per = n.div_ceil(publishers);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in events.chunks(per).map(<[Event]>::to_vec) {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for mut e in chunk {
+                e.payload.insert("sent_us".into(), json!(origin.elapsed().as_micros() as u64));
+                let _: Vec<Position> = log.append(std::slice::from_ref(&e)).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("publisher task panicked")??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let hist = tokio::time::timeout(Duration::from_secs(120), reader).await.context("reader did not see every event")?.context("reader panicked")??;
+    Ok((n as f64 / secs, hist))
+}
+
+pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
+        bail!("--events, --runs and every --publishers value must be at least 1");
+    }
+    let d: DurabilitySetting = a.durability.parse()?;
+    let base_dir = match &a.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => std::env::temp_dir(),
+    };
+    let total = (a.publishers.len() * a.runs * 2) as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let mut rows = Vec::new();
+    for &p in &a.publishers {
+        let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for run in 0..a.runs {
+            bar.set_message(format!("{p} publishers, run {}: ours", run + 1));
+            let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
+            let (eps, hist) = measure_ours(dir.path(), bench_events(a.events)?, p, d).await?;
+            ours.push(eps);
+            p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
+            p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
+            bar.inc(1);
+            bar.set_message(format!("{p} publishers, run {}: baseline", run + 1));
+            let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
+            let events = bench_events(a.events)?;
+            let path = dir.path().to_path_buf();
+            let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
+            let elapsed = tokio::task::spawn_blocking(move || eventstream_embedded::baseline::append_one_transaction_per_event(&path, &opts, p, &events))
+                .await
+                .context("baseline panicked")?
+                .context("baseline failed")?;
+            base.push(a.events as f64 / elapsed.as_secs_f64());
+            bar.inc(1);
+        }
+        let (ours, base) = (median(ours), median(base));
+        rows.push(Row { publishers: p, events: a.events, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base, latency_p50_ms: median(p50), latency_p99_ms: median(p99) });
+    }
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"durability": a.durability, "runs": a.runs, "results": rows}))?);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.set_header(["publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "p50 latency (ms)", "p99 latency (ms)"]);
+    for r in &rows {
+        t.add_row([
+            r.publishers.to_string(),
+            r.events.to_string(),
+            format!("{:.0}", r.events_per_sec),
+            format!("{:.0}", r.baseline_events_per_sec),
+            format!("{:.2}x", r.ratio),
+            format!("{:.2}", r.latency_p50_ms),
+            format!("{:.2}", r.latency_p99_ms),
+        ]);
+    }
+    println!("embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability", a.durability, a.runs);
+    println!("{t}");
+    Ok(())
+}

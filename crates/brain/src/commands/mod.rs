@@ -1,0 +1,31 @@
+//! One module per command; `run` dispatches.
+
+mod bench;
+mod events;
+mod publish;
+mod serve;
+mod tail;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Whatever the command fails with; `main` prints it as one line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a).await,
+        Command::Publish(a) => publish::run(a).await,
+        Command::Tail(a) => tail::run(a).await,
+        Command::Events(a) => events::run(a).await,
+        Command::Bench(a) => bench::run(a).await,
+    }
+}
+
+/// Parses a `--type` pattern with a clear error.
+pub(crate) fn parse_pattern(p: Option<&str>) -> anyhow::Result<eventstream_core::TypePattern> {
+    match p {
+        None => Ok(eventstream_core::TypePattern::all()),
+        Some(p) => p.parse().map_err(|e| anyhow::anyhow!("--type: {e}")),
+    }
+}

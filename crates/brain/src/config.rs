@@ -1,0 +1,160 @@
+//! One typed, layered, validated configuration.
+//!
+//! Layers, later wins: defaults, `brain.toml` (or `--config FILE`), `BRAIN_*` environment variables,
+//! command-line flags (clap reads the environment variables into the same fields as the flags). Unknown
+//! keys in the file are errors; every value is checked before anything starts.
+//!
+//! ```toml
+//! data_dir = "./brain-data"
+//!
+//! [server]
+//! host = "127.0.0.1"
+//! port = 8080
+//!
+//! [log]
+//! backend = "embedded"          # or "redis"
+//! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
+//! redis_url = "redis://127.0.0.1:6379"
+//! stream = "brain:events:stream"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::cli::LogArgs;
+
+/// The default data directory, relative to the working directory.
+pub(crate) const DEFAULT_DATA_DIR: &str = "./brain-data";
+/// The default listen address.
+pub(crate) const DEFAULT_HOST: &str = "127.0.0.1";
+/// The default listen port.
+pub(crate) const DEFAULT_PORT: u16 = 8080;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    log: FileLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    host: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    backend: Option<String>,
+    durability: Option<String>,
+    redis_url: Option<String>,
+    stream: Option<String>,
+}
+
+/// How durable an embedded append is when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DurabilitySetting {
+    /// fsync on every (group) commit: survives power loss.
+    Full,
+    /// Survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+impl std::str::FromStr for DurabilitySetting {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            other => bail!("invalid durability {other:?}: expected `full` or `normal`"),
+        }
+    }
+}
+
+/// Which event log to open.
+#[derive(Debug, Clone)]
+pub(crate) enum LogSettings {
+    /// SQLite in `<data_dir>/`.
+    Embedded {
+        /// Fsync policy.
+        durability: DurabilitySetting,
+    },
+    /// Redis Streams.
+    Redis {
+        /// Server URL.
+        url: String,
+        /// Stream key.
+        stream: String,
+    },
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Data directory (embedded log, SQLite state store, keys).
+    pub(crate) data_dir: PathBuf,
+    /// The event log.
+    pub(crate) log: LogSettings,
+    /// Listen host.
+    pub(crate) host: String,
+    /// Listen port.
+    pub(crate) port: u16,
+}
+
+fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("brain.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read configuration file {}", path.display())),
+    };
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+impl Settings {
+    /// Resolves the layers for a command that uses the log; `host`/`port` come from `serve`'s flags.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, an unknown backend, a missing Redis URL, an invalid durability.
+    pub(crate) fn resolve(args: &LogArgs, host: Option<&str>, port: Option<u16>) -> anyhow::Result<Self> {
+        let file = load_file(args.config.as_deref())?;
+        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        if data_dir.as_os_str().is_empty() {
+            bail!("data dir must not be empty");
+        }
+        let backend = args.backend.clone().or(file.log.backend).unwrap_or_else(|| "embedded".into());
+        let stream = args.stream.clone().or(file.log.stream).unwrap_or_else(|| eventstream_core::codec::redis_fields::DEFAULT_STREAM.into());
+        if stream.is_empty() {
+            bail!("stream name must not be empty");
+        }
+        let log = match backend.as_str() {
+            "embedded" => {
+                let durability = file.log.durability.as_deref().unwrap_or("full").parse()?;
+                LogSettings::Embedded { durability }
+            }
+            "redis" => {
+                let Some(url) = args.redis_url.clone().or(file.log.redis_url) else {
+                    bail!("--backend redis needs --redis-url (or BRAIN_REDIS_URL, or log.redis_url in brain.toml)");
+                };
+                if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+                    bail!("invalid Redis URL {url:?}: expected redis://HOST:PORT");
+                }
+                LogSettings::Redis { url, stream }
+            }
+            other => bail!("unknown backend {other:?}: expected `embedded` or `redis`"),
+        };
+        let host = host.map(str::to_owned).or(file.server.host).unwrap_or_else(|| DEFAULT_HOST.into());
+        let port = port.or(file.server.port).unwrap_or(DEFAULT_PORT);
+        Ok(Self { data_dir, log, host, port })
+    }
+}

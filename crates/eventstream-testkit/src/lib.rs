@@ -1,0 +1,81 @@
+//! The conformance suite for [`EventLog`]: one public async function per clause of the contract documented
+//! on the trait, each taking a [`LogFactory`] that opens logs of the backend under test.
+//!
+//! A backend's `tests/conformance.rs` implements [`LogFactory`] and calls every clause from its own
+//! `#[tokio::test]` (use the multi-threaded flavour: several clauses spawn concurrent tasks), so a failure
+//! names the clause:
+//!
+//! ```ignore
+//! struct Factory { dir: tempfile::TempDir }
+//!
+//! #[async_trait]
+//! impl LogFactory for Factory {
+//!     async fn open(&self, name: &str) -> Arc<dyn EventLog> { /* a log stored under `name` */ }
+//! }
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+//! async fn ack_is_idempotent() {
+//!     eventstream_testkit::ack_is_idempotent(&Factory::new()).await;
+//! }
+//! ```
+//!
+//! Every clause opens its own log under a unique name, so clauses can run in parallel against one service;
+//! a clause that needs a reopen opens the same name twice. Each one asserts behaviour a backend that broke
+//! the clause could not fake, and says in its message what the backend got wrong.
+//!
+//! Tests against external services call [`require_service`] first (DESIGN.md §10).
+//!
+//! # Layout
+//! `clauses/` the clause functions by theme, `fixtures.rs` event builders, names and assertions,
+//! `service.rs` the reachability check.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use eventstream_core::EventLog;
+
+pub mod clauses;
+pub mod fixtures;
+mod service;
+
+pub use clauses::blocking::{read_blocks_until_append, read_group_blocks_until_append};
+pub use clauses::delivery::{ack_is_idempotent, acked_delivery_is_never_redelivered, unacked_delivery_is_redelivered_after_reclaim};
+pub use clauses::groups::{
+    each_group_gets_every_event_once, ensure_group_is_idempotent_and_start_positions_work, group_resumes_after_reopen, groups_are_isolated, lag_counts_unacked,
+    set_group_position_replays, unknown_group_is_an_error,
+};
+pub use clauses::order::{appends_are_read_back_in_order, appends_survive_reopen, concurrent_appends_lose_nothing, range_read_by_position_and_time, read_back_is_newest_first};
+pub use fixtures::{sample_event, sample_events};
+pub use service::require_service;
+
+/// Opens logs of the backend under test.
+#[async_trait]
+pub trait LogFactory: Send + Sync {
+    /// Opens the log called `name`. Opening the same name again on the same factory gives a handle on the
+    /// same underlying storage (a reopen: the previous handle may have been dropped first); different names
+    /// are isolated logs. Names are 1 to 64 characters of `[a-z0-9-]`.
+    ///
+    /// The suite cannot test a backend it cannot open, so this panics on failure.
+    async fn open(&self, name: &str) -> Arc<dyn EventLog>;
+}
+
+/// Every clause, in turn: for a quick check of a new backend or a run against a service in one test.
+pub async fn run_all(f: &dyn LogFactory) {
+    appends_are_read_back_in_order(f).await;
+    appends_survive_reopen(f).await;
+    each_group_gets_every_event_once(f).await;
+    groups_are_isolated(f).await;
+    unacked_delivery_is_redelivered_after_reclaim(f).await;
+    acked_delivery_is_never_redelivered(f).await;
+    ack_is_idempotent(f).await;
+    group_resumes_after_reopen(f).await;
+    range_read_by_position_and_time(f).await;
+    read_back_is_newest_first(f).await;
+    lag_counts_unacked(f).await;
+    concurrent_appends_lose_nothing(f).await;
+    unknown_group_is_an_error(f).await;
+    ensure_group_is_idempotent_and_start_positions_work(f).await;
+    set_group_position_replays(f).await;
+    read_blocks_until_append(f).await;
+    read_group_blocks_until_append(f).await;
+}
