@@ -34,3 +34,41 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
     log.health().await.with_context(|| format!("the {} event log does not answer", log.backend()))?;
     Ok(log)
 }
+
+/// Connects the configured state store (migrations run at connect).
+///
+/// # Errors
+/// The URL is invalid or the database unreachable.
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<eventstream_sql::StateStore> {
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    }
+    eventstream_sql::StateStore::connect(&settings.database_url).await.with_context(|| format!("cannot open the state store {}", redact(&settings.database_url)))
+}
+
+/// The local outbox of `emit`: a SQLite file in the data dir, used when the state store is not local.
+///
+/// # Errors
+/// The file cannot be created.
+pub(crate) async fn open_local_outbox(settings: &Settings, store: &eventstream_sql::StateStore) -> anyhow::Result<Option<eventstream_sql::StateStore>> {
+    if store.kind() == eventstream_sql::StoreKind::Sqlite {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    let url = eventstream_sql::sqlite_url(&settings.data_dir.join("outbox.db"));
+    Ok(Some(eventstream_sql::StateStore::connect(&url).await.context("cannot open the local outbox")?))
+}
+
+/// A URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

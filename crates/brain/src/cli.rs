@@ -41,6 +41,10 @@ pub(crate) struct LogArgs {
     /// Stream name (Redis key) of the log; default `brain:events:stream`.
     #[arg(long, env = "BRAIN_STREAM", global = true)]
     pub(crate) stream: Option<String>,
+
+    /// State store URL: `sqlite://PATH` or `postgres://...` (default: `sqlite://<data dir>/state.db`).
+    #[arg(long, env = "BRAIN_DATABASE_URL", global = true)]
+    pub(crate) database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,6 +16,9 @@
 //! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
 //! redis_url = "redis://127.0.0.1:6379"
 //! stream = "brain:events:stream"
+//!
+//! [database]
+//! url = "postgres://user@host/db"   # default: sqlite://<data_dir>/state.db
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +43,14 @@ struct FileConfig {
     server: FileServer,
     #[serde(default)]
     log: FileLog,
+    #[serde(default)]
+    database: FileDatabase,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +117,8 @@ pub(crate) struct Settings {
     pub(crate) host: String,
     /// Listen port.
     pub(crate) port: u16,
+    /// State store URL (`sqlite://...` or `postgres://...`).
+    pub(crate) database_url: String,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -155,6 +168,15 @@ impl Settings {
         };
         let host = host.map(str::to_owned).or(file.server.host).unwrap_or_else(|| DEFAULT_HOST.into());
         let port = port.or(file.server.port).unwrap_or(DEFAULT_PORT);
-        Ok(Self { data_dir, log, host, port })
+        let database_url = match args.database.clone().or(file.database.url) {
+            Some(url) => {
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    bail!("invalid database URL {url:?}: expected sqlite://PATH or postgres://...");
+                }
+                url
+            }
+            None => eventstream_sql::sqlite_url(&data_dir.join("state.db")),
+        };
+        Ok(Self { data_dir, log, host, port, database_url })
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod output;
 mod server;
+mod startup;
 mod time_arg;
 
 use std::process::ExitCode;

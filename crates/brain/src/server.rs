@@ -12,11 +12,34 @@ use eventstream_core::EventLog;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+/// A subscriber running in this process, with its live counters.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerInfo {
+    /// Its name (= consumer group).
+    pub(crate) name: eventstream_core::GroupName,
+    /// The types it wants.
+    pub(crate) patterns: Vec<eventstream_core::TypePattern>,
+    /// Processed, failed, dead-lettered, in flight.
+    pub(crate) stats: Arc<eventstream::SubscriberStats>,
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     /// The event log.
     pub(crate) log: Arc<dyn EventLog>,
+    /// The state store: inbox, dead letters, outbox, module data.
+    pub(crate) store: eventstream_sql::StateStore,
+    /// Publishing (publish, emit, transactional outbox).
+    pub(crate) events: eventstream::EventStream,
+    /// Every event type with its schema.
+    pub(crate) catalog: Arc<brain_events::Catalog>,
+    /// How strictly API-published payloads are checked.
+    pub(crate) validation: brain_events::ValidationMode,
+    /// The subscribers this process runs.
+    pub(crate) consumers: Arc<Vec<ConsumerInfo>>,
+    /// The data directory (API keys live here).
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 /// The router with every route.
@@ -39,11 +62,19 @@ async fn health() -> impl IntoResponse {
 
 /// Readiness: the event log answers.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.log.health().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "backend": state.log.backend(), "stream": state.log.stream()}))),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "backend": state.log.backend(), "reason": e.to_string()})))
-        }
+    let log = state.log.health().await;
+    let store = state.store.ping().await;
+    let body = json!({
+        "status": if log.is_ok() && store.is_ok() { "ready" } else { "unavailable" },
+        "backend": state.log.backend(),
+        "stream": state.log.stream(),
+        "log": log.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into()),
+        "state_store": store.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into()),
+    });
+    if log.is_ok() && store.is_ok() {
+        (StatusCode::OK, Json(body))
+    } else {
+        tracing::warn!(%body, "readiness check failed");
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     }
 }

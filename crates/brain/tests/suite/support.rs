@@ -1,0 +1,93 @@
+//! Runs the `brain` binary in a temp data dir: one-shot commands and a `brain serve` child on a free
+//! port, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn brain_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_brain"))
+}
+
+/// A `brain` command with `--data-dir dir` and a clean environment for our variables.
+pub fn brain(dir: &Path) -> Command {
+    let mut c = Command::new(brain_bin());
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BRAIN_") && k != "BRAIN_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c.env("BRAIN_DATA_DIR", dir.join("brain-data"));
+    c
+}
+
+/// Runs a command and returns its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+/// Stdout as a string, asserting success.
+pub fn ok_stdout(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(out.status.success(), "command failed: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A running `brain serve`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// Lines the server printed on stderr before it was ready.
+    pub startup: Vec<String>,
+    pub stderr_rx: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `brain serve --port 0` with extra args and waits until it listens.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = brain(dir).args(["serve", "--port", "0"]).args(extra).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut startup = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.strip_prefix("listening on ").map(str::to_owned);
+                    startup.push(line);
+                    if let Some(base) = done {
+                        return Server { child, base, startup, stderr_rx: rx };
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("brain serve did not start: {startup:?}");
+                }
+            }
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
