@@ -1,0 +1,81 @@
+//! Shared test setup: a log and a state store in a temp dir, an effects table written by handlers in
+//! their transaction, bounded polling.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventstream::{Backoff, SubscriptionOptions};
+use eventstream_core::{Event, EventLog, GroupName};
+use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
+use eventstream_sql::{sqlx, StateStore, StoreOptions, Tx};
+use serde_json::json;
+
+pub async fn embedded(dir: &Path) -> Arc<dyn EventLog> {
+    Arc::new(EmbeddedLog::open(dir.join("log"), EmbeddedOptions::default()).await.unwrap())
+}
+
+pub async fn sqlite_store(dir: &Path) -> StateStore {
+    StateStore::connect(&eventstream_sql::sqlite_url(&dir.join("state.db"))).await.unwrap()
+}
+
+/// A PostgreSQL store in a fresh schema, or `None` (skipped loudly; a failure under CI=true).
+pub async fn postgres_store() -> Option<StateStore> {
+    let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if !eventstream_testkit::require_service("postgres", &url) {
+        return None;
+    }
+    let schema = format!("rt_{}", uuid::Uuid::new_v4().simple());
+    Some(StateStore::connect_with(&url, StoreOptions::default().schema(schema)).await.unwrap())
+}
+
+/// Creates the `effects` table: one row per handler effect, deliberately WITHOUT a unique constraint, so
+/// a double effect shows up as a second row.
+pub async fn create_effects(store: &StateStore) {
+    sqlx::query("CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL, note TEXT)").execute(store.pool()).await.unwrap();
+}
+
+/// Writes one effect row inside the handler's transaction.
+pub async fn write_effect(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO effects (event_id, note) VALUES ($1, $2)").bind(event.id.to_string()).bind(event.event_type.to_string()).execute(tx.conn()).await.map(|_| ())
+}
+
+/// (rows, distinct event ids) in `effects`.
+pub async fn effect_counts(store: &StateStore) -> (i64, i64) {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM effects").fetch_one(store.pool()).await.unwrap();
+    (row.try_get::<i64, _>("n").unwrap(), row.try_get::<i64, _>("d").unwrap())
+}
+
+pub fn events(n: usize, event_type: &str) -> Vec<Event> {
+    (0..n).map(|i| Event::new(event_type.parse().unwrap(), "test".parse().unwrap(), json!({"i": i}).as_object().unwrap().clone())).collect()
+}
+
+pub fn group(name: &str) -> GroupName {
+    format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]).parse().unwrap()
+}
+
+/// Fast options for tests: short backoff, short claim idle, short read block.
+pub fn fast_options() -> SubscriptionOptions {
+    SubscriptionOptions {
+        backoff: Backoff { initial: Duration::from_millis(10), max: Duration::from_millis(50) },
+        claim_idle: Duration::from_secs(2),
+        claim_interval: Duration::from_millis(200),
+        read_block: Duration::from_millis(200),
+        ..SubscriptionOptions::default()
+    }
+}
+
+/// Polls `check` until it returns true, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

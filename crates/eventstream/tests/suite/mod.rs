@@ -1,0 +1,5 @@
+pub mod crash;
+pub mod helpers;
+mod outbox;
+mod replay;
+mod retry;
