@@ -59,6 +59,12 @@ pub(crate) enum Command {
     Events(EventsArgs),
     /// Measure append throughput and append-to-read latency against a raw baseline.
     Bench(BenchArgs),
+    /// List subscribers: position, lag, in flight, dead letters.
+    Consumers(ConsumersArgs),
+    /// Move a subscriber back to a position or time so it runs again.
+    Replay(ReplayArgs),
+    /// Inspect, retry and discard dead letters.
+    Dlq(DlqArgs),
 }
 
 #[derive(Debug, Args)]
@@ -178,4 +184,83 @@ pub(crate) struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumersArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    /// The subscriber (consumer group) to replay.
+    pub(crate) subscriber: String,
+    /// Where to restart: `start`, a position (events after it), or a time (RFC 3339, `YYYY-MM-DD`, epoch
+    /// seconds, or an age such as `2h`).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// Also remove the subscriber's inbox rows for the range so every event is handled again (backfill).
+    /// Without it, events the subscriber already processed are skipped.
+    #[arg(long)]
+    pub(crate) reprocess: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DlqArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    #[command(subcommand)]
+    pub(crate) command: DlqCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// List dead letters, newest first.
+    List {
+        /// Only this subscriber's.
+        #[arg(long)]
+        subscriber: Option<String>,
+        /// Only this event type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// `open` (default), `retried`, `discarded` or `all`.
+        #[arg(long, default_value = "open")]
+        status: String,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON, one dead letter per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter with its event.
+    Show {
+        /// Its id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver it again to its subscriber.
+    Retry {
+        /// Its id.
+        id: String,
+    },
+    /// Give up on it (kept, marked discarded).
+    Discard {
+        /// Its id.
+        id: String,
+    },
 }

@@ -1,6 +1,9 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
+mod consumers;
+mod dlq;
+mod replay;
 mod events;
 mod publish;
 mod serve;
@@ -19,6 +22,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tail(a) => tail::run(a).await,
         Command::Events(a) => events::run(a).await,
         Command::Bench(a) => bench::run(a).await,
+        Command::Consumers(a) => consumers::run(a).await,
+        Command::Replay(a) => replay::run(a).await,
+        Command::Dlq(a) => dlq::run(a).await,
     }
 }
 

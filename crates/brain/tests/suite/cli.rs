@@ -1,1 +1,162 @@
-//! The CLI as a user meets it.
+//! The CLI as a user meets it: publish, events, tail, serve, errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::support::{brain, ok_stdout, run, Server};
+
+#[test]
+fn publish_then_events_shows_every_envelope_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_stdout(brain(dir.path()).args([
+        "publish", "--type", "task.created", "--source", "missions_service", "--payload", r#"{"task_id":"t1","priority":20}"#,
+        "--tenant", "acme", "--target", "agent_7", "--mission-id", "m1", "--task-id", "t1", "--correlation-id", "c1",
+        "--causation-id", "p1", "--actor", "u1", "--severity", "warning", "--json",
+    ]));
+    let receipt: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    assert_eq!(receipt["position"], "1");
+
+    let out = ok_stdout(brain(dir.path()).args(["events", "--json"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let e: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(e["id"], id.as_str());
+    assert_eq!(e["type"], "task.created");
+    assert_eq!(e["source"], "missions_service");
+    assert_eq!(e["target"], "agent_7");
+    assert_eq!(e["payload"], serde_json::json!({"task_id": "t1", "priority": 20}));
+    assert_eq!(e["mission_id"], "m1");
+    assert_eq!(e["task_id"], "t1");
+    assert_eq!(e["correlation_id"], "c1");
+    assert_eq!(e["causation_id"], "p1");
+    assert_eq!(e["tenant_id"], "acme");
+    assert_eq!(e["actor_id"], "u1");
+    assert_eq!(e["severity"], "WARNING");
+    assert_eq!(e["meta"]["schema_version"], 1);
+    assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    // Human output names every field too.
+    let human = ok_stdout(brain(dir.path()).args(["events"]));
+    for needle in [id.as_str(), "task.created", "missions_service", "target=agent_7", "tenant=acme", "severity=WARNING", "mission=m1", "task=t1", "correlation=c1", "causation=p1", "actor=u1", "\"priority\":20", "schema_version"] {
+        assert!(human.contains(needle), "{needle} missing in:\n{human}");
+    }
+}
+
+#[test]
+fn events_filters_by_type_tenant_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (t, tenant) in [("task.created", "a"), ("task.failed", "b"), ("mission.created", "a"), ("task.created", "a")] {
+        ok_stdout(brain(dir.path()).args(["publish", "--type", t, "--source", "s", "--tenant", tenant]));
+    }
+    let types = |args: &[&str]| -> Vec<String> {
+        let out = ok_stdout(brain(dir.path()).args(["events", "--json"]).args(args));
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(types(&["--type", "task.*"]), ["task.created", "task.failed", "task.created"]);
+    assert_eq!(types(&["--tenant", "a"]), ["task.created", "mission.created", "task.created"]);
+    assert_eq!(types(&["--limit", "2"]), ["mission.created", "task.created"], "the newest, oldest first");
+    assert_eq!(types(&["--since", "1h", "--limit", "1"]), ["task.created"], "from the time, oldest first");
+    assert!(types(&["--since", "2099-01-01"]).is_empty());
+}
+
+#[test]
+fn tail_shows_an_event_published_from_another_process_within_100ms() {
+    let dir = tempfile::tempdir().unwrap();
+    // The log must exist before tail opens it at `now`.
+    ok_stdout(brain(dir.path()).args(["publish", "--type", "system.health", "--source", "warmup"]));
+    let mut tail = brain(dir.path()).args(["tail", "--json", "--type", "task.*"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(tail.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("tailing"), "{first}");
+    let (tx, rx) = mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut latencies = Vec::new();
+    for i in 0..5 {
+        // A non-matching event first: the filter must hold it back.
+        ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "s"]));
+        let out = ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "s", "--payload", &format!(r#"{{"i":{i}}}"#), "--json"]));
+        let published = Instant::now();
+        let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["id"].as_str().unwrap().to_owned();
+        let (seen, line) = rx.recv_timeout(Duration::from_secs(5)).expect("tail printed the event");
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(e["id"], id.as_str());
+        assert_eq!(e["type"], "task.created");
+        latencies.push(seen.saturating_duration_since(published));
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    latencies.sort();
+    eprintln!("tail latency after the publisher exited: {latencies:?}");
+    // The median, so one scheduling hiccup on a shared 2-core machine does not decide the test.
+    assert!(latencies[2] < Duration::from_millis(100), "tail took {latencies:?}");
+}
+
+#[test]
+fn serve_answers_health_and_ready_and_accepts_concurrent_cli_publishers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let health: serde_json::Value = reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+        assert_eq!(health["status"], "ok");
+        let ready = reqwest::get(server.url("/ready")).await.unwrap();
+        assert_eq!(ready.status(), 200);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["backend"], "embedded");
+        assert_eq!(body["status"], "ready");
+    });
+    // The CLI writes to the same data dir while the server runs.
+    ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli"]));
+    let out = ok_stdout(brain(dir.path()).args(["events", "--json"]));
+    assert!(out.contains("\"source\":\"cli\""), "{out}");
+}
+
+#[test]
+fn errors_are_one_line_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["publish", "--type", "Task.Created", "--source", "s"], "--type"),
+        (&["publish", "--type", "task.created", "--source", "s", "--payload", "{oops"], "--payload"),
+        (&["publish", "--type", "task.created", "--source", "s", "--tenant", "a b"], "--tenant"),
+        (&["publish", "--type", "task.created", "--source", "s", "--severity", "loud"], "--severity"),
+        (&["events", "--since", "someday"], "--since"),
+        (&["events", "--limit", "0"], "--limit"),
+        (&["tail", "--from", "not a position"], "--from"),
+        (&["events", "--backend", "kafka"], "unknown backend"),
+        (&["events", "--backend", "redis"], "--redis-url"),
+        (&["replay", "nobody", "--from", "start"], "unknown subscriber"),
+        (&["dlq", "show", "abc"], "invalid dead letter id"),
+        (&["dlq", "retry", "999"], "not found"),
+    ];
+    for (args, needle) in cases {
+        let out = run(brain(dir.path()).args(*args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line expected, got:\n{stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    // A bad config file is named.
+    std::fs::write(dir.path().join("brain.toml"), "data_dir = 3\n").unwrap();
+    let out = run(brain(dir.path()).args(["events"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("brain.toml"));
+}
+
+#[test]
+fn unreachable_redis_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(brain(dir.path()).args(["events", "--backend", "redis", "--redis-url", "redis://127.0.0.1:1"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach Redis at redis://127.0.0.1:1"), "{stderr}");
+}
