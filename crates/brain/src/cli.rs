@@ -184,6 +184,16 @@ pub(crate) struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Measure the consumer runtime instead: throughput with dedup on SQLite (and PostgreSQL with
+    /// `--pg-url`) and handler-to-ack latency, against the same inserts done directly.
+    #[arg(long)]
+    pub(crate) consumers: bool,
+    /// PostgreSQL for `--consumers` (a fresh schema is created and dropped).
+    #[arg(long, env = "BRAIN_BENCH_PG_URL")]
+    pub(crate) pg_url: Option<String>,
+    /// Handler concurrency for `--consumers`.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) concurrency: usize,
 }
 
 #[derive(Debug, Args)]

@@ -310,7 +310,12 @@ impl Worker {
                 return true;
             }
         }
+        // Only a redelivery can have failed attempts on record (a dead-letter retry clears them), so the
+        // first delivery skips the lookup.
         let prior_state = loop {
+            if d.delivery_count <= 1 {
+                break None;
+            }
             match self.store.retry_state(name, &event.id).await {
                 Ok(st) => break st,
                 Err(e) => {

@@ -110,6 +110,9 @@ async fn measure_ours(dir: &std::path::Path, events: Vec<Event>, publishers: usi
 }
 
 pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.consumers {
+        return super::bench_consumers::run(&a).await;
+    }
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
+mod bench_consumers;
 mod consumers;
 mod dlq;
 mod replay;

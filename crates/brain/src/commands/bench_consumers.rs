@@ -1,0 +1,272 @@
+//! `brain bench --consumers`: consumer throughput with dedup (the inbox row and the handler's effect in
+//! one transaction, ack after commit) on SQLite and PostgreSQL, and handler-to-ack latency, against a
+//! baseline measured in the same run: the same inserts (the effect row and the dedup row, one
+//! transaction per event, same concurrency) done directly on the same database, with no log and no
+//! runtime.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use async_trait::async_trait;
+use comfy_table::Table;
+use eventstream::{handler_fn, ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions};
+use eventstream_core::{Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern};
+use eventstream_sql::{sqlx, StateStore, StoreOptions};
+use futures::FutureExt;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde_json::{json, Map};
+
+use crate::cli::BenchArgs;
+
+#[derive(Debug, Serialize)]
+struct Row {
+    store: String,
+    events: usize,
+    concurrency: usize,
+    events_per_sec: f64,
+    baseline_events_per_sec: f64,
+    ratio: f64,
+    handler_to_ack_p50_ms: f64,
+    handler_to_ack_p99_ms: f64,
+}
+
+/// Records when each position was acked, around a real log.
+#[derive(Debug)]
+struct AckTimes {
+    inner: Arc<dyn EventLog>,
+    acked: Mutex<HashMap<Position, Instant>>,
+}
+
+#[async_trait]
+impl EventLog for AckTimes {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    fn stream(&self) -> &str {
+        self.inner.stream()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        self.inner.append(events).await
+    }
+    async fn ensure_group(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
+        self.inner.ensure_group(g, s).await
+    }
+    async fn read_group(&self, g: &GroupName, c: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
+        self.inner.read_group(g, c, max, block).await
+    }
+    async fn read_pending(&self, g: &GroupName, c: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner.read_pending(g, c, max).await
+    }
+    async fn ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
+        let n = self.inner.ack(g, p).await?;
+        let now = Instant::now();
+        if let Ok(mut m) = self.acked.lock() {
+            for pos in p {
+                m.entry(pos.clone()).or_insert(now);
+            }
+        }
+        Ok(n)
+    }
+    async fn reclaim(&self, g: &GroupName, c: &ConsumerName, idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner.reclaim(g, c, idle, max).await
+    }
+    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
+        self.inner.read(from, max, block).await
+    }
+    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
+        self.inner.read_back(before, max).await
+    }
+    async fn head(&self) -> Result<Option<Position>, LogError> {
+        self.inner.head().await
+    }
+    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
+        self.inner.groups().await
+    }
+    async fn group_info(&self, g: &GroupName) -> Result<GroupInfo, LogError> {
+        self.inner.group_info(g).await
+    }
+    async fn set_group_position(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
+        self.inner.set_group_position(g, s).await
+    }
+    async fn health(&self) -> Result<(), LogError> {
+        self.inner.health().await
+    }
+}
+
+fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
+    let t: eventstream_core::EventType = "task.completed".parse()?;
+    let s: eventstream_core::Source = "bench".parse()?;
+    Ok((0..n)
+        .map(|i| {
+            let mut p = Map::new();
+            p.insert("task_id".into(), json!(format!("task-{i}")));
+            p.insert("duration_ms".into(), json!(i % 1000));
+            Event::new(t.clone(), s.clone(), p)
+        })
+        .collect())
+}
+
+async fn create_tables(store: &StateStore) -> anyhow::Result<()> {
+    for ddl in [
+        "CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT NOT NULL, note TEXT)",
+        "CREATE TABLE IF NOT EXISTS bench_dedup (subscriber_name TEXT NOT NULL, stream_name TEXT NOT NULL, stream_message_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT, tenant_id TEXT, metadata TEXT, processed_at BIGINT NOT NULL, UNIQUE (subscriber_name, event_id), UNIQUE (subscriber_name, stream_message_id))",
+    ] {
+        sqlx::query(ddl).execute(store.pool()).await.context("create bench tables")?;
+    }
+    Ok(())
+}
+
+/// Ours: the runtime consumes `events` from a fresh embedded log; returns (events/s, latency histogram µs).
+async fn measure_runtime(store: &StateStore, events: &[Event], concurrency: usize) -> anyhow::Result<(f64, Histogram<u64>)> {
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let inner: Arc<dyn EventLog> = Arc::new(eventstream_embedded::EmbeddedLog::open(dir.path().to_path_buf(), eventstream_embedded::EmbeddedOptions::default()).await?);
+    for chunk in events.chunks(1000) {
+        inner.append(chunk).await?;
+    }
+    let log = Arc::new(AckTimes { inner, acked: Mutex::new(HashMap::new()) });
+    let started: Arc<Mutex<HashMap<Position, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let s = started.clone();
+    let handler = handler_fn(move |ctx, event| {
+        let s = s.clone();
+        async move {
+            if let Ok(mut m) = s.lock() {
+                m.entry(ctx.position.clone()).or_insert_with(Instant::now);
+            }
+            sqlx::query("INSERT INTO bench_effects (event_id, note) VALUES ($1, $2)")
+                .bind(event.id.to_string())
+                .bind(event.event_type.to_string())
+                .execute(ctx.tx.conn())
+                .await
+                .map_err(HandlerError::from)?;
+            Ok(())
+        }
+        .boxed()
+    });
+    let name: GroupName = format!("bench-{}", uuid::Uuid::new_v4().simple()).parse()?;
+    let options = SubscriptionOptions { concurrency, batch_size: 128, ..SubscriptionOptions::default() };
+    let dyn_log: Arc<dyn EventLog> = log.clone();
+    let mut runtime = ConsumerRuntime::new(dyn_log, store.clone(), "bench-1".parse()?);
+    let start = Instant::now();
+    runtime.spawn(Subscription::new(name.clone(), vec![TypePattern::all()], handler).with_options(options));
+    let n = events.len();
+    loop {
+        let acked = log.acked.lock().map(|m| m.len()).unwrap_or(0);
+        if acked >= n {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("the runtime did not finish within 10 minutes ({acked} of {n} acked)");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    runtime.shutdown(Duration::from_secs(10)).await;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let started = started.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let acked = log.acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    for (pos, t0) in started.iter() {
+        if let Some(t1) = acked.get(pos) {
+            hist.record(t1.saturating_duration_since(*t0).as_micros().max(1) as u64)?;
+        }
+    }
+    Ok((n as f64 / secs, hist))
+}
+
+/// Baseline: the same two inserts per event in one transaction, done directly with `concurrency` tasks.
+async fn measure_baseline(store: &StateStore, events: &[Event], concurrency: usize) -> anyhow::Result<f64> {
+    let events = Arc::new(events.to_vec());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (store, events, next) = (store.clone(), events.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(e) = events.get(i) else { break };
+                let mut tx = store.begin().await?;
+                sqlx::query("INSERT INTO bench_dedup (subscriber_name, stream_name, stream_message_id, event_id, event_type, tenant_id, metadata, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING")
+                    .bind("baseline")
+                    .bind("bench")
+                    .bind(i.to_string())
+                    .bind(e.id.to_string())
+                    .bind(e.event_type.to_string())
+                    .bind(None::<String>)
+                    .bind(serde_json::to_string(&e.meta).unwrap_or_default())
+                    .bind(chrono::Utc::now().timestamp_millis())
+                    .execute(tx.conn())
+                    .await?;
+                sqlx::query("INSERT INTO bench_effects (event_id, note) VALUES ($1, $2)").bind(e.id.to_string()).bind(e.event_type.to_string()).execute(tx.conn()).await?;
+                tx.commit().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("baseline task panicked")??;
+    }
+    Ok(events.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    if a.events == 0 || a.runs == 0 || a.concurrency == 0 {
+        bail!("--events, --runs and --concurrency must be at least 1");
+    }
+    let mut stores: Vec<(String, StateStore, Option<tempfile::TempDir>)> = Vec::new();
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let sqlite = StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await?;
+    stores.push(("sqlite".into(), sqlite, Some(dir)));
+    let mut schema_to_drop = None;
+    if let Some(url) = &a.pg_url {
+        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let pg = StateStore::connect_with(url, StoreOptions::default().schema(schema.clone())).await.with_context(|| format!("cannot connect to {}", crate::backend::redact(url)))?;
+        schema_to_drop = Some((url.clone(), schema));
+        stores.push(("postgres".into(), pg, None));
+    } else {
+        eprintln!("no --pg-url (or BRAIN_BENCH_PG_URL): measuring SQLite only");
+    }
+    let mut rows = Vec::new();
+    for (label, store, _keep) in &stores {
+        create_tables(store).await?;
+        let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for run in 0..a.runs {
+            eprintln!("{label}: run {} of {}", run + 1, a.runs);
+            let events = bench_events(a.events)?;
+            let (eps, hist) = measure_runtime(store, &events, a.concurrency).await?;
+            ours.push(eps);
+            p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
+            p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
+            base.push(measure_baseline(store, &bench_events(a.events)?, a.concurrency).await?);
+        }
+        let (ours, base) = (median(ours), median(base));
+        rows.push(Row { store: label.clone(), events: a.events, concurrency: a.concurrency, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base, handler_to_ack_p50_ms: median(p50), handler_to_ack_p99_ms: median(p99) });
+    }
+    if let Some((url, schema)) = schema_to_drop {
+        if let Ok(store) = StateStore::connect(&url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await;
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"runs": a.runs, "results": rows}))?);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.set_header(["store", "events", "concurrency", "runtime (events/s)", "direct inserts (events/s)", "ratio", "handler→ack p50 (ms)", "handler→ack p99 (ms)"]);
+    for r in &rows {
+        t.add_row([r.store.clone(), r.events.to_string(), r.concurrency.to_string(), format!("{:.0}", r.events_per_sec), format!("{:.0}", r.baseline_events_per_sec), format!("{:.2}x", r.ratio), format!("{:.2}", r.handler_to_ack_p50_ms), format!("{:.2}", r.handler_to_ack_p99_ms)]);
+    }
+    println!("consumer runtime with dedup vs the same inserts done directly; median of {} runs", a.runs);
+    println!("{t}");
+    Ok(())
+}
