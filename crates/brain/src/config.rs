@@ -19,6 +19,11 @@
 //!
 //! [database]
 //! url = "postgres://user@host/db"   # default: sqlite://<data_dir>/state.db
+//!
+//! [retention]
+//! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
+//! stream_max_len = 1000000     # redis: trim beyond this many entries ...
+//! stream_max_age_days = 90     # ... or this age; never an entry a consumer group still needs
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -45,6 +50,16 @@ struct FileConfig {
     log: FileLog,
     #[serde(default)]
     database: FileDatabase,
+    #[serde(default)]
+    retention: FileRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    dedup_days: Option<u64>,
+    stream_max_len: Option<u64>,
+    stream_max_age_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +134,12 @@ pub(crate) struct Settings {
     pub(crate) port: u16,
     /// State store URL (`sqlite://...` or `postgres://...`).
     pub(crate) database_url: String,
+    /// Inbox (`processed_events`) rows older than this are deleted by the retention job.
+    pub(crate) dedup_retention: std::time::Duration,
+    /// Trimming of the Redis stream: entries beyond this count ...
+    pub(crate) stream_max_len: Option<u64>,
+    /// ... or older than this are removed, but never one a consumer group still needs.
+    pub(crate) stream_max_age: Option<std::time::Duration>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -177,6 +198,27 @@ impl Settings {
             }
             None => eventstream_sql::sqlite_url(&data_dir.join("state.db")),
         };
-        Ok(Self { data_dir, log, host, port, database_url })
+        let days = |d: u64| std::time::Duration::from_secs(d.saturating_mul(86_400));
+        let dedup_days = match std::env::var("BRAIN_DEDUP_RETENTION_DAYS") {
+            Ok(v) => Some(v.parse::<u64>().map_err(|_| anyhow::anyhow!("BRAIN_DEDUP_RETENTION_DAYS: expected a whole number of days, got {v:?}"))?),
+            Err(_) => file.retention.dedup_days,
+        };
+        let dedup_days = dedup_days.unwrap_or(30);
+        if dedup_days == 0 {
+            bail!("retention.dedup_days must be at least 1: a shorter inbox lets redelivered events take effect twice");
+        }
+        if file.retention.stream_max_len == Some(0) {
+            bail!("retention.stream_max_len must be at least 1");
+        }
+        Ok(Self {
+            data_dir,
+            log,
+            host,
+            port,
+            database_url,
+            dedup_retention: days(dedup_days),
+            stream_max_len: file.retention.stream_max_len,
+            stream_max_age: file.retention.stream_max_age_days.map(days),
+        })
     }
 }

@@ -17,12 +17,16 @@ use crate::server::{self, AppState, ConsumerInfo};
 /// How long shutdown waits for in-flight handlers and the outbox relay.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// How often the retention jobs run.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// A built application, ready to run.
 pub(crate) struct Application {
     listener: TcpListener,
     state: AppState,
     runtime: ConsumerRuntime,
     publisher: PublisherTasks,
+    maintenance: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -54,7 +58,8 @@ impl Application {
             consumers: Arc::new(consumers),
             data_dir: settings.data_dir.clone(),
         };
-        Ok(Self { listener, state, runtime, publisher })
+        let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
+        Ok(Self { listener, state, runtime, publisher, maintenance })
     }
 
     /// The bound address.
@@ -74,10 +79,44 @@ impl Application {
     /// # Errors
     /// The server fails.
     pub(crate) async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, runtime, publisher } = self;
+        let Self { listener, state, runtime, publisher, maintenance } = self;
         let result = server::run(listener, state, shutdown).await.context("server failed");
+        maintenance.abort();
         runtime.shutdown(GRACE).await;
         publisher.shutdown(GRACE).await;
         result
+    }
+}
+
+/// The retention jobs: inbox rows older than the dedup retention, and (Redis) stream trimming that never
+/// removes an entry a consumer group still needs. Runs at start and then hourly.
+async fn maintenance(settings: Settings, store: eventstream_sql::StateStore, stop: tokio_util::sync::CancellationToken) {
+    let trimmer = match &settings.log {
+        crate::config::LogSettings::Redis { url, stream } if settings.stream_max_len.is_some() || settings.stream_max_age.is_some() => {
+            eventstream_redis::RedisLog::new(eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone())).ok()
+        }
+        _ => None,
+    };
+    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        match store.purge_processed_older_than(settings.dedup_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "inbox retention: deleted old processed_events rows"),
+            Err(e) => tracing::warn!(error = %e, "inbox retention failed"),
+        }
+        if let Err(e) = store.purge_retry_state_older_than(settings.dedup_retention).await {
+            tracing::warn!(error = %e, "retry-state retention failed");
+        }
+        if let Some(log) = &trimmer {
+            let policy = eventstream_redis::Retention { max_len: settings.stream_max_len, max_age: settings.stream_max_age, force: false };
+            match log.trim(&policy).await {
+                Ok(report) => tracing::info!(?report, "stream retention"),
+                Err(e) => tracing::warn!(error = %e, "stream retention failed"),
+            }
+        }
     }
 }
