@@ -4,9 +4,10 @@
 //!   API-key middleware and read by handlers with the `Principal` extractor;
 //! - [`ApiError`]: the one error type, rendered as `{"code", "message", "field"?}` with a stable code and
 //!   the right status; 5xx bodies carry no internals and are logged once;
-//! - [`Json`]: a JSON extractor whose rejections are [`ApiError`]s naming what is wrong.
+//! - [`Json`]: a JSON extractor whose rejections are [`ApiError`]s naming what is wrong; [`Query`] and
+//!   [`Path`] do the same for query strings and path parameters.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -177,6 +178,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 413 `payload_too_large`: the body, or a part of it, is over its limit.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
     /// 503 `unavailable`: a backend is down; retry later.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -227,7 +233,7 @@ pub fn json_rejection(rej: JsonRejection) -> ApiError {
         }
         JsonRejection::BytesRejection(e) => {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                ApiError::payload_too_large("the request body is too large")
             } else {
                 ApiError::bad_request(format!("cannot read the body: {e}"))
             }
@@ -244,6 +250,54 @@ fn source_text(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Query-string extractor whose rejections are 400 `invalid_query` [`ApiError`]s naming the parameter
+/// serde reported (an unknown parameter, a value of the wrong type).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rej) => Err(query_rejection(&rej)),
+        }
+    }
+}
+
+fn query_rejection(rej: &QueryRejection) -> ApiError {
+    let text = source_text(rej);
+    // serde reports "unknown field `x`, expected ..." or "x: invalid digit ...".
+    let field = text
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(f, _)| f.to_owned())
+        .or_else(|| text.split_once(": ").map(|(p, _)| p.to_owned()).filter(|p| !p.contains(' ')));
+    let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("invalid query string: {text}"));
+    err.field = field;
+    err
+}
+
+/// Path-parameter extractor whose rejections are 400 `invalid_path` [`ApiError`]s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rej) => Err(path_rejection(&rej)),
+        }
+    }
+}
+
+fn path_rejection(rej: &PathRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", format!("invalid path parameter: {}", source_text(rej)))
 }
 
 /// Wraps any `Serialize` as a JSON response (re-exported for symmetry with [`Json`]).

@@ -65,6 +65,10 @@ pub(crate) enum Command {
     Replay(ReplayArgs),
     /// Inspect, retry and discard dead letters.
     Dlq(DlqArgs),
+    /// Manage API keys: create, list, revoke.
+    Keys(crate::commands::keys::KeysArgs),
+    /// Print the event catalog (table, `--json`, or `--markdown` for docs/EVENTS.md).
+    Catalog(crate::commands::catalog::CatalogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +170,9 @@ pub(crate) struct EventsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
+    /// `--backend redis --redis-url URL` benchmarks that Redis instead of the embedded log.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
     /// Events per measurement.
     #[arg(long, default_value_t = 20_000)]
     pub(crate) events: usize,

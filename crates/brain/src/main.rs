@@ -3,10 +3,12 @@
 //! Glue only: parse the command line, load and validate the configuration, install tracing, run the
 //! command, map its error to one line on stderr and a non-zero exit code.
 
+mod api;
 mod backend;
 mod cli;
 mod commands;
 mod config;
+mod keys;
 mod output;
 mod server;
 mod startup;

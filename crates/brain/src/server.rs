@@ -38,13 +38,20 @@ pub(crate) struct AppState {
     pub(crate) validation: brain_events::ValidationMode,
     /// The subscribers this process runs.
     pub(crate) consumers: Arc<Vec<ConsumerInfo>>,
-    /// The data directory (API keys live here).
+    /// The data directory (the first-start admin key file lives here).
     pub(crate) data_dir: std::path::PathBuf,
+    /// API keys (authentication of `/api`).
+    pub(crate) keys: crate::keys::KeyStore,
+    /// The event index behind history queries and the SSE tail.
+    pub(crate) index: Arc<crate::api::index::EventIndex>,
+    /// Counters of the API (publish latency, published per type).
+    pub(crate) metrics: Arc<crate::api::metrics::ApiMetrics>,
 }
 
 /// The router with every route.
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(state)
+    let routes = Router::new().route("/health", get(health)).route("/ready", get(ready)).merge(crate::api::routes(state.clone()));
+    crate::api::finish(routes).with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -27,6 +27,7 @@ pub(crate) struct Application {
     runtime: ConsumerRuntime,
     publisher: PublisherTasks,
     maintenance: tokio::task::JoinHandle<()>,
+    new_admin_key: Option<String>,
 }
 
 impl Application {
@@ -39,9 +40,10 @@ impl Application {
         let store = open_store(settings).await?;
         let outbox = open_local_outbox(settings, &store).await?;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), outbox, PublisherOptions::default());
+        let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
         let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), default_consumer_name());
         let mut consumers = Vec::new();
-        for sub in subscriptions {
+        for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(subscriptions) {
             let name = sub.name().clone();
             let patterns = sub.patterns().to_vec();
             let stats = runtime.spawn(sub);
@@ -57,9 +59,17 @@ impl Application {
             validation: ValidationMode::default(),
             consumers: Arc::new(consumers),
             data_dir: settings.data_dir.clone(),
+            keys: api.keys,
+            index: api.index,
+            metrics: api.metrics,
         };
         let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
-        Ok(Self { listener, state, runtime, publisher, maintenance })
+        Ok(Self { listener, state, runtime, publisher, maintenance, new_admin_key: api.new_admin_key })
+    }
+
+    /// The admin key created by this start (only the first start on a store), to print once.
+    pub(crate) fn new_admin_key(&self) -> Option<&str> {
+        self.new_admin_key.as_deref()
     }
 
     /// The bound address.
@@ -79,7 +89,7 @@ impl Application {
     /// # Errors
     /// The server fails.
     pub(crate) async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, runtime, publisher, maintenance } = self;
+        let Self { listener, state, runtime, publisher, maintenance, .. } = self;
         let result = server::run(listener, state, shutdown).await.context("server failed");
         maintenance.abort();
         runtime.shutdown(GRACE).await;

@@ -113,6 +113,9 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.consumers {
         return super::bench_consumers::run(&a).await;
     }
+    if let crate::config::LogSettings::Redis { url, .. } = crate::config::Settings::resolve(&a.log, None, None)?.log {
+        return super::bench_redis::run(&a, &url).await;
+    }
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }

@@ -2,6 +2,9 @@
 
 mod bench;
 mod bench_consumers;
+mod bench_redis;
+pub(crate) mod catalog;
+pub(crate) mod keys;
 mod consumers;
 mod dlq;
 mod replay;
@@ -26,6 +29,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consumers(a) => consumers::run(a).await,
         Command::Replay(a) => replay::run(a).await,
         Command::Dlq(a) => dlq::run(a).await,
+        Command::Keys(a) => keys::run(a).await,
+        Command::Catalog(a) => catalog::run(&a),
     }
 }
 

@@ -11,6 +11,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(&settings, Vec::new()).await?;
     let local = app.local_addr().context("cannot read the bound address")?;
     eprintln!("brain serve: data dir {}", settings.data_dir.display());
+    if let Some(key) = app.new_admin_key() {
+        eprintln!("admin key: {key}");
+        eprintln!("brain serve: the admin key is shown once; it is also in {}", settings.data_dir.join(crate::keys::ADMIN_KEY_FILE).display());
+    }
     eprintln!("listening on http://{local}");
     app.run_until_stopped(shutdown_signal()).await?;
     eprintln!("brain serve: stopped");

@@ -1,1 +1,12 @@
-//! HTTP API tests (owned by the API work).
+//! HTTP API tests: the real `brain serve` on a free port in a temp dir, talked to with reqwest.
+//!
+//! `helpers` starts a server with its admin key and makes tenant keys; one module per concern.
+
+mod bad_input;
+mod events;
+mod helpers;
+mod isolation;
+mod keys;
+mod openapi;
+mod postgres;
+mod sse;

@@ -43,13 +43,24 @@ pub struct Server {
     pub base: String,
     /// Lines the server printed on stderr before it was ready.
     pub startup: Vec<String>,
+    #[allow(dead_code)]
     pub stderr_rx: mpsc::Receiver<String>,
 }
 
 impl Server {
     /// Starts `brain serve --port 0` with extra args and waits until it listens.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = brain(dir).args(["serve", "--port", "0"]).args(extra).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (test hooks).
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = brain(dir);
+        cmd.args(["serve", "--port", "0"]).args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -73,10 +84,16 @@ impl Server {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("brain serve did not start: {startup:?}");
                 }
             }
         }
+    }
+
+    /// The admin key the first start printed (`admin key: KEY`), if this start printed one.
+    pub fn admin_key(&self) -> Option<String> {
+        self.startup.iter().find_map(|l| l.strip_prefix("admin key: ").map(|k| k.trim().to_owned()))
     }
 
     /// The URL of `path`.

@@ -1,0 +1,314 @@
+//! The event index: every event of the log as a row of the `events` table in the state store, so the
+//! history API filters (type, tenant, correlation, ...) in SQL and pages with a cursor.
+//!
+//! A system subscriber (`event_index`, patterns `*`) inserts each event inside its inbox transaction, so a
+//! row exists exactly once per event id however often the log redelivers it. Events published through
+//! the HTTP API are also inserted right after the append (read-your-writes); the subscriber then finds the
+//! row and leaves it. Rows are ordered by `seq`, the table's identity column, which follows the log's
+//! order because the subscriber runs with concurrency 1.
+//!
+//! Columns: `seq`, `position`, `id` (unique), `event_type`, `source`, `tenant_id`, `correlation_id`,
+//! `mission_id`, `task_id`, `actor_id`, `target`, `event_time` (the envelope timestamp, ms), `indexed_at`
+//! (ms), `body` (canonical JSON). (`event_type`/`event_time` rather than `type`/`timestamp`: keywords.)
+//!
+//! Live readers (SSE) wait on [`EventIndex::changes`], which is bumped after every insert.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use eventstream::{Handler, HandlerContext, HandlerError, Subscription, SubscriptionOptions};
+use eventstream_core::{Event, GroupName, Position, Source, StartFrom, TenantId, TypePattern};
+use eventstream_sql::sqlx::{self, AnyConnection, AssertSqlSafe, Row};
+use eventstream_sql::{StateStore, StoreError};
+use tokio::sync::watch;
+
+use crate::keys::{identity_column, run_ddl};
+
+/// The name of the index subscriber (its consumer group).
+pub(crate) const INDEX_SUBSCRIBER: &str = "event_index";
+
+/// Filters of a history query; every condition that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventFilter {
+    /// Any of these type patterns (empty = all types).
+    pub(crate) types: Vec<TypePattern>,
+    /// Exact source.
+    pub(crate) source: Option<Source>,
+    /// Only this tenant's events (always set for non-admin callers).
+    pub(crate) tenant: Option<TenantId>,
+    /// Exact correlation id.
+    pub(crate) correlation_id: Option<String>,
+    /// Exact mission id.
+    pub(crate) mission_id: Option<String>,
+    /// Exact task id.
+    pub(crate) task_id: Option<String>,
+    /// Exact actor id.
+    pub(crate) actor_id: Option<String>,
+    /// Exact target (agent).
+    pub(crate) target: Option<String>,
+    /// Envelope timestamp at or after this instant.
+    pub(crate) since: Option<DateTime<Utc>>,
+    /// Envelope timestamp strictly before this instant.
+    pub(crate) until: Option<DateTime<Utc>>,
+}
+
+/// One indexed event.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexedEvent {
+    /// Its row number (the cursor).
+    pub(crate) seq: i64,
+    /// Its log position.
+    pub(crate) position: String,
+    /// The canonical JSON envelope.
+    pub(crate) body: String,
+}
+
+/// A bound value of a dynamically built query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The index: its table, live-change signal and per-type counters.
+#[derive(Debug)]
+pub(crate) struct EventIndex {
+    store: StateStore,
+    changed: watch::Sender<u64>,
+    /// Events the index saw, by type (the `published` metric).
+    seen_by_type: Mutex<BTreeMap<String, u64>>,
+}
+
+impl EventIndex {
+    /// Creates the `events` table and its indexes if needed.
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub(crate) async fn open(store: StateStore) -> Result<Arc<Self>, StoreError> {
+        let id = identity_column(store.kind());
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS events (
+                seq            {id},
+                position       TEXT NOT NULL,
+                id             TEXT NOT NULL UNIQUE,
+                event_type     TEXT NOT NULL,
+                source         TEXT NOT NULL,
+                tenant_id      TEXT,
+                correlation_id TEXT,
+                mission_id     TEXT,
+                task_id        TEXT,
+                actor_id       TEXT,
+                target         TEXT,
+                event_time     BIGINT NOT NULL,
+                indexed_at     BIGINT NOT NULL,
+                body           TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS idx_events_type ON events (event_type, seq);
+            CREATE INDEX IF NOT EXISTS idx_events_tenant ON events (tenant_id, seq);
+            CREATE INDEX IF NOT EXISTS idx_events_correlation ON events (correlation_id);
+            CREATE INDEX IF NOT EXISTS idx_events_mission ON events (mission_id);
+            CREATE INDEX IF NOT EXISTS idx_events_task ON events (task_id);
+            CREATE INDEX IF NOT EXISTS idx_events_time ON events (event_time);
+            CREATE INDEX IF NOT EXISTS idx_events_position ON events (position)"
+        );
+        run_ddl(&store, &sql).await?;
+        let (changed, _) = watch::channel(0);
+        Ok(Arc::new(Self { store, changed, seen_by_type: Mutex::new(BTreeMap::new()) }))
+    }
+
+    /// The subscriber that fills the index from the log.
+    pub(crate) fn subscription(self: &Arc<Self>) -> Result<Subscription, eventstream_core::InvalidId> {
+        let name: GroupName = INDEX_SUBSCRIBER.parse()?;
+        let options = SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
+        Ok(Subscription::new(name, vec![TypePattern::all()], IndexHandler { index: self.clone() }).with_options(options))
+    }
+
+    /// Inserts an event just published through the API (its row then exists before the subscriber gets
+    /// to it), and wakes live readers.
+    ///
+    /// # Errors
+    /// The state store fails (the subscriber still indexes the event later).
+    pub(crate) async fn insert_published(&self, position: &Position, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.store.pool().acquire().await.map_err(|e| StoreError::sqlx("acquiring a connection", e))?;
+        insert(&mut conn, position, event).await?;
+        self.bump();
+        Ok(())
+    }
+
+    /// A receiver that changes after every insert.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Events seen by the index subscriber in this process, by type.
+    pub(crate) fn seen_by_type(&self) -> BTreeMap<String, u64> {
+        self.seen_by_type.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Up to `limit` events matching `filter` with `seq > after`, oldest first.
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub(crate) async fn page(&self, filter: &EventFilter, after: Option<i64>, limit: u32) -> Result<Vec<IndexedEvent>, StoreError> {
+        let mut sql = String::from("SELECT seq, position, body FROM events WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        // Only fixed SQL and `$n` placeholders go into the text; every value is bound.
+        let push = |sql: &mut String, binds: &mut Vec<Bind>, cond: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&cond.replace("$?", &format!("${}", binds.len())));
+        };
+        if !filter.types.is_empty() && !filter.types.iter().any(|p| p.as_str() == "*") {
+            sql.push_str(" AND (");
+            for (i, p) in filter.types.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                match p.prefix() {
+                    // Types hold only [a-z0-9_.]: `_` is the one LIKE wildcard to escape.
+                    Some(prefix) => push(&mut sql, &mut binds, "event_type LIKE $? ESCAPE '!'", Bind::Text(format!("{}%", prefix.replace('_', "!_")))),
+                    None => push(&mut sql, &mut binds, "event_type = $?", Bind::Text(p.as_str().to_owned())),
+                }
+            }
+            sql.push(')');
+        }
+        let text_filters = [
+            ("source", filter.source.as_ref().map(|s| s.as_str().to_owned())),
+            ("tenant_id", filter.tenant.as_ref().map(|t| t.as_str().to_owned())),
+            ("correlation_id", filter.correlation_id.clone()),
+            ("mission_id", filter.mission_id.clone()),
+            ("task_id", filter.task_id.clone()),
+            ("actor_id", filter.actor_id.clone()),
+            ("target", filter.target.clone()),
+        ];
+        for (column, value) in text_filters {
+            if let Some(v) = value {
+                push(&mut sql, &mut binds, &format!(" AND {column} = $?"), Bind::Text(v));
+            }
+        }
+        if let Some(t) = filter.since {
+            push(&mut sql, &mut binds, " AND event_time >= $?", Bind::Int(t.timestamp_millis()));
+        }
+        if let Some(t) = filter.until {
+            push(&mut sql, &mut binds, " AND event_time < $?", Bind::Int(t.timestamp_millis()));
+        }
+        if let Some(after) = after {
+            push(&mut sql, &mut binds, " AND seq > $?", Bind::Int(after));
+        }
+        push(&mut sql, &mut binds, " ORDER BY seq LIMIT $?", Bind::Int(i64::from(limit)));
+
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(n) => q.bind(n),
+            };
+        }
+        let rows = q.fetch_all(self.store.pool()).await.map_err(|e| StoreError::sqlx("querying the event index", e))?;
+        rows.iter().map(read_row).collect()
+    }
+
+    /// The event with `id`, if indexed (and of `tenant`, when given).
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub(crate) async fn get(&self, id: &str, tenant: Option<&TenantId>) -> Result<Option<IndexedEvent>, StoreError> {
+        let row = match tenant {
+            None => sqlx::query("SELECT seq, position, body FROM events WHERE id = $1").bind(id).fetch_optional(self.store.pool()).await,
+            Some(t) => {
+                sqlx::query("SELECT seq, position, body FROM events WHERE id = $1 AND tenant_id = $2")
+                    .bind(id)
+                    .bind(t.as_str())
+                    .fetch_optional(self.store.pool())
+                    .await
+            }
+        }
+        .map_err(|e| StoreError::sqlx("reading the event index", e))?;
+        row.as_ref().map(read_row).transpose()
+    }
+
+    /// The `seq` of the event indexed at `position`.
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub(crate) async fn seq_of_position(&self, position: &Position) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MIN(seq) AS seq FROM events WHERE position = $1")
+            .bind(position.as_str())
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| StoreError::sqlx("reading the event index", e))?;
+        row.try_get::<Option<i64>, _>("seq").map_err(|e| corrupt("seq", &e))
+    }
+
+    /// The newest `seq` (0 when empty).
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub(crate) async fn head(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT MAX(seq) AS seq FROM events")
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| StoreError::sqlx("reading the event index", e))?;
+        let seq = row.try_get::<Option<i64>, _>("seq").map_err(|e| corrupt("seq", &e))?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+
+fn corrupt(column: &'static str, e: &sqlx::Error) -> StoreError {
+    StoreError::Corrupt { table: "events", row_id: -1, column, reason: e.to_string() }
+}
+
+fn read_row(row: &sqlx::any::AnyRow) -> Result<IndexedEvent, StoreError> {
+    Ok(IndexedEvent {
+        seq: row.try_get("seq").map_err(|e| corrupt("seq", &e))?,
+        position: row.try_get("position").map_err(|e| corrupt("position", &e))?,
+        body: row.try_get("body").map_err(|e| corrupt("body", &e))?,
+    })
+}
+
+/// Inserts one event; an already indexed id is left as it is.
+async fn insert(conn: &mut AnyConnection, position: &Position, event: &Event) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (position, id, event_type, source, tenant_id, correlation_id, mission_id, task_id, \
+         actor_id, target, event_time, indexed_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(position.as_str())
+    .bind(event.id.as_str())
+    .bind(event.event_type.as_str())
+    .bind(event.source.as_str())
+    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
+    .bind(event.correlation_id.as_deref())
+    .bind(event.mission_id.as_deref())
+    .bind(event.task_id.as_deref())
+    .bind(event.actor_id.as_deref())
+    .bind(event.target.as_deref())
+    .bind(event.timestamp.timestamp_millis())
+    .bind(Utc::now().timestamp_millis())
+    .bind(event.to_json_value().to_string())
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::sqlx("indexing an event", e))?;
+    Ok(())
+}
+
+/// The index subscriber's handler.
+struct IndexHandler {
+    index: Arc<EventIndex>,
+}
+
+#[eventstream_core::async_trait]
+impl Handler for IndexHandler {
+    async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
+        insert(ctx.tx.conn(), ctx.position, event).await?;
+        if let Ok(mut m) = self.index.seen_by_type.lock() {
+            *m.entry(event.event_type.as_str().to_owned()).or_insert(0) += 1;
+        }
+        // The row commits right after this returns; live readers re-poll briefly after a wake-up.
+        self.index.bump();
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.0 document of every route, built by hand with `serde_json`
+//! (the routes are few and their shapes are written once here). A test checks it against the OpenAPI 3
+//! schema and that it lists every route.
+
+use axum::extract::State;
+use brain_http::Principal;
+use serde_json::{json, Value};
+
+use crate::server::AppState;
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn path_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+/// Adds the error responses every authenticated route can give.
+fn op(summary: &str, tag: &str, mut responses: serde_json::Map<String, Value>, extra: Value) -> Value {
+    responses.insert("401".into(), error_response("Missing or invalid API key (`unauthorized`)"));
+    responses.insert("403".into(), error_response("The key's role or tenant does not allow this (`forbidden`)"));
+    responses.insert("503".into(), error_response("A backend is unavailable (`unavailable`)"));
+    let mut v = json!({"summary": summary, "tags": [tag], "security": [{"bearer": []}], "responses": responses});
+    if let (Value::Object(o), Value::Object(x)) = (&mut v, extra) {
+        o.extend(x);
+    }
+    v
+}
+
+fn responses(pairs: &[(&str, Value)]) -> serde_json::Map<String, Value> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+}
+
+fn filter_params() -> Vec<Value> {
+    let s = json!({"type": "string"});
+    vec![
+        query("type", "Event type: exact (`task.created`), prefix glob (`task.*`) or `*`; several separated by commas", s.clone()),
+        query("source", "Exact producing component", s.clone()),
+        query("tenant", "Tenant (admin keys only; others always see their own)", s.clone()),
+        query("correlation_id", "Exact correlation id", s.clone()),
+        query("mission_id", "Exact mission id", s.clone()),
+        query("task_id", "Exact task id", s.clone()),
+        query("actor_id", "Exact actor id", s.clone()),
+        query("target", "Exact target agent", s.clone()),
+        query("since", "Envelope timestamp at or after: RFC 3339, naive ISO, YYYY-MM-DD, epoch seconds or an age (15m, 2h, 7d)", s.clone()),
+        query("until", "Envelope timestamp before: RFC 3339, naive ISO, YYYY-MM-DD, epoch seconds or an age (15m, 2h, 7d)", s),
+    ]
+}
+
+/// The document.
+pub(crate) fn spec() -> Value {
+    let id_param = path_param("id", "Event id", json!({"type": "string", "maxLength": 128}));
+    let dl_param = path_param("id", "Dead letter id", json!({"type": "integer", "minimum": 1}));
+    let mut list_params = filter_params();
+    list_params.push(query("limit", "Page size, 1 to 1000 (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000})));
+    list_params.push(query("cursor", "`next_cursor` of the previous page", json!({"type": "string"})));
+    let mut stream_params = filter_params();
+    stream_params.push(json!({"name": "Last-Event-ID", "in": "header", "required": false, "description": "Resume after this position", "schema": {"type": "string"}}));
+    let obj = json!({"type": "object"});
+    let bad = error_response("Invalid input (`malformed_json`, `invalid_body`, `invalid_query`, `invalid_id`, `invalid_cursor`, ...)");
+    let unprocessable = error_response("The event is invalid (`invalid_event`, `unknown_event_type`, `invalid_payload`, `unsupported_schema_version`, ...)");
+    let too_large = error_response("Body, payload or a string over its limit (`payload_too_large`)");
+    let not_found = error_response("Not found, or not visible to this key's tenant (`not_found`)");
+    let conflict = error_response("The dead letter is not open (`dead_letter_not_open`, `dead_letter_undecodable`)");
+    let published = ok_json("Published", json!({"$ref": "#/components/schemas/Published"}));
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "BRAiN EventStream API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Publish and read BRAiN events, follow them live, inspect consumers and dead letters. Every /api route needs `Authorization: Bearer KEY`; keys belong to a tenant and have a role (admin, writer, reader). Errors are `{code, message, field?}` with stable codes."
+        },
+        "servers": [{"url": "/"}],
+        "tags": [{"name": "events"}, {"name": "catalog"}, {"name": "consumers"}, {"name": "dlq"}, {"name": "operations"}],
+        "paths": {
+            "/health": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [], "responses": {"200": ok_json("The process answers", obj.clone())}}},
+            "/ready": {"get": {"summary": "Readiness: the event log and state store answer", "tags": ["operations"], "security": [], "responses": {
+                "200": ok_json("Ready", obj.clone()), "503": ok_json("A backend does not answer", obj.clone())}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["operations"], "security": [], "responses": {
+                "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/api/openapi.json": {"get": op("This document", "operations", responses(&[("200", ok_json("OpenAPI 3 document", obj.clone()))]), json!({}))},
+            "/api/events": {
+                "post": op("Publish an event", "events",
+                    responses(&[("201", published.clone()), ("400", bad.clone()), ("413", too_large.clone()), ("415", error_response("Not JSON (`unsupported_media_type`)")), ("422", unprocessable.clone())]),
+                    json!({"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublishRequest"}}}}})),
+                "get": op("Query event history, oldest first", "events",
+                    responses(&[("200", ok_json("A page of events", json!({"$ref": "#/components/schemas/EventPage"}))), ("400", bad.clone())]),
+                    json!({"parameters": list_params})),
+            },
+            "/api/events/stream": {"get": op("Live tail (Server-Sent Events)", "events",
+                responses(&[("200", {
+                    json!({"description": "An SSE stream: `id` = position, `event` = type, `data` = the event", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
+                }), ("400", bad.clone())]),
+                json!({"parameters": stream_params}))},
+            "/api/events/{id}": {"get": op("One event", "events",
+                responses(&[("200", ok_json("The event", json!({"$ref": "#/components/schemas/Event"}))), ("400", bad.clone()), ("404", not_found.clone())]),
+                json!({"parameters": [id_param]}))},
+            "/api/cloudevents": {"post": op("Publish a CloudEvents 1.0 event (structured or binary mode)", "events",
+                responses(&[("201", published), ("400", bad.clone()), ("413", too_large), ("415", error_response("Neither structured nor binary mode (`unsupported_media_type`)")), ("422", unprocessable)]),
+                json!({"requestBody": {"required": true, "content": {
+                    "application/cloudevents+json": {"schema": {"type": "object", "required": ["specversion", "id", "source", "type"]}},
+                    "application/json": {"schema": {"type": "object", "description": "Binary mode: the payload; attributes in ce-* headers"}}}}}))},
+            "/api/catalog": {"get": op("Every event type with its JSON Schema", "catalog",
+                responses(&[("200", ok_json("The catalog", obj.clone()))]), json!({}))},
+            "/api/consumers": {"get": op("Consumers: groups, lag (admin), dead-letter counts", "consumers",
+                responses(&[("200", ok_json("Consumers", json!({"type": "object", "properties": {"consumers": {"type": "array", "items": {"type": "object"}}}})))]), json!({}))},
+            "/api/consumers/{name}/replay": {"post": op("Move a subscriber back and re-run it (admin)", "consumers",
+                responses(&[("200", ok_json("What the replay did", obj.clone())), ("400", bad.clone()), ("404", not_found.clone()), ("422", error_response("Invalid body (`invalid_body`)"))]),
+                json!({"parameters": [path_param("name", "Subscriber name", json!({"type": "string"}))],
+                       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReplayRequest"}}}}}))},
+            "/api/dlq": {"get": op("Dead letters of the key's tenant", "dlq",
+                responses(&[("200", ok_json("A page of dead letters", json!({"type": "object", "properties": {
+                    "dead_letters": {"type": "array", "items": {"$ref": "#/components/schemas/DeadLetter"}}, "next_cursor": {"type": "string", "nullable": true}}}))), ("400", bad.clone())]),
+                json!({"parameters": [
+                    query("subscriber", "Subscriber name", json!({"type": "string"})),
+                    query("type", "Exact event type", json!({"type": "string"})),
+                    query("status", "open, retried or discarded", json!({"type": "string", "enum": ["open", "retried", "discarded"]})),
+                    query("tenant", "Tenant (admin keys only)", json!({"type": "string"})),
+                    query("limit", "Page size, 1 to 1000 (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+                    query("cursor", "`next_cursor` of the previous page", json!({"type": "string"}))]}))},
+            "/api/dlq/{id}": {"get": op("One dead letter", "dlq",
+                responses(&[("200", ok_json("The dead letter", json!({"$ref": "#/components/schemas/DeadLetter"}))), ("400", bad.clone()), ("404", not_found.clone())]),
+                json!({"parameters": [dl_param.clone()]}))},
+            "/api/dlq/{id}/retry": {"post": op("Re-deliver a dead letter to its subscriber (writer)", "dlq",
+                responses(&[("200", ok_json("Retried", obj.clone())), ("400", bad.clone()), ("404", not_found.clone()), ("409", conflict.clone())]),
+                json!({"parameters": [dl_param.clone()]}))},
+            "/api/dlq/{id}/discard": {"post": op("Discard a dead letter (writer)", "dlq",
+                responses(&[("200", ok_json("Discarded", json!({"$ref": "#/components/schemas/DeadLetter"}))), ("400", bad), ("404", not_found), ("409", conflict)]),
+                json!({"parameters": [dl_param]}))},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key from `brain keys create`"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string", "description": "Stable machine-readable code"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "The field, parameter or JSON pointer at fault"}}},
+                "Published": {"type": "object", "required": ["id", "position", "type"], "properties": {
+                    "id": {"type": "string"}, "position": {"type": "string"}, "type": {"type": "string"},
+                    "warnings": {"type": "array", "items": {"type": "object"}}}},
+                "PublishRequest": {"type": "object", "additionalProperties": false, "required": ["type"], "properties": {
+                    "id": {"type": "string", "format": "uuid", "description": "Default: a new UUIDv7"},
+                    "type": {"type": "string", "example": "task.created"},
+                    "source": {"type": "string", "description": "Default: the catalog's producer for the type"},
+                    "target": {"type": "string"},
+                    "timestamp": {"type": "string", "format": "date-time", "description": "Default: now"},
+                    "payload": {"type": "object", "description": "Checked against the type's schema"},
+                    "mission_id": {"type": "string"}, "task_id": {"type": "string"}, "correlation_id": {"type": "string"},
+                    "causation_id": {"type": "string"}, "actor_id": {"type": "string"},
+                    "tenant_id": {"type": "string", "description": "Default and, for non-admin keys, required value: the key's tenant"},
+                    "severity": {"type": "string", "enum": ["INFO", "WARNING", "ERROR", "CRITICAL"]},
+                    "meta": {"type": "object", "description": "Default: schema version, producer and module from the catalog"}}},
+                "Event": {"type": "object", "required": ["id", "type", "source", "timestamp", "payload", "meta"], "properties": {
+                    "id": {"type": "string"}, "type": {"type": "string"}, "source": {"type": "string"},
+                    "target": {"type": "string", "nullable": true}, "timestamp": {"type": "string", "format": "date-time"},
+                    "payload": {"type": "object"}, "mission_id": {"type": "string", "nullable": true},
+                    "task_id": {"type": "string", "nullable": true}, "correlation_id": {"type": "string", "nullable": true},
+                    "causation_id": {"type": "string", "nullable": true}, "tenant_id": {"type": "string", "nullable": true},
+                    "actor_id": {"type": "string", "nullable": true},
+                    "severity": {"type": "string", "nullable": true, "enum": ["INFO", "WARNING", "ERROR", "CRITICAL", null]},
+                    "meta": {"type": "object", "required": ["schema_version", "producer", "source_module"]},
+                    "position": {"type": "string", "description": "Position in the log"}}},
+                "EventPage": {"type": "object", "required": ["events", "next_cursor"], "properties": {
+                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                    "next_cursor": {"type": "string", "nullable": true, "description": "null on the last page"}}},
+                "ReplayRequest": {"type": "object", "additionalProperties": false, "required": ["from"], "properties": {
+                    "from": {"oneOf": [{"type": "string", "description": "start, end, an RFC 3339 time or a position"}, {"type": "integer"}]},
+                    "reprocess": {"type": "boolean", "default": false}}},
+                "DeadLetter": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "subscriber": {"type": "string"}, "stream_name": {"type": "string"},
+                    "stream_message_id": {"type": "string"}, "event_id": {"type": "string"},
+                    "event_type": {"type": "string", "nullable": true}, "tenant_id": {"type": "string", "nullable": true},
+                    "event": {"description": "The stored envelope (JSON, or the raw entry as text)"},
+                    "error": {"type": "string"}, "kind": {"type": "string", "enum": ["transient_exhausted", "permanent", "undecodable"]},
+                    "attempts": {"type": "integer"}, "first_failed_at": {"type": "string", "format": "date-time"},
+                    "last_failed_at": {"type": "string", "format": "date-time"},
+                    "status": {"type": "string", "enum": ["open", "retried", "discarded"]},
+                    "resolved_at": {"type": "string", "format": "date-time", "nullable": true}}}
+            }
+        }
+    })
+}
+
+/// `GET /api/openapi.json`.
+pub(super) async fn document(State(_state): State<AppState>, _principal: Principal) -> axum::Json<Value> {
+    axum::Json(spec())
+}
