@@ -20,6 +20,9 @@
 //! [database]
 //! url = "postgres://user@host/db"   # default: sqlite://<data_dir>/state.db
 //!
+//! [api]
+//! validation = "strict"        # strict | warn | off (BRAIN_VALIDATION)
+//!
 //! [retention]
 //! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
 //! stream_max_len = 1000000     # redis: trim beyond this many entries ...
@@ -52,6 +55,14 @@ struct FileConfig {
     database: FileDatabase,
     #[serde(default)]
     retention: FileRetention,
+    #[serde(default)]
+    api: FileApi,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApi {
+    validation: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +151,8 @@ pub(crate) struct Settings {
     pub(crate) stream_max_len: Option<u64>,
     /// ... or older than this are removed, but never one a consumer group still needs.
     pub(crate) stream_max_age: Option<std::time::Duration>,
+    /// How API-published payloads are checked against the catalog.
+    pub(crate) validation: brain_events::ValidationMode,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -210,7 +223,12 @@ impl Settings {
         if file.retention.stream_max_len == Some(0) {
             bail!("retention.stream_max_len must be at least 1");
         }
+        let validation = match std::env::var("BRAIN_VALIDATION").ok().or(file.api.validation) {
+            None => brain_events::ValidationMode::default(),
+            Some(v) => v.parse().map_err(|_| anyhow::anyhow!("invalid validation mode {v:?}: expected strict, warn or off"))?,
+        };
         Ok(Self {
+            validation,
             data_dir,
             log,
             host,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use brain_events::{Catalog, ValidationMode};
+use brain_events::Catalog;
 use eventstream::{default_consumer_name, ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, Subscription};
 use tokio::net::TcpListener;
 
@@ -56,9 +56,8 @@ impl Application {
             store,
             events,
             catalog: Arc::new(Catalog::new()),
-            validation: ValidationMode::default(),
+            validation: settings.validation,
             consumers: Arc::new(consumers),
-            data_dir: settings.data_dir.clone(),
             keys: api.keys,
             index: api.index,
             metrics: api.metrics,
