@@ -38,8 +38,6 @@ pub(crate) struct AppState {
     pub(crate) validation: brain_events::ValidationMode,
     /// The subscribers this process runs.
     pub(crate) consumers: Arc<Vec<ConsumerInfo>>,
-    /// The data directory (the first-start admin key file lives here).
-    pub(crate) data_dir: std::path::PathBuf,
     /// API keys (authentication of `/api`).
     pub(crate) keys: crate::keys::KeyStore,
     /// The event index behind history queries and the SSE tail.
