@@ -160,3 +160,73 @@ fn unreachable_redis_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot reach Redis at redis://127.0.0.1:1"), "{stderr}");
 }
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = Server::start_with_env(dir.path(), &[], &[("BRAIN_TEST_FAILING_SUBSCRIBER", "failer:task.*")]);
+    for i in 0..3 {
+        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.failed", "--source", "cli", "--payload", &format!(r#"{{"i":{i}}}"#)]));
+    }
+    ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "cli"]));
+    wait_for("3 dead letters", || json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"]))).len() == 3);
+
+    // consumers: the failing subscriber with its dead letters, and the event index, both caught up.
+    wait_for("no lag", || {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&ok_stdout(brain(dir.path()).args(["consumers", "--json"]))).unwrap();
+        rows.iter().all(|r| r["lag"] == 0) && rows.len() >= 2
+    });
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&ok_stdout(brain(dir.path()).args(["consumers", "--json"]))).unwrap();
+    let failer = rows.iter().find(|r| r["name"] == "failer").expect("failer listed");
+    assert_eq!(failer["dead_letters_open"], 3);
+    assert_eq!(failer["in_flight"], 0);
+    assert_eq!(failer["position"], "4");
+    let table = ok_stdout(brain(dir.path()).args(["consumers"]));
+    assert!(table.contains("failer") && table.contains("dead letters"), "{table}");
+
+    // show, retry (fails again: a new open letter, the old one retried), discard.
+    let letters = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"])));
+    let id = letters[0]["id"].as_i64().unwrap().to_string();
+    let shown = ok_stdout(brain(dir.path()).args(["dlq", "show", &id]));
+    assert!(shown.contains("fails permanently") && shown.contains("task.failed") && shown.contains("\"payload\""), "{shown}");
+    let out = ok_stdout(brain(dir.path()).args(["dlq", "retry", &id]));
+    assert!(out.contains("re-delivered"), "{out}");
+    let again = run(brain(dir.path()).args(["dlq", "retry", &id]));
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("retried"), "a letter is retried once");
+    wait_for("the retried event failed again", || {
+        let all = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "all"])));
+        all.len() == 4 && all.iter().filter(|d| d["status"] == "open").count() == 3
+    });
+    let open = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"])));
+    let other = open.iter().map(|d| d["id"].as_i64().unwrap()).find(|i| i.to_string() != id).unwrap().to_string();
+    assert!(ok_stdout(brain(dir.path()).args(["dlq", "discard", &other])).contains("discarded"));
+    assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"]))).len(), 2);
+    assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "discarded"]))).len(), 1);
+
+    // replay without and with --reprocess.
+    let out = ok_stdout(brain(dir.path()).args(["replay", "event_index", "--from", "start", "--json"]));
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["inbox_rows_removed"], 0);
+    let out = ok_stdout(brain(dir.path()).args(["replay", "event_index", "--from", "start", "--reprocess", "--json"]));
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["events_in_range"], 5, "4 published + 1 dead-letter retry");
+    assert_eq!(r["inbox_rows_removed"], 4, "the retry re-sent an event id the index had already recorded");
+    wait_for("index caught up again", || {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&ok_stdout(brain(dir.path()).args(["consumers", "--json"]))).unwrap();
+        rows.iter().find(|r| r["name"] == "event_index").is_some_and(|r| r["lag"] == 0)
+    });
+    let human = ok_stdout(brain(dir.path()).args(["replay", "failer", "--from", "1"]));
+    assert!(human.contains("skipped by its inbox"), "{human}");
+}
