@@ -9,10 +9,10 @@ pub(crate) fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, 
     if let Some(age) = parse_age(s) {
         return Ok(now - age);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(Utc.from_utc_datetime(&t));
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(Utc.from_utc_datetime(&t));
     }
     eventstream_core::parse_timestamp(s).map_err(|reason| format!("invalid time {s:?}: {reason} (or an age such as 15m, 2h, 7d)"))
 }

@@ -305,10 +305,10 @@ impl Worker {
         if !self.sub.wants(event) {
             return true;
         }
-        if let Some(serde_json::Value::String(to)) = event.meta.extra.get(REDELIVER_TO_META_KEY) {
-            if to != name.as_str() {
-                return true;
-            }
+        if let Some(serde_json::Value::String(to)) = event.meta.extra.get(REDELIVER_TO_META_KEY)
+            && to != name.as_str()
+        {
+            return true;
         }
         // Only a redelivery can have failed attempts on record (a dead-letter retry clears them), so the
         // first delivery skips the lookup.

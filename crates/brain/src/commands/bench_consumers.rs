@@ -252,10 +252,10 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let (ours, base) = (median(ours), median(base));
         rows.push(Row { store: label.clone(), events: a.events, concurrency: a.concurrency, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base, handler_to_ack_p50_ms: median(p50), handler_to_ack_p99_ms: median(p99) });
     }
-    if let Some((url, schema)) = schema_to_drop {
-        if let Ok(store) = StateStore::connect(&url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await;
-        }
+    if let Some((url, schema)) = schema_to_drop
+        && let Ok(store) = StateStore::connect(&url).await
+    {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json!({"runs": a.runs, "results": rows}))?);

@@ -9,10 +9,10 @@ use crate::cli::PublishArgs;
 use crate::config::Settings;
 
 fn check_label(flag: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
-    if let Some(s) = &v {
-        if s.is_empty() || s.chars().count() > eventstream_core::MAX_FIELD_CHARS || s.chars().any(char::is_control) {
-            bail!("{flag}: must be 1 to {} characters without control characters", eventstream_core::MAX_FIELD_CHARS);
-        }
+    if let Some(s) = &v
+        && (s.is_empty() || s.chars().count() > eventstream_core::MAX_FIELD_CHARS || s.chars().any(char::is_control))
+    {
+        bail!("{flag}: must be 1 to {} characters without control characters", eventstream_core::MAX_FIELD_CHARS);
     }
     Ok(v)
 }

@@ -56,7 +56,7 @@ pub(crate) async fn run(a: ReplayArgs) -> anyhow::Result<()> {
         let what = match &from {
             StartFrom::Beginning => "the start".to_owned(),
             StartFrom::After(p) => format!("after position {p}"),
-            StartFrom::Time(t) => format!("{}", t.to_rfc3339()),
+            StartFrom::Time(t) => t.to_rfc3339(),
             StartFrom::End => "the end".to_owned(),
         };
         println!("replaying {name} from {what}: {} events to deliver again", info.lag());

@@ -166,10 +166,11 @@ pub fn from_structured(v: &Value) -> Result<Event, DecodeError> {
     if m.contains_key("data_base64") {
         return Err(DecodeError::new("data_base64", "binary data is not supported; send a JSON object in `data`"));
     }
-    if let Some(ct) = m.get("datacontenttype").and_then(Value::as_str) {
-        if !ct.starts_with("application/json") && !ct.ends_with("+json") {
-            return Err(DecodeError::new("datacontenttype", "must be application/json"));
-        }
+    if let Some(ct) = m.get("datacontenttype").and_then(Value::as_str)
+        && !ct.starts_with("application/json")
+        && !ct.ends_with("+json")
+    {
+        return Err(DecodeError::new("datacontenttype", "must be application/json"));
     }
     let get = |k: &str| -> Option<String> {
         match m.get(k)? {
@@ -197,10 +198,11 @@ pub fn from_binary<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, bo
             content_type = Some(v.to_owned());
         }
     }
-    if let Some(ct) = &content_type {
-        if !ct.starts_with("application/json") && !ct.ends_with("+json") {
-            return Err(DecodeError::new("content-type", "must be application/json"));
-        }
+    if let Some(ct) = &content_type
+        && !ct.starts_with("application/json")
+        && !ct.ends_with("+json")
+    {
+        return Err(DecodeError::new("content-type", "must be application/json"));
     }
     let data = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
