@@ -8,15 +8,17 @@
 //! - [`RedisConfig`]: URL, key and group naming, timeouts.
 //! - [`Retention`] / [`RedisLog::trim`]: trimming that never removes an entry a consumer group has not
 //!   acknowledged (the original's `MAXLEN ~ 10000` silently did), unless forced.
+//! - [`baseline::RawStream`]: raw pipelined `XADD` of the same entries, the baseline of `brain bench`.
 //!
 //! # Layout
 //! `config.rs` settings, `log.rs` the trait implementation and connection handling, `reply.rs` parsing
 //! of the stream commands' replies, `stream_id.rs` positions and start points, `retention.rs` the trim
-//! policy and its scripts, `error.rs` the error mapping.
+//! policy and its scripts, `error.rs` the error mapping, `baseline.rs` the raw client path for benchmarks.
 //!
 //! Requires Redis 7.0 or newer (`XAUTOCLAIM` with deleted ids, `XINFO GROUPS` lag, `XTRIM MINID`,
 //! exclusive `(` ranges).
 
+pub mod baseline;
 mod config;
 mod error;
 mod log;

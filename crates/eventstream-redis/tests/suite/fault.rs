@@ -3,8 +3,6 @@
 //! works again and the group resumes with nothing lost.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventstream_core::{ConsumerName, EventLog, GroupName, LogError, Position, StartFrom};
@@ -12,73 +10,7 @@ use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_testkit::sample_events;
 
 use super::helpers::poll;
-
-/// A `redis-server` child on its own port and directory; killed when dropped.
-struct PrivateRedis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start(dir: &Path, port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .arg("--logfile")
-            .arg(dir.join("redis.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting redis-server: {e}"));
-        Self { child: Some(child), port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_ready(&self) {
-        let url = self.url();
-        poll("the private redis-server answers PING", Duration::from_secs(15), || {
-            let url = url.clone();
-            async move {
-                let client = ::redis::Client::open(url.as_str()).ok()?;
-                let mut con = client.get_multiplexed_async_connection().await.ok()?;
-                let pong: String = ::redis::cmd("PING").query_async(&mut con).await.ok()?;
-                (pong == "PONG").then_some(())
-            }
-        })
-        .await;
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn redis_server_installed() -> bool {
-    let ok = Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-        assert!(!ci, "redis-server is not installed and CI=true: the fault test must not be skipped in CI");
-        eprintln!("\nSKIPPED: the Redis fault test: no `redis-server` binary on PATH.\n");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("free port: {e}"))
-}
+use super::server::{free_port, redis_server_installed, PrivateRedis};
 
 fn positions(ds: &[eventstream_core::Delivery]) -> Vec<Position> {
     ds.iter().map(|d| d.record.position.clone()).collect()

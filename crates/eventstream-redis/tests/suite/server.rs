@@ -1,0 +1,90 @@
+//! A private `redis-server` for the fault tests: its own free port and directory, persistence on
+//! (`appendonly yes`, `appendfsync always`), so it can be killed and restarted on the same port and data
+//! and come back with every acknowledged write.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::helpers::poll;
+
+/// A `redis-server` child on its own port and directory; killed when dropped.
+pub(crate) struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl PrivateRedis {
+    /// Starts a server on `port` keeping its data in `dir` (does not wait for it; see
+    /// [`PrivateRedis::wait_ready`]).
+    pub(crate) fn start(dir: &Path, port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting redis-server: {e}"));
+        Self { child: Some(child), port, dir: dir.to_path_buf() }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls (bounded) until the server answers `PING`.
+    pub(crate) async fn wait_ready(&self) {
+        let url = self.url();
+        poll("the private redis-server answers PING", Duration::from_secs(15), || {
+            let url = url.clone();
+            async move {
+                let client = ::redis::Client::open(url.as_str()).ok()?;
+                let mut con = client.get_multiplexed_async_connection().await.ok()?;
+                let pong: String = ::redis::cmd("PING").query_async(&mut con).await.ok()?;
+                (pong == "PONG").then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// SIGKILLs the server and reaps it. With `appendfsync always` nothing it acknowledged is lost.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory (it reloads its append-only file).
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        *self = Self::start(&self.dir.clone(), self.port);
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether `redis-server` can be started here (panics under `CI=true` when it cannot; skips loudly
+/// otherwise).
+pub(crate) fn redis_server_installed() -> bool {
+    let ok = Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !ok {
+        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        assert!(!ci, "redis-server is not installed and CI=true: the fault tests must not be skipped in CI");
+        eprintln!("\nSKIPPED: the Redis fault tests: no `redis-server` binary on PATH.\n");
+    }
+    ok
+}
+
+/// A TCP port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("free port: {e}"))
+}
