@@ -7,7 +7,10 @@
 //! 2. In one state-store transaction: the inbox row `(subscriber, event_id)` is inserted with
 //!    `ON CONFLICT DO NOTHING`; if it already existed the event is a duplicate and is acked without calling
 //!    the handler; otherwise the handler runs with the transaction and the transaction commits. The
-//!    handler's SQL writes and the inbox row therefore exist together or not at all.
+//!    handler's SQL writes and the inbox row therefore exist together or not at all. First deliveries are
+//!    handled in chunks of up to `handler_batch` events per transaction (one commit per chunk); if one
+//!    handler fails, the chunk rolls back and is redone without it, and the failing event continues alone
+//!    with its failure counted as its first attempt.
 //! 3. The entry is acked after the commit. A crash between commit and ack redelivers it; step 2 then finds
 //!    the inbox row and acks.
 //! 4. A transient error rolls back, records the attempt (so counts survive restarts), frees the
@@ -197,9 +200,7 @@ impl Worker {
 
         // Own pending entries first (this consumer name crashed before acking them).
         if let Ok(own) = this.log.read_pending(&name, &this.consumer, 10_000).await {
-            for d in own {
-                this.dispatch(d, &sem, &ack_tx, &mut handlers).await;
-            }
+            this.dispatch_many(own, &sem, &ack_tx, &mut handlers).await;
         }
 
         let mut last_claim = Instant::now();
@@ -212,11 +213,7 @@ impl Worker {
             if last_claim.elapsed() >= this.sub.options.claim_interval {
                 last_claim = Instant::now();
                 match this.log.reclaim(&name, &this.consumer, this.sub.options.claim_idle, this.sub.options.batch_size).await {
-                    Ok(ds) => {
-                        for d in ds {
-                            this.dispatch(d, &sem, &ack_tx, &mut handlers).await;
-                        }
-                    }
+                    Ok(ds) => this.dispatch_many(ds, &sem, &ack_tx, &mut handlers).await,
                     Err(e) => tracing::warn!(subscriber = %name, error = %e, "reclaim failed"),
                 }
             }
@@ -230,7 +227,7 @@ impl Worker {
                 }
                 continue;
             }
-            let max = free.min(this.sub.options.batch_size).max(1);
+            let max = free.saturating_mul(this.sub.options.handler_batch.max(1)).min(this.sub.options.batch_size).max(1);
             let read = tokio::select! {
                 _ = this.shutdown.cancelled() => break,
                 r = this.log.read_group(&name, &this.consumer, max, this.sub.options.read_block) => r,
@@ -238,9 +235,7 @@ impl Worker {
             match read {
                 Ok(ds) => {
                     read_failures = 0;
-                    for d in ds {
-                        this.dispatch(d, &sem, &ack_tx, &mut handlers).await;
-                    }
+                    this.dispatch_many(ds, &sem, &ack_tx, &mut handlers).await;
                 }
                 Err(e) => {
                     read_failures += 1;
@@ -265,33 +260,142 @@ impl Worker {
         }
     }
 
-    async fn dispatch(self: &Arc<Self>, d: Delivery, sem: &Arc<Semaphore>, acks: &mpsc::UnboundedSender<Position>, handlers: &mut JoinSet<()>) {
-        {
+    /// Splits deliveries into chunks of at most `handler_batch` and starts one task per chunk, each holding
+    /// one concurrency slot.
+    async fn dispatch_many(self: &Arc<Self>, ds: Vec<Delivery>, sem: &Arc<Semaphore>, acks: &mpsc::UnboundedSender<Position>, handlers: &mut JoinSet<()>) {
+        let fresh: Vec<Delivery> = {
             let Ok(mut set) = self.in_flight.lock() else { return };
-            if !set.insert(d.record.position.clone()) {
-                return; // already being handled here (a reclaim of our own delivery)
+            // A reclaim can return our own delivery that is still being handled here: skip it.
+            ds.into_iter().filter(|d| set.insert(d.record.position.clone())).collect()
+        };
+        let chunk = self.sub.options.handler_batch.max(1);
+        let mut it = fresh.into_iter().peekable();
+        while it.peek().is_some() {
+            let part: Vec<Delivery> = it.by_ref().take(chunk).collect();
+            let Ok(permit) = sem.clone().acquire_owned().await else { return };
+            self.stats.in_flight.fetch_add(part.len() as u64, Ordering::Relaxed);
+            let this = self.clone();
+            let acks = acks.clone();
+            let sem = sem.clone();
+            handlers.spawn(async move {
+                let positions: Vec<Position> = part.iter().map(|d| d.record.position.clone()).collect();
+                for p in this.handle_chunk(part, permit, &sem).await {
+                    let _ = acks.send(p);
+                }
+                this.stats.in_flight.fetch_sub(positions.len() as u64, Ordering::Relaxed);
+                if let Ok(mut set) = this.in_flight.lock() {
+                    for p in &positions {
+                        set.remove(p);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Handles a chunk of deliveries; returns the positions that may be acked.
+    ///
+    /// First deliveries are handled together in one transaction (one commit for the chunk). If a handler
+    /// fails inside it, the transaction rolls back, the failing delivery leaves the batch (its failure
+    /// counts as its first attempt) and the rest is tried again as a batch. Redeliveries, undecodable
+    /// entries and failed deliveries then go through [`Worker::handle_delivery`] one by one, each with its
+    /// own slot, so a retrying event never holds up the others.
+    async fn handle_chunk(&self, ds: Vec<Delivery>, permit: tokio::sync::OwnedSemaphorePermit, sem: &Arc<Semaphore>) -> Vec<Position> {
+        let mut acked = Vec::new();
+        let mut batch: Vec<Delivery> = Vec::new();
+        let mut singles: Vec<(Delivery, Option<HandlerError>)> = Vec::new();
+        for d in ds {
+            match &d.record.event {
+                Ok(e) if !self.is_ours(e) => acked.push(d.record.position.clone()),
+                Ok(_) if d.delivery_count <= 1 => batch.push(d),
+                _ => singles.push((d, None)),
             }
         }
-        let Ok(permit) = sem.clone().acquire_owned().await else { return };
-        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let this = self.clone();
-        let acks = acks.clone();
-        let sem = sem.clone();
-        handlers.spawn(async move {
-            let position = d.record.position.clone();
-            let acked = this.handle_delivery(d, permit, &sem).await;
-            if acked {
-                let _ = acks.send(position.clone());
+        while batch.len() > 1 {
+            match self.try_batch(&batch).await {
+                BatchOutcome::Committed { processed, duplicates } => {
+                    self.stats.processed.fetch_add(processed, Ordering::Relaxed);
+                    self.stats.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+                    acked.extend(batch.drain(..).map(|d| d.record.position));
+                }
+                BatchOutcome::Failed { index, error } => {
+                    let d = batch.remove(index);
+                    singles.push((d, Some(error)));
+                }
+                BatchOutcome::StoreDown => singles.extend(batch.drain(..).map(|d| (d, None))),
             }
-            this.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            if let Ok(mut set) = this.in_flight.lock() {
-                set.remove(&position);
+        }
+        singles.extend(batch.drain(..).map(|d| (d, None)));
+        if singles.is_empty() {
+            return acked;
+        }
+        // One by one, concurrently, the first with this chunk's slot and the others with their own.
+        let mut first_permit = Some(permit);
+        let runs = singles.into_iter().map(|(d, failure)| {
+            let permit = first_permit.take();
+            async move {
+                let permit = match permit {
+                    Some(p) => p,
+                    None => match sem.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return None,
+                    },
+                };
+                let position = d.record.position.clone();
+                self.handle_delivery(d, permit, sem, failure).await.then_some(position)
             }
         });
+        acked.extend(futures::future::join_all(runs).await.into_iter().flatten());
+        acked
+    }
+
+    /// Whether this subscriber handles the event: it wants the type, and the event is not a dead-letter
+    /// retry addressed to another subscriber.
+    fn is_ours(&self, event: &eventstream_core::Event) -> bool {
+        if !self.sub.wants(event) {
+            return false;
+        }
+        match event.meta.extra.get(REDELIVER_TO_META_KEY) {
+            Some(serde_json::Value::String(to)) => to == self.sub.name.as_str(),
+            _ => true,
+        }
+    }
+
+    /// Handles first deliveries in one transaction: an inbox row and the handler's writes per event, one
+    /// commit.
+    async fn try_batch(&self, batch: &[Delivery]) -> BatchOutcome {
+        let Ok(mut tx) = self.store.begin().await else { return BatchOutcome::StoreDown };
+        let (mut processed, mut duplicates) = (0u64, 0u64);
+        for (index, d) in batch.iter().enumerate() {
+            let Ok(event) = &d.record.event else { return BatchOutcome::StoreDown };
+            let position = &d.record.position;
+            let record = ProcessedRecord::for_event(&self.sub.name, self.log.stream(), position, event);
+            match tx.mark_processed(&record).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    duplicates += 1;
+                    continue;
+                }
+                Err(e) if e.is_transient() => return BatchOutcome::StoreDown,
+                Err(e) => return BatchOutcome::Failed { index, error: HandlerError::permanent(e) },
+            }
+            let result = {
+                let mut ctx = HandlerContext { tx: &mut tx, subscriber: &self.sub.name, position, attempt: 1 };
+                AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind().await
+            };
+            match result {
+                Ok(Ok(())) => processed += 1,
+                Ok(Err(error)) => return BatchOutcome::Failed { index, error },
+                Err(panic) => return BatchOutcome::Failed { index, error: panic_error(panic.as_ref()) },
+            }
+        }
+        match tx.commit().await {
+            Ok(()) => BatchOutcome::Committed { processed, duplicates },
+            Err(_) => BatchOutcome::StoreDown,
+        }
     }
 
     /// Handles one delivery to the end; returns whether it may be acked.
-    async fn handle_delivery(&self, d: Delivery, mut permit: tokio::sync::OwnedSemaphorePermit, sem: &Arc<Semaphore>) -> bool {
+    async fn handle_delivery(&self, d: Delivery, mut permit: tokio::sync::OwnedSemaphorePermit, sem: &Arc<Semaphore>, first_failure: Option<HandlerError>) -> bool {
         let name = &self.sub.name;
         let position = d.record.position.clone();
         let event = match &d.record.event {
@@ -302,12 +406,7 @@ impl Worker {
                 return self.dead_letter(dl).await;
             }
         };
-        if !self.sub.wants(event) {
-            return true;
-        }
-        if let Some(serde_json::Value::String(to)) = event.meta.extra.get(REDELIVER_TO_META_KEY)
-            && to != name.as_str()
-        {
+        if !self.is_ours(event) {
             return true;
         }
         // Only a redelivery can have failed attempts on record (a dead-letter retry clears them), so the
@@ -330,8 +429,14 @@ impl Worker {
         let first_failed_at = prior_state.map(|s| s.first_failed_at);
         let mut attempt = prior + 1;
         let mut store_failures = 0u32;
+        // A failure inside a batch already was this event's attempt.
+        let mut pending_failure = first_failure;
         loop {
-            match self.try_once(&position, event, attempt).await {
+            let outcome = match pending_failure.take() {
+                Some(err) => Outcome::Failed(err),
+                None => self.try_once(&position, event, attempt).await,
+            };
+            match outcome {
                 Outcome::Done => {
                     self.stats.processed.fetch_add(1, Ordering::Relaxed);
                     if prior > 0 || attempt > 1 {
@@ -407,10 +512,7 @@ impl Worker {
                 Err(e) => Outcome::Failed(HandlerError::transient(e)),
             },
             Ok(Err(e)) => Outcome::Failed(e),
-            Err(panic) => {
-                let msg = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
-                Outcome::Failed(HandlerError::permanent(format!("handler panicked: {msg}")))
-            }
+            Err(panic) => Outcome::Failed(panic_error(panic.as_ref())),
         }
     }
 
@@ -432,6 +534,22 @@ impl Worker {
         }
         false
     }
+}
+
+/// What handling a batch in one transaction came to.
+enum BatchOutcome {
+    /// Committed: every delivery may be acked.
+    Committed { processed: u64, duplicates: u64 },
+    /// The delivery at `index` failed; the transaction rolled back.
+    Failed { index: usize, error: HandlerError },
+    /// The state store failed; nothing was committed.
+    StoreDown,
+}
+
+/// A panic in a handler is a permanent error carrying the panic message.
+fn panic_error(panic: &(dyn std::any::Any + Send)) -> HandlerError {
+    let msg = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+    HandlerError::permanent(format!("handler panicked: {msg}"))
 }
 
 /// Acks in batches; on shutdown flushes what is queued.

@@ -29,8 +29,13 @@ impl std::fmt::Debug for Subscription {
 pub struct SubscriptionOptions {
     /// Handlers running at once (default 4). Above 1, events are handled out of order.
     pub concurrency: usize,
-    /// Entries read per round trip (default 32).
+    /// Entries read per round trip (default 256).
     pub batch_size: usize,
+    /// First deliveries handled in one state-store transaction (default 64): their inbox rows and the
+    /// handlers' writes commit together, one commit per chunk. If a handler fails, the chunk rolls back and
+    /// is handled again without the failing event, which goes on alone (retries, dead letter). Set 1 for
+    /// one transaction per event.
+    pub handler_batch: usize,
     /// Attempts for a transient failure before dead-lettering, the first try included (default 5).
     pub max_attempts: u32,
     /// Delay between transient retries (default 100 ms doubling to 5 s, with jitter).
@@ -51,7 +56,8 @@ impl Default for SubscriptionOptions {
     fn default() -> Self {
         Self {
             concurrency: 4,
-            batch_size: 32,
+            batch_size: 256,
+            handler_batch: 64,
             max_attempts: 5,
             backoff: Backoff::default(),
             start: StartFrom::Beginning,

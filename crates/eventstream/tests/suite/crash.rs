@@ -62,14 +62,25 @@ async fn sigkilled_subscriber_processes_every_event_exactly_once() {
     }
     let mut rng = rand::rng();
     for round in 0..KILLS {
+        // Kill at a random point of the consumption: once the effects pass a random target inside this
+        // round's slice of the events, so every kill lands while work is in flight.
+        let slice = EVENTS / (KILLS + 1);
+        let target = rng.random_range(round * slice + 1..=(round + 1) * slice) as i64;
         let mut child = spawn_child(dir.path());
-        // Let it get going, then kill it at a random point.
-        let ms = rng.random_range(150..900);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let start = std::time::Instant::now();
+        loop {
+            let (rows, _) = effect_counts(&store).await;
+            if rows >= target {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "round {round}: no progress past {rows} effects");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let (rows, _) = effect_counts(&store).await;
-        eprintln!("round {round}: killed after {ms} ms, {rows} effects so far, lag {:?}", processed(&*log).await);
+        let info = log.group_info(&subscriber()).await.ok();
+        eprintln!("round {round}: killed past {target} effects ({rows} after the kill), pending {:?}, lag {:?}", info.as_ref().map(|i| i.pending), info.map(|i| i.lag()));
     }
     // Final run to completion.
     let mut child = spawn_child(dir.path());

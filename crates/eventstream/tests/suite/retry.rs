@@ -15,8 +15,10 @@ use super::helpers::{create_effects, effect_counts, embedded, events, eventually
 #[derive(Default)]
 struct Script {
     calls: Mutex<HashMap<String, u32>>,
-    /// Order in which handler calls *succeeded*, by event type.
-    successes: Mutex<Vec<String>>,
+    /// Handler calls that returned Ok, in order: (event type, event id). A call inside a batch that was
+    /// rolled back (another event of the batch failed) is listed too: side effects outside the transaction
+    /// are at-least-once.
+    successes: Mutex<Vec<(String, String)>>,
     poison_fixed: AtomicBool,
 }
 
@@ -40,7 +42,7 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
                 _ => {}
             }
             write_effect(ctx.tx, event).await.map_err(HandlerError::transient)?;
-            s.successes.lock().unwrap().push(event.event_type.to_string());
+            s.successes.lock().unwrap().push((event.event_type.to_string(), event.id.to_string()));
             Ok(())
         }
         .boxed()
@@ -63,15 +65,17 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
 
     eventually(Duration::from_secs(30), "flaky succeeded and all normal events processed", || async {
         let done = script.successes.lock().unwrap();
-        done.iter().filter(|t| *t == "task.normal").count() == 20 && done.iter().any(|t| t == "task.flaky")
+        let normal: std::collections::HashSet<_> = done.iter().filter(|(t, _)| t == "task.normal").map(|(_, id)| id).collect();
+        normal.len() == 20 && done.iter().any(|(t, _)| t == "task.flaky")
     })
     .await;
     let calls = |id: &str| script.calls.lock().unwrap().get(id).copied().unwrap_or(0);
     assert_eq!(calls(flaky[0].id.as_str()), 4, "a handler failing transiently 3 times then succeeding is called 4 times");
     {
         let order = script.successes.lock().unwrap();
-        let flaky_at = order.iter().position(|t| t == "task.flaky").unwrap();
-        let normal_before = order[..flaky_at].iter().filter(|t| *t == "task.normal").count();
+        let flaky_at = order.iter().position(|(t, _)| t == "task.flaky").unwrap();
+        let normal_before: std::collections::HashSet<_> = order[..flaky_at].iter().filter(|(t, _)| t == "task.normal").map(|(_, id)| id).collect();
+        let normal_before = normal_before.len();
         assert!(normal_before >= 10, "events behind the retrying one were not held up: {normal_before} of 20 done before it");
     }
     eventually(Duration::from_secs(10), "two dead letters", || async { store.list_dead_letters(&DeadLetterFilter { subscriber: Some(name.clone()), ..DeadLetterFilter::default() }).await.unwrap().len() == 2 }).await;
@@ -90,7 +94,7 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
     // Fix the handler, retry the dead letter: it is delivered again to this subscriber and succeeds once.
     script.poison_fixed.store(true, Ordering::SeqCst);
     dlq::retry_dead_letter(&log, &store, poison_dl.id).await.unwrap();
-    eventually(Duration::from_secs(10), "poison processed after the retry", || async { script.successes.lock().unwrap().iter().any(|t| t == "task.poison") }).await;
+    eventually(Duration::from_secs(10), "poison processed after the retry", || async { script.successes.lock().unwrap().iter().any(|(t, _)| t == "task.poison") }).await;
     assert_eq!(calls(poison[0].id.as_str()), 2);
     let dl = store.get_dead_letter(poison_dl.id).await.unwrap().unwrap();
     assert_eq!(dl.status, DeadLetterStatus::Retried);
