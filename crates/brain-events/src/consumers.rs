@@ -10,6 +10,8 @@ pub const COURSE_DISTRIBUTION: &str = "course_distribution";
 pub const COURSE_FACTORY: &str = "course_factory";
 /// supervisor: keeps the mission statistics projection.
 pub const SUPERVISOR: &str = "supervisor";
+/// credits: charges a mission's declared cost when it completes.
+pub const CREDITS: &str = "credits";
 /// metrics: aggregates mission status counts.
 pub const METRICS: &str = "metrics";
 /// Security monitoring: watches approvals, DAG audits, threats, policy denials, critical immune events.

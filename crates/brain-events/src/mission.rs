@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::consumers::{METRICS, SUPERVISOR};
+use crate::consumers::{CREDITS, METRICS, SUPERVISOR};
 use crate::envelope_fill::set_mission;
 use crate::upcast::UpcastFailure;
 
@@ -89,6 +89,12 @@ pub struct MissionCreated {
     /// The legacy queue's agent requirements; only from version 1 producers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_requirements: Option<Map<String, Value>>,
+    /// The agent the mission runs for, whose credits pay for it (new; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The credits the mission costs, charged to `agent_id`'s account when it completes (new; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_cost: Option<f64>,
 }
 
 event_payload!(MissionCreated {
@@ -97,7 +103,7 @@ event_payload!(MissionCreated {
     source: "missions_service",
     version: 2,
     criticality: High,
-    consumers: [SUPERVISOR, METRICS],
+    consumers: [SUPERVISOR, METRICS, CREDITS],
     envelope: MissionCreated::envelope,
     description: "A mission was created.",
 });
@@ -194,7 +200,7 @@ event_payload!(MissionCompleted {
     source: "mission_queue_manager",
     version: 1,
     criticality: High,
-    consumers: [SUPERVISOR, METRICS],
+    consumers: [SUPERVISOR, METRICS, CREDITS],
     envelope: MissionCompleted::envelope,
     description: "A legacy-queue mission completed.",
 });

@@ -1,0 +1,291 @@
+//! DNA snapshots: create, mutate, score, history.
+
+use brain_events::dna::{DnaKarmaUpdated, DnaMutationApplied, DnaSnapshotCreated, SnapshotSource};
+use brain_events::EventPayload;
+use eventstream::EventStream;
+use eventstream_core::Event;
+use eventstream_sql::sqlx::{self, any::AnyRow, Row};
+use eventstream_sql::{StoreError, Tx};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::sql::{db, is_unique_violation, next_counter};
+use crate::web::{ms_to_secs, now_ms, Origin};
+
+/// The tables of the dna module.
+pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS dna_snapshots (id BIGINT PRIMARY KEY, tenant TEXT NOT NULL, \
+     agent_id TEXT NOT NULL, version BIGINT NOT NULL, dna TEXT NOT NULL, traits TEXT NOT NULL, karma_score DOUBLE PRECISION, \
+     source TEXT NOT NULL, parent_snapshot_id BIGINT, reason TEXT, created_at BIGINT NOT NULL, UNIQUE (tenant, agent_id, version))"];
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum DnaError {
+    /// The agent has no snapshot (404 `agent_not_found`).
+    #[error("No DNA found for agent {0}")]
+    NotFound(String),
+    /// Another request wrote the same version first (409 `concurrent_update`).
+    #[error("agent `{0}` changed concurrently; retry")]
+    Concurrent(String),
+    /// The state store failed.
+    #[error("state store failure")]
+    Store(#[from] StoreError),
+}
+
+/// One DNA version of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// The global id.
+    pub id: u64,
+    /// The agent.
+    pub agent_id: String,
+    /// The agent's version (1, 2, ...).
+    pub version: u32,
+    /// The DNA.
+    pub dna: Map<String, Value>,
+    /// The traits.
+    pub traits: Map<String, Value>,
+    /// The KARMA score (reset by a new snapshot, carried over by a mutation).
+    pub karma_score: Option<f64>,
+    /// When (epoch seconds).
+    pub created_at: f64,
+    /// Where it came from and why.
+    pub meta: SnapshotMeta,
+}
+
+/// The snapshot's provenance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotMeta {
+    /// Why.
+    pub reason: Option<String>,
+    /// `manual` or `mutation`.
+    pub source: SnapshotSource,
+    /// The previous version's id.
+    pub parent_snapshot_id: Option<u64>,
+}
+
+/// The dna service.
+#[derive(Debug)]
+pub struct DnaService {
+    events: EventStream,
+}
+
+fn source_str(s: SnapshotSource) -> &'static str {
+    match s {
+        SnapshotSource::Manual => "manual",
+        SnapshotSource::System => "system",
+        SnapshotSource::Mutation => "mutation",
+    }
+}
+
+impl DnaService {
+    /// The service over `events`.
+    pub fn new(events: EventStream) -> Self {
+        Self { events }
+    }
+
+    /// Stores a new version with `dna` and `traits` as given (`dna.snapshot_created`).
+    ///
+    /// # Errors
+    /// [`DnaError::Concurrent`], [`DnaError::Store`].
+    pub async fn snapshot(&self, origin: &Origin, agent_id: &str, dna: Map<String, Value>, traits: Map<String, Value>, reason: Option<String>) -> Result<Snapshot, DnaError> {
+        let mut tx = self.events.store().begin().await?;
+        let latest = latest(&mut tx, origin.tenant(), agent_id).await?;
+        let snap = self
+            .insert(&mut tx, origin, agent_id, latest.as_ref(), dna, traits, None, SnapshotSource::Manual, reason)
+            .await?;
+        let event = DnaSnapshotCreated {
+            snapshot_id: snap.id,
+            agent_id: agent_id.to_owned(),
+            version: snap.version,
+            source: SnapshotSource::Manual,
+            parent_snapshot_id: snap.meta.parent_snapshot_id,
+            dna_size: u32::try_from(snap.dna.len()).unwrap_or(u32::MAX),
+            traits_count: u32::try_from(snap.traits.len()).unwrap_or(u32::MAX),
+            created_at: snap.created_at,
+            reason: snap.meta.reason.clone(),
+        };
+        self.commit(tx, origin.stamp(event.to_event())).await?;
+        Ok(snap)
+    }
+
+    /// Derives a new version from the latest: `mutation` keys override DNA keys, `traits_delta` keys
+    /// override traits; the KARMA score is carried over (`dna.mutation_applied`).
+    ///
+    /// # Errors
+    /// [`DnaError::NotFound`], [`DnaError::Concurrent`], [`DnaError::Store`].
+    pub async fn mutate(&self, origin: &Origin, agent_id: &str, mutation: Map<String, Value>, traits_delta: Map<String, Value>, reason: Option<String>) -> Result<Snapshot, DnaError> {
+        let mut tx = self.events.store().begin().await?;
+        let base = latest(&mut tx, origin.tenant(), agent_id).await?.ok_or_else(|| DnaError::NotFound(agent_id.to_owned()))?;
+        let mut dna = base.dna.clone();
+        for (k, v) in &mutation {
+            dna.insert(k.clone(), v.clone());
+        }
+        let mut traits = base.traits.clone();
+        for (k, v) in &traits_delta {
+            traits.insert(k.clone(), v.clone());
+        }
+        let snap = self
+            .insert(&mut tx, origin, agent_id, Some(&base), dna, traits, base.karma_score, SnapshotSource::Mutation, reason)
+            .await?;
+        let event = DnaMutationApplied {
+            snapshot_id: snap.id,
+            agent_id: agent_id.to_owned(),
+            version: snap.version,
+            parent_snapshot_id: base.id,
+            mutation_keys: mutation.keys().cloned().collect(),
+            traits_delta,
+            created_at: snap.created_at,
+            reason: snap.meta.reason.clone(),
+        };
+        self.commit(tx, origin.stamp(event.to_event())).await?;
+        Ok(snap)
+    }
+
+    /// Sets the KARMA score of the latest snapshot in place (`dna.karma_updated`, with the previous score
+    /// and the delta when there was one).
+    ///
+    /// # Errors
+    /// [`DnaError::NotFound`], [`DnaError::Store`].
+    pub async fn update_karma(&self, origin: &Origin, agent_id: &str, score: f64) -> Result<Snapshot, DnaError> {
+        let mut tx = self.events.store().begin().await?;
+        let mut snap = latest(&mut tx, origin.tenant(), agent_id).await?.ok_or_else(|| DnaError::NotFound(agent_id.to_owned()))?;
+        sqlx::query("UPDATE dna_snapshots SET karma_score = $1 WHERE id = $2")
+            .bind(score)
+            .bind(i64::try_from(snap.id).unwrap_or(i64::MAX))
+            .execute(tx.conn())
+            .await
+            .map_err(db("updating a KARMA score"))?;
+        let previous = snap.karma_score;
+        snap.karma_score = Some(score);
+        let event = DnaKarmaUpdated {
+            snapshot_id: snap.id,
+            agent_id: agent_id.to_owned(),
+            version: snap.version,
+            karma_score: score,
+            updated_at: crate::web::now_secs(),
+            previous_score: previous,
+            score_delta: previous.map(|p| score - p),
+        };
+        self.commit(tx, origin.stamp(event.to_event())).await?;
+        Ok(snap)
+    }
+
+    /// Every snapshot of the agent, by version.
+    ///
+    /// # Errors
+    /// [`DnaError::NotFound`] when there is none, [`DnaError::Store`].
+    pub async fn history(&self, tenant: &str, agent_id: &str) -> Result<Vec<Snapshot>, DnaError> {
+        let rows = sqlx::query(concat!(
+            "SELECT id, agent_id, version, dna, traits, karma_score, source, parent_snapshot_id, reason, created_at ",
+            "FROM dna_snapshots WHERE tenant = $1 AND agent_id = $2 ORDER BY version"
+        ))
+        .bind(tenant.to_owned())
+        .bind(agent_id.to_owned())
+        .fetch_all(self.events.store().pool())
+        .await
+        .map_err(db("reading DNA history"))?;
+        let snaps = rows.iter().map(snapshot_from_row).collect::<Result<Vec<_>, _>>()?;
+        if snaps.is_empty() {
+            return Err(DnaError::NotFound(agent_id.to_owned()));
+        }
+        Ok(snaps)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert(
+        &self,
+        tx: &mut Tx,
+        origin: &Origin,
+        agent_id: &str,
+        parent: Option<&Snapshot>,
+        dna: Map<String, Value>,
+        traits: Map<String, Value>,
+        karma: Option<f64>,
+        source: SnapshotSource,
+        reason: Option<String>,
+    ) -> Result<Snapshot, DnaError> {
+        let id = next_counter(tx, "dna_snapshot_id").await?;
+        let version = parent.map_or(1, |p| p.version + 1);
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO dna_snapshots (id, tenant, agent_id, version, dna, traits, karma_score, source, parent_snapshot_id, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(origin.tenant().to_owned())
+        .bind(agent_id.to_owned())
+        .bind(i64::from(version))
+        .bind(Value::Object(dna.clone()).to_string())
+        .bind(Value::Object(traits.clone()).to_string())
+        .bind(karma)
+        .bind(source_str(source))
+        .bind(parent.map(|p| i64::try_from(p.id).unwrap_or(i64::MAX)))
+        .bind(reason.clone())
+        .bind(now)
+        .execute(tx.conn())
+        .await;
+        match done {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(DnaError::Concurrent(agent_id.to_owned())),
+            Err(e) => return Err(StoreError::sqlx("storing a DNA snapshot", e).into()),
+        }
+        Ok(Snapshot {
+            id: u64::try_from(id).unwrap_or(0),
+            agent_id: agent_id.to_owned(),
+            version,
+            dna,
+            traits,
+            karma_score: karma,
+            created_at: ms_to_secs(now),
+            meta: SnapshotMeta { reason, source, parent_snapshot_id: parent.map(|p| p.id) },
+        })
+    }
+
+    async fn commit(&self, mut tx: Tx, event: Event) -> Result<(), StoreError> {
+        self.events.outbox_in_tx(&mut tx, &[event]).await?;
+        tx.commit().await?;
+        self.events.wake_relay();
+        Ok(())
+    }
+}
+
+async fn latest(tx: &mut Tx, tenant: &str, agent_id: &str) -> Result<Option<Snapshot>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT id, agent_id, version, dna, traits, karma_score, source, parent_snapshot_id, reason, created_at ",
+        "FROM dna_snapshots WHERE tenant = $1 AND agent_id = $2 ORDER BY version DESC LIMIT 1"
+    ))
+    .bind(tenant.to_owned())
+    .bind(agent_id.to_owned())
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db("reading a DNA snapshot"))?;
+    row.as_ref().map(snapshot_from_row).transpose()
+}
+
+fn snapshot_from_row(r: &AnyRow) -> Result<Snapshot, StoreError> {
+    let e = || db("reading a DNA snapshot");
+    let obj = |s: String| match serde_json::from_str(&s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let id: i64 = r.try_get(0).map_err(e())?;
+    let version: i64 = r.try_get(2).map_err(e())?;
+    let source: String = r.try_get(6).map_err(e())?;
+    let parent: Option<i64> = r.try_get(7).map_err(e())?;
+    let created: i64 = r.try_get(9).map_err(e())?;
+    let source = match source.as_str() {
+        "mutation" => SnapshotSource::Mutation,
+        "system" => SnapshotSource::System,
+        _ => SnapshotSource::Manual,
+    };
+    Ok(Snapshot {
+        id: u64::try_from(id).unwrap_or(0),
+        agent_id: r.try_get(1).map_err(e())?,
+        version: u32::try_from(version).unwrap_or(0),
+        dna: obj(r.try_get(3).map_err(e())?),
+        traits: obj(r.try_get(4).map_err(e())?),
+        karma_score: r.try_get(5).map_err(e())?,
+        created_at: ms_to_secs(created),
+        meta: SnapshotMeta { reason: r.try_get(8).map_err(e())?, source, parent_snapshot_id: parent.and_then(|p| u64::try_from(p).ok()) },
+    })
+}

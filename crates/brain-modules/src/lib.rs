@@ -1,0 +1,322 @@
+//! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics and dna.
+//!
+//! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
+//! [`EventStream`] handle by construction, owns its tables in the state store (created by
+//! [`Modules::init`], SQL valid on SQLite and PostgreSQL), writes each state change and its events in one
+//! transaction (the transactional outbox), and never calls another module: the supervisor's mission
+//! statistics are a projection of `mission.*`/`task.*` events, credits charges a mission's declared cost
+//! on its `mission.completed`, and metrics aggregates mission events read from the log.
+//!
+//! [`Modules`] is the plug-in interface of `brain serve`:
+//! - [`Modules::router`]: every route under `/api/<module>`; it expects a [`brain_http::Principal`] in
+//!   the request extensions (the server's auth middleware puts it there). Every event and row belongs to
+//!   the principal's tenant; the `X-Correlation-ID` header (or a generated id) is carried into every
+//!   event the request causes, and on into the worker's events for a mission.
+//! - [`Modules::subscriptions`]: the projections and handlers for the consumer runtime.
+//! - [`Modules::spawn_background`]: the mission worker pool, the metrics aggregation timer and the
+//!   supervisor's heartbeat check.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use brain_events::consumers;
+use brain_events::Catalog;
+use eventstream::{EventStream, Subscription, SubscriptionOptions};
+use eventstream_core::{EventLog, GroupName, InvalidId, TypePattern};
+use eventstream_sql::StoreError;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub mod credits;
+pub mod dna;
+pub mod hardware;
+pub mod metrics;
+pub mod missions;
+mod sql;
+pub mod supervisor;
+pub mod telemetry;
+pub mod web;
+
+use credits::CreditsService;
+use dna::DnaService;
+use hardware::HardwareService;
+use metrics::MetricsService;
+use missions::{MissionExecutor, MissionService, SimulatedExecutor};
+use supervisor::SupervisorService;
+use telemetry::TelemetryService;
+
+/// The settings of the modules. `ModulesConfig::default()` suits a single server.
+#[derive(Debug, Clone)]
+pub struct ModulesConfig {
+    /// Mission workers running at once (default 4).
+    pub mission_workers: usize,
+    /// How often an idle worker looks at the queue when nothing woke it (default 500 ms).
+    pub worker_poll_interval: Duration,
+    /// Failed attempts a mission tolerates before it ends `FAILED`, unless it says otherwise (default 3).
+    pub default_max_retries: u32,
+    /// How long the simulating executor works on an attempt (default 50 ms).
+    pub executor_duration: Duration,
+    /// The probability that a simulated attempt fails (default 0).
+    pub executor_failure_rate: f64,
+    /// How often the metrics aggregation runs (default 30 s).
+    pub metrics_interval: Duration,
+    /// Log entries read per page by the aggregation (default 1000).
+    pub metrics_batch: usize,
+    /// An agent without a heartbeat for this long is offline (default 30 s).
+    pub heartbeat_timeout: Duration,
+    /// How often the supervisor looks for silent agents (default 5 s).
+    pub heartbeat_check_interval: Duration,
+}
+
+impl Default for ModulesConfig {
+    fn default() -> Self {
+        Self {
+            mission_workers: 4,
+            worker_poll_interval: Duration::from_millis(500),
+            default_max_retries: 3,
+            executor_duration: Duration::from_millis(50),
+            executor_failure_rate: 0.0,
+            metrics_interval: Duration::from_secs(30),
+            metrics_batch: 1000,
+            heartbeat_timeout: Duration::from_secs(30),
+            heartbeat_check_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the modules could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// Creating the modules' tables failed.
+    #[error("creating the tables of module `{module}` failed")]
+    Tables {
+        /// The module.
+        module: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// A subscriber name or type pattern is invalid (a bug caught at start).
+    #[error("invalid subscription identifier")]
+    Subscription(#[source] InvalidId),
+}
+
+/// The modules, ready to serve. Cheap to clone (every service is shared).
+#[derive(Clone)]
+pub struct Modules {
+    events: EventStream,
+    config: ModulesConfig,
+    catalog: Arc<Catalog>,
+    executor: Arc<dyn MissionExecutor>,
+    missions: Arc<MissionService>,
+    supervisor: Arc<SupervisorService>,
+    credits: Arc<CreditsService>,
+    hardware: Arc<HardwareService>,
+    telemetry: Arc<TelemetryService>,
+    metrics: Arc<MetricsService>,
+    dna: Arc<DnaService>,
+}
+
+impl std::fmt::Debug for Modules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Modules").field("config", &self.config).field("executor", &self.executor.name()).finish_non_exhaustive()
+    }
+}
+
+impl Modules {
+    /// Creates the modules' tables in `events.store()` and builds the services, with the simulating
+    /// executor of `config`. `log` is the event log the metrics aggregation reads.
+    ///
+    /// # Errors
+    /// [`ModuleError::Tables`] when a table cannot be created.
+    pub async fn init(events: EventStream, log: Arc<dyn EventLog>, config: ModulesConfig) -> Result<Modules, ModuleError> {
+        let executor = Arc::new(SimulatedExecutor::new(config.executor_duration, config.executor_failure_rate));
+        Self::init_with_executor(events, log, config, executor).await
+    }
+
+    /// [`Modules::init`] with another mission executor.
+    ///
+    /// # Errors
+    /// As [`Modules::init`].
+    pub async fn init_with_executor(
+        events: EventStream,
+        log: Arc<dyn EventLog>,
+        config: ModulesConfig,
+        executor: Arc<dyn MissionExecutor>,
+    ) -> Result<Modules, ModuleError> {
+        let store = events.store().clone();
+        let tables: [(&'static str, &[&'static str]); 7] = [
+            ("missions", missions::service::DDL),
+            ("supervisor", supervisor::service_ddl()),
+            ("credits", credits::service_ddl()),
+            ("hardware", hardware::service_ddl()),
+            ("telemetry", telemetry::service_ddl()),
+            ("metrics", metrics::service_ddl()),
+            ("dna", dna::service_ddl()),
+        ];
+        for (module, ddl) in tables {
+            sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
+        }
+        let catalog = Arc::new(Catalog::new());
+        Ok(Modules {
+            missions: Arc::new(MissionService::new(events.clone(), config.default_max_retries)),
+            supervisor: Arc::new(SupervisorService::new(events.clone(), config.heartbeat_timeout)),
+            credits: Arc::new(CreditsService::new(events.clone())),
+            hardware: Arc::new(HardwareService::new(events.clone())),
+            telemetry: Arc::new(TelemetryService::new(events.clone())),
+            metrics: Arc::new(MetricsService::new(events.clone(), log, catalog.clone(), config.metrics_batch)),
+            dna: Arc::new(DnaService::new(events.clone())),
+            catalog,
+            executor,
+            events,
+            config,
+        })
+    }
+
+    /// Every module's routes, with full paths and no state left.
+    pub fn router(&self) -> Router {
+        let missions = missions::api::router(missions::api::ApiState {
+            service: self.missions.clone(),
+            executor_name: self.executor.name(),
+            poll_interval: self.config.worker_poll_interval,
+        });
+        Router::new()
+            .merge(missions)
+            .merge(supervisor::router(self.supervisor.clone()))
+            .merge(credits::router(self.credits.clone()))
+            .merge(hardware::router(self.hardware.clone()))
+            .merge(telemetry::router(self.telemetry.clone()))
+            .merge(metrics::router(self.metrics.clone()))
+            .merge(dna::router(self.dna.clone()))
+    }
+
+    /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection) and
+    /// `credits` (mission charges). Both run with concurrency 1 so they apply events in log order.
+    ///
+    /// # Panics
+    /// Never: the names and patterns are constants checked by a unit test.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        match self.try_subscriptions() {
+            Ok(s) => s,
+            Err(e) => unreachable!("constant subscription identifiers are valid: {e}"),
+        }
+    }
+
+    fn try_subscriptions(&self) -> Result<Vec<Subscription>, ModuleError> {
+        let ordered = SubscriptionOptions { concurrency: 1, batch_size: 64, ..SubscriptionOptions::default() };
+        let pattern = |p: &str| TypePattern::from_str(p).map_err(ModuleError::Subscription);
+        let name = |n: &str| GroupName::from_str(n).map_err(ModuleError::Subscription);
+        Ok(vec![
+            Subscription::new(
+                name(consumers::SUPERVISOR)?,
+                vec![pattern("mission.*")?, pattern("task.*")?, pattern("agent.*")?],
+                supervisor::handlers::SupervisorProjection { catalog: self.catalog.clone() },
+            )
+            .with_options(ordered.clone()),
+            Subscription::new(
+                name(consumers::CREDITS)?,
+                vec![pattern("mission.*")?],
+                credits::handlers::MissionCharges { catalog: self.catalog.clone(), events: self.events.clone() },
+            )
+            .with_options(ordered),
+        ])
+    }
+
+    /// Starts the mission worker pool, the supervisor's heartbeat check and the metrics aggregation
+    /// timer; they stop when `shutdown` is cancelled (which also closes open telemetry sockets with reason
+    /// `server_shutdown`).
+    pub fn spawn_background(&self, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+        let mut tasks = missions::worker::spawn_pool(
+            self.missions.clone(),
+            self.executor.clone(),
+            self.config.mission_workers.max(1),
+            self.config.worker_poll_interval,
+            shutdown.clone(),
+        );
+        let supervisor = self.supervisor.clone();
+        let every = self.config.heartbeat_check_interval.max(Duration::from_millis(10));
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = supervisor.check_heartbeats().await {
+                    tracing::warn!(error = %e, "supervisor heartbeat check failed");
+                }
+            }
+        }));
+        let metrics = self.metrics.clone();
+        let every = self.config.metrics_interval.max(Duration::from_millis(10));
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = metrics.run(None).await {
+                    tracing::warn!(error = %e, "metrics aggregation failed");
+                }
+            }
+        }));
+        let telemetry = self.telemetry.shutdown_token();
+        tasks.push(tokio::spawn(async move {
+            shutdown.cancelled().await;
+            telemetry.cancel();
+        }));
+        tasks
+    }
+
+    /// The missions service (for embedding and tests).
+    pub fn missions(&self) -> &Arc<MissionService> {
+        &self.missions
+    }
+
+    /// The supervisor service.
+    pub fn supervisor(&self) -> &Arc<SupervisorService> {
+        &self.supervisor
+    }
+
+    /// The credits service.
+    pub fn credits(&self) -> &Arc<CreditsService> {
+        &self.credits
+    }
+
+    /// The hardware service.
+    pub fn hardware(&self) -> &Arc<HardwareService> {
+        &self.hardware
+    }
+
+    /// The telemetry service.
+    pub fn telemetry(&self) -> &Arc<TelemetryService> {
+        &self.telemetry
+    }
+
+    /// The metrics aggregation job.
+    pub fn metrics(&self) -> &Arc<MetricsService> {
+        &self.metrics
+    }
+
+    /// The dna service.
+    pub fn dna(&self) -> &Arc<DnaService> {
+        &self.dna
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn subscription_identifiers_are_valid() {
+        use std::str::FromStr;
+        for p in ["mission.*", "task.*", "agent.*"] {
+            assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
+        }
+        for n in [brain_events::consumers::SUPERVISOR, brain_events::consumers::CREDITS, brain_events::consumers::METRICS] {
+            assert!(eventstream_core::GroupName::from_str(n).is_ok(), "{n}");
+        }
+    }
+}

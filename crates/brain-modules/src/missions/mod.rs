@@ -1,0 +1,26 @@
+//! missions: one implementation of the original's legacy queue + worker and its newer REST module.
+//!
+//! It owns the `missions` and `mission_logs` tables. Missions are created through `POST /api/missions`
+//! or the legacy `POST /api/missions/enqueue` and queued for the worker pool, which takes them by
+//! priority (LOW 10, NORMAL 20, HIGH 30, CRITICAL 40) and FIFO within a priority, runs them through a
+//! [`MissionExecutor`], and records success, retry (same id, attempts counted) or final failure. Status
+//! changes follow a state machine ([`model::transition_allowed`]); illegal ones are 409.
+//!
+//! Deliberate departures from the original (original-modules.md §15): ties in the queue are FIFO; a
+//! retried mission keeps its id and its attempt count and ends `FAILED` after `max_retries`; the worker
+//! records statuses; any-to-any status changes and log appends to unknown missions are refused; a create
+//! with an existing id is 409 instead of an overwrite; `task.cancelled` is emitted by the new cancel route.
+//! Every `task.*` and `mission.*` event is written in the transaction of the change it reports (see
+//! [`service`] for the sequences).
+
+pub(crate) mod api;
+mod error;
+mod executor;
+pub mod model;
+pub mod service;
+pub(crate) mod worker;
+
+pub use error::MissionError;
+pub use executor::{ExecutionError, MissionExecutor, SimulatedExecutor};
+pub use model::{Mission, Priority};
+pub use service::{MissionService, MissionStats};

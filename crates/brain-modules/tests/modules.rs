@@ -1,0 +1,23 @@
+//! Integration tests of the BRAiN modules: each module's routes served in-process on port 0, over an
+//! embedded event log and a SQLite state store in a per-test temp dir, with the publisher and the consumer
+//! runtime running; assertions read the events back from the log.
+
+#[path = "modules/helpers.rs"]
+mod helpers;
+
+#[path = "modules/bad_input.rs"]
+mod bad_input;
+#[path = "modules/credits.rs"]
+mod credits;
+#[path = "modules/dna.rs"]
+mod dna;
+#[path = "modules/hardware.rs"]
+mod hardware;
+#[path = "modules/metrics.rs"]
+mod metrics;
+#[path = "modules/missions.rs"]
+mod missions;
+#[path = "modules/supervisor.rs"]
+mod supervisor;
+#[path = "modules/telemetry.rs"]
+mod telemetry;

@@ -1,0 +1,117 @@
+//! Bad input on every route: a 4xx with a stable code, never a 5xx; unknown ids are 404.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{fast_config, App, TENANT};
+
+enum Body {
+    None,
+    Json(Value),
+    Raw(&'static str),
+}
+
+#[tokio::test]
+async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
+    let app = App::start(fast_config()).await;
+    app.post("/api/missions", json!({"id": "known", "name": "known"})).await;
+    app.post("/api/credits/agents/rich/allocate", json!({"amount": 1})).await;
+    use Body::{Json, None as NoBody, Raw};
+    let cases: Vec<(Method, &str, Body, u16, &str)> = vec![
+        // missions
+        (Method::POST, "/api/missions", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/missions", Json(json!({"name": ""})), 422, "validation_failed"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "priority": 25})), 422, "invalid_body"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "id": "a b"})), 422, "validation_failed"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "credit_cost": 5})), 422, "validation_failed"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "agent_id": "a", "credit_cost": -5})), 422, "validation_failed"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "max_retries": 1000})), 422, "validation_failed"),
+        (Method::POST, "/api/missions", Json(json!({"name": "x", "surprise": 1})), 422, "invalid_body"),
+        (Method::POST, "/api/missions", Raw("{not json"), 400, "malformed_json"),
+        (Method::POST, "/api/missions/enqueue", Json(json!({"payload": {}})), 422, "invalid_body"),
+        (Method::POST, "/api/missions/enqueue", Json(json!({"type": "t", "payload": []})), 422, "invalid_body"),
+        (Method::GET, "/api/missions?status=DONE", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/missions?limit=0", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/missions?limit=abc", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/missions/queue?limit=1000", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/missions/nope", NoBody, 404, "mission_not_found"),
+        (Method::GET, "/api/missions/bad%20id", NoBody, 404, "mission_not_found"),
+        (Method::POST, "/api/missions/nope/status?mission_status=RUNNING", NoBody, 404, "mission_not_found"),
+        (Method::POST, "/api/missions/known/status", NoBody, 422, "invalid_query"),
+        (Method::POST, "/api/missions/known/status?mission_status=FLYING", NoBody, 422, "invalid_query"),
+        (Method::POST, "/api/missions/known/status?mission_status=COMPLETED", NoBody, 409, "illegal_transition"),
+        (Method::POST, "/api/missions/nope/cancel", NoBody, 404, "mission_not_found"),
+        (Method::POST, "/api/missions/nope/execute", NoBody, 404, "mission_not_found"),
+        (Method::POST, "/api/missions/nope/log", Json(json!({"message": "m"})), 404, "mission_not_found"),
+        (Method::POST, "/api/missions/known/log", Json(json!({"message": ""})), 422, "validation_failed"),
+        (Method::POST, "/api/missions/known/log", Json(json!({"level": "info"})), 422, "invalid_body"),
+        (Method::GET, "/api/missions/nope/log", NoBody, 404, "mission_not_found"),
+        // supervisor (no input besides the principal)
+        // credits
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": 0})), 422, "validation_failed"),
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": -1})), 422, "validation_failed"),
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": 1e20})), 422, "validation_failed"),
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": "ten"})), 422, "invalid_body"),
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": 0.0001})), 422, "validation_failed"),
+        (Method::POST, "/api/credits/agents/rich/consume", Json(json!({"amount": 5})), 409, "insufficient_credits"),
+        (Method::POST, "/api/credits/agents/ghost/consume", Json(json!({"amount": 1})), 404, "account_not_found"),
+        (Method::POST, "/api/credits/agents/ghost/refund", Json(json!({"amount": 1})), 404, "account_not_found"),
+        (Method::POST, "/api/credits/agents/rich/refund", Json(json!({"amount": 1})), 409, "refund_exceeds_consumed"),
+        (Method::POST, "/api/credits/agents/bad%20agent/allocate", Json(json!({"amount": 1})), 422, "validation_failed"),
+        (Method::POST, "/api/credits/agents/rich/allocate", Raw("{\"amount\": 1"), 400, "malformed_json"),
+        (Method::GET, "/api/credits/agents/ghost/balance", NoBody, 404, "account_not_found"),
+        (Method::GET, "/api/credits/agents/ghost/history", NoBody, 404, "account_not_found"),
+        (Method::GET, "/api/credits/agents/rich/history?limit=-1", NoBody, 422, "invalid_query"),
+        // hardware
+        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 0})), 422, "invalid_body"),
+        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 1.01, "angular_z": 0})), 422, "validation_failed"),
+        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": -2.5})), 422, "validation_failed"),
+        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": "fast", "linear_y": 0, "angular_z": 0})), 422, "invalid_body"),
+        (Method::POST, "/api/hardware/robots/r%20x/command", Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": 0})), 422, "validation_failed"),
+        (Method::GET, "/api/hardware/robots/never/state", NoBody, 404, "robot_not_found"),
+        // telemetry
+        (Method::GET, "/api/telemetry/robots/never/metrics", NoBody, 404, "robot_not_found"),
+        (Method::GET, "/api/telemetry/robots/bad%20id/metrics", NoBody, 422, "validation_failed"),
+        (Method::GET, "/api/telemetry/ws/r-1", NoBody, 400, "websocket_upgrade_required"),
+        // dna
+        (Method::POST, "/api/dna/snapshot", Json(json!({"agent_id": "a"})), 422, "invalid_body"),
+        (Method::POST, "/api/dna/snapshot", Json(json!({"agent_id": "", "dna": {}})), 422, "validation_failed"),
+        (Method::POST, "/api/dna/snapshot", Json(json!({"agent_id": "a", "dna": [1]})), 422, "invalid_body"),
+        (Method::POST, "/api/dna/agents/ghost/mutate", Json(json!({"mutation": {"a": 1}})), 404, "agent_not_found"),
+        (Method::POST, "/api/dna/agents/ghost/mutate", Json(json!({"traits_delta": {}})), 422, "invalid_body"),
+        (Method::POST, "/api/dna/agents/ghost/karma", Json(json!({"score": 0.5})), 404, "agent_not_found"),
+        (Method::POST, "/api/dna/agents/ghost/karma", Json(json!({"score": 101})), 422, "validation_failed"),
+        (Method::GET, "/api/dna/agents/ghost/history", NoBody, 404, "agent_not_found"),
+    ];
+    for (method, path, body, want_status, want_code) in cases {
+        let mut req = app.client.request(method.clone(), format!("{}{path}", app.base)).header("x-test-tenant", TENANT);
+        req = match body {
+            Body::None => req,
+            Body::Json(v) => req.json(&v),
+            Body::Raw(s) => req.header("content-type", "application/json").body(s),
+        };
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let v: Value = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        assert_eq!(status, want_status, "{method} {path}: {v}");
+        if !want_code.is_empty() {
+            assert_eq!(v["code"].as_str(), Some(want_code), "{method} {path}: {v}");
+        }
+    }
+
+    // Missing principal, read-only keys and a bad correlation id.
+    let anon = app.client.get(format!("{}/api/missions", app.base)).header("x-test-anonymous", "1").send().await.expect("request");
+    assert_eq!(anon.status().as_u16(), 401);
+    let reader = app
+        .client
+        .post(format!("{}/api/credits/agents/rich/allocate", app.base))
+        .header("x-test-role", "reader")
+        .json(&json!({"amount": 1}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reader.status().as_u16(), 403);
+    let bad_corr = app.client.get(format!("{}/api/missions", app.base)).header("x-correlation-id", "a b").send().await.expect("request");
+    assert_eq!(bad_corr.status().as_u16(), 400);
+    app.stop().await;
+}
