@@ -23,6 +23,14 @@
 //! [api]
 //! validation = "strict"        # strict | warn | off (BRAIN_VALIDATION)
 //!
+//! [modules]
+//! mission_workers = 4
+//! mission_max_retries = 3
+//! executor_duration_ms = 50    # the built-in simulating executor
+//! executor_failure_rate = 0.0
+//! metrics_interval_secs = 30
+//! heartbeat_timeout_secs = 30
+//!
 //! [retention]
 //! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
 //! stream_max_len = 1000000     # redis: trim beyond this many entries ...
@@ -57,6 +65,19 @@ struct FileConfig {
     retention: FileRetention,
     #[serde(default)]
     api: FileApi,
+    #[serde(default)]
+    modules: FileModules,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileModules {
+    mission_workers: Option<usize>,
+    mission_max_retries: Option<u32>,
+    executor_duration_ms: Option<u64>,
+    executor_failure_rate: Option<f64>,
+    metrics_interval_secs: Option<u64>,
+    heartbeat_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +174,8 @@ pub(crate) struct Settings {
     pub(crate) stream_max_age: Option<std::time::Duration>,
     /// How API-published payloads are checked against the catalog.
     pub(crate) validation: brain_events::ValidationMode,
+    /// The modules' settings (worker pool, metrics interval, heartbeat timeout).
+    pub(crate) modules: brain_modules::ModulesConfig,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -227,7 +250,40 @@ impl Settings {
             None => brain_events::ValidationMode::default(),
             Some(v) => v.parse().map_err(|_| anyhow::anyhow!("invalid validation mode {v:?}: expected strict, warn or off"))?,
         };
+        let mut modules = brain_modules::ModulesConfig::default();
+        let m = &file.modules;
+        if let Some(n) = m.mission_workers {
+            if n == 0 || n > 256 {
+                bail!("modules.mission_workers must be between 1 and 256");
+            }
+            modules.mission_workers = n;
+        }
+        if let Some(n) = m.mission_max_retries {
+            modules.default_max_retries = n;
+        }
+        if let Some(ms) = m.executor_duration_ms {
+            modules.executor_duration = std::time::Duration::from_millis(ms);
+        }
+        if let Some(r) = m.executor_failure_rate {
+            if !(0.0..=1.0).contains(&r) {
+                bail!("modules.executor_failure_rate must be between 0 and 1");
+            }
+            modules.executor_failure_rate = r;
+        }
+        if let Some(s) = m.metrics_interval_secs {
+            if s == 0 {
+                bail!("modules.metrics_interval_secs must be at least 1");
+            }
+            modules.metrics_interval = std::time::Duration::from_secs(s);
+        }
+        if let Some(s) = m.heartbeat_timeout_secs {
+            if s == 0 {
+                bail!("modules.heartbeat_timeout_secs must be at least 1");
+            }
+            modules.heartbeat_timeout = std::time::Duration::from_secs(s);
+        }
         Ok(Self {
+            modules,
             validation,
             data_dir,
             log,

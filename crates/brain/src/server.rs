@@ -47,8 +47,10 @@ pub(crate) struct AppState {
 }
 
 /// The router with every route.
-pub(crate) fn router(state: AppState) -> Router {
-    let routes = Router::new().route("/health", get(health)).route("/ready", get(ready)).merge(crate::api::routes(state.clone()));
+/// The router: health, the event API and the modules' routes, all `/api` routes behind the API keys.
+pub(crate) fn router(state: AppState, modules: Router) -> Router {
+    let modules = modules.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::auth::require_key));
+    let routes = Router::new().route("/health", get(health)).route("/ready", get(ready)).merge(crate::api::routes(state.clone())).merge(modules.with_state(()));
     crate::api::finish(routes).with_state(state)
 }
 
@@ -56,8 +58,8 @@ pub(crate) fn router(state: AppState) -> Router {
 ///
 /// # Errors
 /// The listener fails.
-pub(crate) async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub(crate) async fn run(listener: TcpListener, state: AppState, modules: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state, modules)).with_graceful_shutdown(shutdown).await
 }
 
 /// Liveness: the process answers.

@@ -28,6 +28,8 @@ pub(crate) struct Application {
     publisher: PublisherTasks,
     maintenance: tokio::task::JoinHandle<()>,
     new_admin_key: Option<String>,
+    modules_router: axum::Router,
+    module_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -41,9 +43,10 @@ impl Application {
         let outbox = open_local_outbox(settings, &store).await?;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
+        let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone()).await.context("cannot start the modules")?;
         let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), default_consumer_name());
         let mut consumers = Vec::new();
-        for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(subscriptions) {
+        for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(modules.subscriptions()).chain(subscriptions) {
             let name = sub.name().clone();
             let patterns = sub.patterns().to_vec();
             let stats = runtime.spawn(sub);
@@ -63,7 +66,8 @@ impl Application {
             metrics: api.metrics,
         };
         let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
-        Ok(Self { listener, state, runtime, publisher, maintenance, new_admin_key: api.new_admin_key })
+        let module_tasks = modules.spawn_background(runtime.shutdown_token());
+        Ok(Self { listener, state, runtime, publisher, maintenance, new_admin_key: api.new_admin_key, modules_router: modules.router(), module_tasks })
     }
 
     /// The admin key created by this start (only the first start on a store), to print once.
@@ -88,10 +92,15 @@ impl Application {
     /// # Errors
     /// The server fails.
     pub(crate) async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, runtime, publisher, maintenance, .. } = self;
-        let result = server::run(listener, state, shutdown).await.context("server failed");
+        let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, .. } = self;
+        let result = server::run(listener, state, modules_router, shutdown).await.context("server failed");
         maintenance.abort();
+        let stop = runtime.shutdown_token();
         runtime.shutdown(GRACE).await;
+        stop.cancel();
+        for t in module_tasks {
+            let _ = tokio::time::timeout(GRACE, t).await;
+        }
         publisher.shutdown(GRACE).await;
         result
     }

@@ -17,7 +17,7 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// Authenticates the request; 401 `unauthorized` without a valid, unrevoked key.
-pub(super) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(token) = bearer(&req) else { return ApiError::unauthorized().into_response() };
     match state.keys.authenticate(token).await {
         Ok(Some(principal)) => {

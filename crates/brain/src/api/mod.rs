@@ -15,7 +15,7 @@
 //! `catalog.rs`, `consumers.rs`, `dlq.rs`, `metrics.rs`, `openapi.rs`, `index.rs` the event index table
 //! and its subscriber, `errors.rs` error mapping, `test_hooks.rs` test-only subscribers.
 
-mod auth;
+pub(crate) mod auth;
 mod catalog;
 mod cloudevents;
 mod consumers;

@@ -4,3 +4,4 @@ pub mod support;
 
 mod cli;
 mod api;
+mod modules;
