@@ -180,8 +180,9 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     for i in 0..3 {
         ok_stdout(brain(dir.path()).args(["publish", "--type", "task.failed", "--source", "cli", "--payload", &format!(r#"{{"i":{i}}}"#)]));
     }
+    // An invalid mission.created (empty payload): the modules' subscribers dead-letter it too.
     ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "cli"]));
-    wait_for("3 dead letters", || json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"]))).len() == 3);
+    wait_for("3 dead letters", || json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len() == 3);
 
     // consumers: the failing subscriber with its dead letters, and the event index, both caught up.
     wait_for("no lag", || {
@@ -206,13 +207,15 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     let again = run(brain(dir.path()).args(["dlq", "retry", &id]));
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("retried"), "a letter is retried once");
     wait_for("the retried event failed again", || {
-        let all = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "all"])));
+        let all = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "all", "--subscriber", "failer"])));
         all.len() == 4 && all.iter().filter(|d| d["status"] == "open").count() == 3
     });
-    let open = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"])));
+    let open = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"])));
     let other = open.iter().map(|d| d["id"].as_i64().unwrap()).find(|i| i.to_string() != id).unwrap().to_string();
     assert!(ok_stdout(brain(dir.path()).args(["dlq", "discard", &other])).contains("discarded"));
-    assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json"]))).len(), 2);
+    assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len(), 2);
+    let invalid = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--type", "mission.created"])));
+    assert!(!invalid.is_empty() && invalid.iter().all(|d| d["subscriber"] != "failer"), "the modules reject the invalid payload: {invalid:?}");
     assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "discarded"]))).len(), 1);
 
     // replay without and with --reprocess.
