@@ -36,7 +36,9 @@ async fn ledger_routes_change_balances_and_emit_events() {
     let (status, r) = app.call(Method::GET, "/api/credits/agents/agent-1/balance", "other", None, None).await;
     assert_eq!((status, r["code"].as_str()), (404, Some("account_not_found")));
 
-    let events = app.wait_events("the ledger events", |ev| of_type(ev, CreditsDepleted::TYPE).len() == 1).await;
+    // The health check goes through `emit` and the ledger events through the transactional outbox: two
+    // relays, so wait for both.
+    let events = app.wait_events("the ledger events", |ev| of_type(ev, CreditsDepleted::TYPE).len() == 1 && of_type(ev, CreditsHealthChecked::TYPE).len() == 1).await;
     let health = of_type(&events, CreditsHealthChecked::TYPE);
     assert_eq!(health.len(), 1);
     assert_envelope(health[0], CreditsHealthChecked::SOURCE, TENANT, corr);
