@@ -14,10 +14,10 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::payload::{Criticality, EventPayload, PayloadError};
-use crate::upcast::{builtin_upcasters, run_chain, UpcastError, Upcaster};
+use crate::upcast::{UpcastError, Upcaster, builtin_upcasters, run_chain};
 use crate::{
-    agent, broadcast, course, credits, distribution, dna, ethics, hardware, immune, ir, metrics, mission, policy,
-    supervisor, system, task, telemetry, threat,
+    agent, broadcast, course, credits, distribution, dna, ethics, hardware, immune, ir, metrics, mission, policy, supervisor, system, task,
+    telemetry, threat,
 };
 
 /// The contract of one event type, as listed by the catalog (and served by `/api/catalog`).
@@ -262,10 +262,7 @@ impl Default for Catalog {
 
 impl fmt::Debug for Catalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Catalog")
-            .field("types", &self.slots.len())
-            .field("open_namespaces", &self.open_namespaces)
-            .finish_non_exhaustive()
+        f.debug_struct("Catalog").field("types", &self.slots.len()).field("open_namespaces", &self.open_namespaces).finish_non_exhaustive()
     }
 }
 

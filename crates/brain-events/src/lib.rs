@@ -60,7 +60,7 @@ pub mod task;
 pub mod telemetry;
 pub mod threat;
 
-pub use catalog::{schema_of, Catalog, CatalogEntry, InvalidNamespace, ReadError};
+pub use catalog::{Catalog, CatalogEntry, InvalidNamespace, ReadError, schema_of};
 pub use payload::{Criticality, EventPayload, PayloadError};
 pub use upcast::{UpcastError, UpcastFailure, UpcastFn, Upcaster};
 pub use validate::{InvalidValidationMode, ValidationError, ValidationMode, Violation, Warning};

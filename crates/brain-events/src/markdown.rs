@@ -80,11 +80,8 @@ fn nested_object(schema: &Value) -> Option<(&Value, &'static str)> {
 /// Collects the rows of an object schema; `required` means required within the field's parent object.
 fn collect_fields(schema: &Value, prefix: &str, out: &mut Vec<FieldRow>) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     for (name, prop) in props {
         let path = format!("{prefix}{name}");
         let is_required = required.contains(&name.as_str());
@@ -182,8 +179,7 @@ impl Catalog {
         );
         md.push_str("| Module | Types |\n|---|---|\n");
         for module in &modules {
-            let types: Vec<String> =
-                self.entries().filter(|e| e.module == *module).map(|e| format!("`{}`", e.event_type)).collect();
+            let types: Vec<String> = self.entries().filter(|e| e.module == *module).map(|e| format!("`{}`", e.event_type)).collect();
             let _ = writeln!(md, "| [{module}](#{}) | {} |", module, types.join(", "));
         }
         md.push('\n');

@@ -11,7 +11,7 @@
 //! missions module's; [`upcast_mission_created_v1`] maps 1 to 2 on read. The four legacy status types keep
 //! their own (distinct) names and shape.
 
-use eventstream_core::{parse_timestamp, Event};
+use eventstream_core::{Event, parse_timestamp};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -8,7 +8,7 @@
 use eventstream_core::EventType;
 use serde_json::{Map, Value};
 
-use crate::mission::{upcast_mission_created_v1, MissionCreated};
+use crate::mission::{MissionCreated, upcast_mission_created_v1};
 use crate::payload::EventPayload;
 
 /// What an upcaster found wrong with an old payload.
@@ -108,7 +108,8 @@ pub(crate) fn run_chain(
             .iter()
             .find(|u| u.event_type == event_type.as_str() && u.from_version == v)
             .ok_or_else(|| UpcastError::MissingUpcaster { event_type: event_type.clone(), from_version: v })?;
-        payload = (step.apply)(payload).map_err(|source| UpcastError::Failed { event_type: event_type.clone(), from_version: v, source })?;
+        payload =
+            (step.apply)(payload).map_err(|source| UpcastError::Failed { event_type: event_type.clone(), from_version: v, source })?;
     }
     Ok(payload)
 }

@@ -234,10 +234,9 @@ impl Catalog {
             &upcast
         };
 
-        let validator = compiled.validator.map_err(|reason| ValidationError::SchemaUnavailable {
-            event_type: event_type.clone(),
-            reason: reason.to_owned(),
-        })?;
+        let validator = compiled
+            .validator
+            .map_err(|reason| ValidationError::SchemaUnavailable { event_type: event_type.clone(), reason: reason.to_owned() })?;
         let instance = Value::Object(payload.clone());
         let violations: Vec<Violation> = validator
             .iter_errors(&instance)

@@ -9,45 +9,104 @@ use brain_events::hardware::{HardwareCommandSent, MovementCommand};
 use brain_events::ir::IrValidatedPass;
 use brain_events::mission::{MissionCreated, MissionStatus};
 use brain_events::task::{LegacyPriority, TaskCreated, TaskStarted};
-use brain_events::{
-    Catalog, EventPayload, PayloadError, ReadError, UpcastError, ValidationError, ValidationMode,
-};
+use brain_events::{Catalog, EventPayload, PayloadError, ReadError, UpcastError, ValidationError, ValidationMode};
 use eventstream_core::{Event, EventType, Meta, Severity};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// Every type named in the reference documents (original-core-course-ir.md §1.2 and the per-module
 /// "Events emitted" tables; original-modules.md §13 and the per-module tables) plus the new credits
 /// ledger types. Written out independently of the crate so a type missing from the catalog fails here.
 const REFERENCE_TYPES: &[&str] = &[
     // core enum (52)
-    "task.created", "task.assigned", "task.started", "task.completed", "task.failed", "task.cancelled", "task.retrying",
-    "mission.created", "mission.started", "mission.completed", "mission.failed", "mission.cancelled",
-    "agent.online", "agent.offline", "agent.heartbeat", "agent.error", "agent.task_request", "agent.message",
-    "system.health", "system.alert", "system.maintenance",
-    "ethics.review", "ethics.violation", "ethics.approval",
+    "task.created",
+    "task.assigned",
+    "task.started",
+    "task.completed",
+    "task.failed",
+    "task.cancelled",
+    "task.retrying",
+    "mission.created",
+    "mission.started",
+    "mission.completed",
+    "mission.failed",
+    "mission.cancelled",
+    "agent.online",
+    "agent.offline",
+    "agent.heartbeat",
+    "agent.error",
+    "agent.task_request",
+    "agent.message",
+    "system.health",
+    "system.alert",
+    "system.maintenance",
+    "ethics.review",
+    "ethics.violation",
+    "ethics.approval",
     "broadcast",
-    "course.generation.requested", "course.outline.created", "course.lesson.generated", "course.quiz.created",
-    "course.landing_page.created", "course.generation.completed", "course.generation.failed",
-    "course.workflow.transitioned", "course.deployed.staging",
-    "distribution.created", "distribution.updated", "distribution.deleted", "distribution.published",
-    "distribution.unpublished", "distribution.viewed", "distribution.enrollment_clicked",
-    "distribution.micro_niche_created", "distribution.version_bumped",
-    "ir.approval_created", "ir.approval_consumed", "ir.approval_expired", "ir.approval_invalid",
-    "ir.validated_pass", "ir.validated_escalate", "ir.validated_reject", "ir.dag_diff_ok", "ir.dag_diff_failed",
+    "course.generation.requested",
+    "course.outline.created",
+    "course.lesson.generated",
+    "course.quiz.created",
+    "course.landing_page.created",
+    "course.generation.completed",
+    "course.generation.failed",
+    "course.workflow.transitioned",
+    "course.deployed.staging",
+    "distribution.created",
+    "distribution.updated",
+    "distribution.deleted",
+    "distribution.published",
+    "distribution.unpublished",
+    "distribution.viewed",
+    "distribution.enrollment_clicked",
+    "distribution.micro_niche_created",
+    "distribution.version_bumped",
+    "ir.approval_created",
+    "ir.approval_consumed",
+    "ir.approval_expired",
+    "ir.approval_invalid",
+    "ir.validated_pass",
+    "ir.validated_escalate",
+    "ir.validated_reject",
+    "ir.dag_diff_ok",
+    "ir.dag_diff_failed",
     // Sprint 3-5 modules (original-modules.md §13)
-    "mission.status_changed", "mission.log_appended",
-    "supervisor.health_checked", "supervisor.status_queried", "supervisor.agents_listed",
+    "mission.status_changed",
+    "mission.log_appended",
+    "supervisor.health_checked",
+    "supervisor.status_queried",
+    "supervisor.agents_listed",
     "credits.health_checked",
-    "hardware.command_sent", "hardware.state_queried", "hardware.info_queried",
-    "metrics.aggregation_started", "metrics.aggregation_completed", "metrics.aggregation_failed",
-    "telemetry.connection_established", "telemetry.connection_closed", "telemetry.metrics_published",
-    "dna.snapshot_created", "dna.mutation_applied", "dna.karma_updated",
-    "policy.evaluated", "policy.denied", "policy.warning_triggered", "policy.audit_required",
-    "policy.created", "policy.updated", "policy.deleted",
-    "threat.detected", "threat.status_changed", "threat.escalated", "threat.mitigated",
-    "immune.event_published", "immune.critical_event",
+    "hardware.command_sent",
+    "hardware.state_queried",
+    "hardware.info_queried",
+    "metrics.aggregation_started",
+    "metrics.aggregation_completed",
+    "metrics.aggregation_failed",
+    "telemetry.connection_established",
+    "telemetry.connection_closed",
+    "telemetry.metrics_published",
+    "dna.snapshot_created",
+    "dna.mutation_applied",
+    "dna.karma_updated",
+    "policy.evaluated",
+    "policy.denied",
+    "policy.warning_triggered",
+    "policy.audit_required",
+    "policy.created",
+    "policy.updated",
+    "policy.deleted",
+    "threat.detected",
+    "threat.status_changed",
+    "threat.escalated",
+    "threat.mitigated",
+    "immune.event_published",
+    "immune.critical_event",
     // new credits ledger
-    "credits.allocated", "credits.consumed", "credits.refunded", "credits.depleted",
+    "credits.allocated",
+    "credits.consumed",
+    "credits.refunded",
+    "credits.depleted",
 ];
 
 fn parse_event(v: Value) -> Event {
@@ -231,7 +290,10 @@ fn to_event_fills_type_source_meta_and_envelope_ids() {
     let event = payload.to_event();
     assert_eq!(event.event_type.as_str(), TaskCreated::TYPE);
     assert_eq!(event.source.as_str(), TaskCreated::SOURCE);
-    assert_eq!(event.meta, Meta { schema_version: 1, producer: TaskCreated::SOURCE.into(), source_module: "missions".into(), extra: Map::new() });
+    assert_eq!(
+        event.meta,
+        Meta { schema_version: 1, producer: TaskCreated::SOURCE.into(), source_module: "missions".into(), extra: Map::new() }
+    );
     assert_eq!(event.task_id.as_deref(), Some("m1"));
     assert_eq!(event.mission_id.as_deref(), Some("m1"));
     assert_eq!(event.payload.get("priority"), Some(&json!("HIGH")));

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use brain_events::consumers;
 use brain_events::Catalog;
+use brain_events::consumers;
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
 use eventstream_core::{EventLog, GroupName, InvalidId, TypePattern};
 use eventstream_sql::StoreError;

@@ -6,8 +6,8 @@
 //! code naming the field) and stamps its events with the caller's tenant and correlation id.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use brain_http::{ApiError, Principal};
 use eventstream_core::{Event, TenantId};
 use eventstream_sql::StoreError;

@@ -14,7 +14,8 @@ use crate::config::{DurabilitySetting, LogSettings, Settings};
 pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
     let log: Arc<dyn EventLog> = match &settings.log {
         LogSettings::Embedded { durability } => {
-            std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
             let durability = match durability {
                 DurabilitySetting::Full => eventstream_embedded::Durability::Full,
                 DurabilitySetting::Normal => eventstream_embedded::Durability::Normal,
@@ -43,14 +44,19 @@ pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<eventstrea
     if settings.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     }
-    eventstream_sql::StateStore::connect(&settings.database_url).await.with_context(|| format!("cannot open the state store {}", redact(&settings.database_url)))
+    eventstream_sql::StateStore::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open the state store {}", redact(&settings.database_url)))
 }
 
 /// The local outbox of `emit`: a SQLite file in the data dir, used when the state store is not local.
 ///
 /// # Errors
 /// The file cannot be created.
-pub(crate) async fn open_local_outbox(settings: &Settings, store: &eventstream_sql::StateStore) -> anyhow::Result<Option<eventstream_sql::StateStore>> {
+pub(crate) async fn open_local_outbox(
+    settings: &Settings,
+    store: &eventstream_sql::StateStore,
+) -> anyhow::Result<Option<eventstream_sql::StateStore>> {
     if store.kind() == eventstream_sql::StoreKind::Sqlite {
         return Ok(None);
     }

@@ -39,7 +39,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::cli::LogArgs;
@@ -203,7 +203,8 @@ impl Settings {
             bail!("data dir must not be empty");
         }
         let backend = args.backend.clone().or(file.log.backend).unwrap_or_else(|| "embedded".into());
-        let stream = args.stream.clone().or(file.log.stream).unwrap_or_else(|| eventstream_core::codec::redis_fields::DEFAULT_STREAM.into());
+        let stream =
+            args.stream.clone().or(file.log.stream).unwrap_or_else(|| eventstream_core::codec::redis_fields::DEFAULT_STREAM.into());
         if stream.is_empty() {
             bail!("stream name must not be empty");
         }
@@ -236,7 +237,9 @@ impl Settings {
         };
         let days = |d: u64| std::time::Duration::from_secs(d.saturating_mul(86_400));
         let dedup_days = match std::env::var("BRAIN_DEDUP_RETENTION_DAYS") {
-            Ok(v) => Some(v.parse::<u64>().map_err(|_| anyhow::anyhow!("BRAIN_DEDUP_RETENTION_DAYS: expected a whole number of days, got {v:?}"))?),
+            Ok(v) => Some(
+                v.parse::<u64>().map_err(|_| anyhow::anyhow!("BRAIN_DEDUP_RETENTION_DAYS: expected a whole number of days, got {v:?}"))?,
+            ),
             Err(_) => file.retention.dedup_days,
         };
         let dedup_days = dedup_days.unwrap_or(30);

@@ -187,7 +187,11 @@ impl KeyStore {
             .map(|row| {
                 let id: String = row.try_get("id").map_err(|e| KeyError::Corrupt { id: "?".into(), reason: e.to_string() })?;
                 let corrupt = |reason: String| KeyError::Corrupt { id: id.clone(), reason };
-                let tenant = row.try_get::<String, _>("tenant_id").map_err(|e| corrupt(e.to_string()))?.parse::<TenantId>().map_err(|e| corrupt(e.to_string()))?;
+                let tenant = row
+                    .try_get::<String, _>("tenant_id")
+                    .map_err(|e| corrupt(e.to_string()))?
+                    .parse::<TenantId>()
+                    .map_err(|e| corrupt(e.to_string()))?;
                 let role = row.try_get::<String, _>("role").map_err(|e| corrupt(e.to_string()))?.parse::<Role>().map_err(corrupt)?;
                 let created_ms: i64 = row.try_get("created_at").map_err(|e| corrupt(e.to_string()))?;
                 let created = ms_to_time(created_ms).ok_or_else(|| corrupt("created_at out of range".into()))?;
@@ -230,7 +234,9 @@ impl KeyStore {
         if self.count().await? > 0 {
             return Ok(None);
         }
-        let tenant: TenantId = DEFAULT_TENANT.parse().map_err(|e: eventstream_core::InvalidId| KeyError::Corrupt { id: "default tenant".into(), reason: e.to_string() })?;
+        let tenant: TenantId = DEFAULT_TENANT
+            .parse()
+            .map_err(|e: eventstream_core::InvalidId| KeyError::Corrupt { id: "default tenant".into(), reason: e.to_string() })?;
         let (_, secret) = self.create(&tenant, Role::Admin).await?;
         let path = data_dir.join(ADMIN_KEY_FILE);
         write_private(&path, &format!("{secret}\n")).map_err(|source| KeyError::Write { path, source })?;

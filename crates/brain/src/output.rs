@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use eventstream_core::{format_timestamp, Record};
+use eventstream_core::{Record, format_timestamp};
 use serde_json::Value;
 
 /// Writes one record. JSON mode prints the canonical envelope (every field, nulls included); an

@@ -50,7 +50,11 @@ pub(crate) struct AppState {
 /// The router: health, the event API and the modules' routes, all `/api` routes behind the API keys.
 pub(crate) fn router(state: AppState, modules: Router) -> Router {
     let modules = modules.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::auth::require_key));
-    let routes = Router::new().route("/health", get(health)).route("/ready", get(ready)).merge(crate::api::routes(state.clone())).merge(modules.with_state(()));
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .merge(crate::api::routes(state.clone()))
+        .merge(modules.with_state(()));
     crate::api::finish(routes).with_state(state)
 }
 
@@ -58,7 +62,12 @@ pub(crate) fn router(state: AppState, modules: Router) -> Router {
 ///
 /// # Errors
 /// The listener fails.
-pub(crate) async fn run(listener: TcpListener, state: AppState, modules: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub(crate) async fn run(
+    listener: TcpListener,
+    state: AppState,
+    modules: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state, modules)).with_graceful_shutdown(shutdown).await
 }
 

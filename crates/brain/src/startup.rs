@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_events::Catalog;
-use eventstream::{default_consumer_name, ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, Subscription};
+use eventstream::{ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, Subscription, default_consumer_name};
 use tokio::net::TcpListener;
 
 use crate::backend::{open_local_outbox, open_log, open_store};
@@ -43,7 +43,9 @@ impl Application {
         let outbox = open_local_outbox(settings, &store).await?;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
-        let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone()).await.context("cannot start the modules")?;
+        let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
+            .await
+            .context("cannot start the modules")?;
         let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), default_consumer_name());
         let mut consumers = Vec::new();
         for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(modules.subscriptions()).chain(subscriptions) {
@@ -67,7 +69,16 @@ impl Application {
         };
         let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
         let module_tasks = modules.spawn_background(runtime.shutdown_token());
-        Ok(Self { listener, state, runtime, publisher, maintenance, new_admin_key: api.new_admin_key, modules_router: modules.router(), module_tasks })
+        Ok(Self {
+            listener,
+            state,
+            runtime,
+            publisher,
+            maintenance,
+            new_admin_key: api.new_admin_key,
+            modules_router: modules.router(),
+            module_tasks,
+        })
     }
 
     /// The admin key created by this start (only the first start on a store), to print once.

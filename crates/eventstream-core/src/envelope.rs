@@ -295,8 +295,8 @@ fn json_object(v: FieldValue<'_>, name: &'static str) -> Result<Map<String, Valu
 
 fn parse_object(s: &str, name: &'static str) -> Result<Map<String, Value>, DecodeError> {
     match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(DecodeError::new(name, "must be a JSON object")),
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(DecodeError::new(name, "must be a JSON object")),
         Err(e) => Err(DecodeError::new(name, format!("is not valid JSON: {e}"))),
     }
 }
@@ -402,9 +402,17 @@ mod tests {
 
     #[test]
     fn missing_and_invalid_fields_are_named() {
-        let base = serde_json::json!({"id": "e1", "type": "task.created", "source": "s", "timestamp": "2025-01-01T00:00:00Z", "payload": {}});
+        let base =
+            serde_json::json!({"id": "e1", "type": "task.created", "source": "s", "timestamp": "2025-01-01T00:00:00Z", "payload": {}});
         assert!(Event::from_json_value(base.clone()).is_ok());
-        for (field, bad) in [("id", Value::Null), ("type", "Task".into()), ("source", "".into()), ("timestamp", "x".into()), ("payload", "[1]".into()), ("payload", 5.into())] {
+        for (field, bad) in [
+            ("id", Value::Null),
+            ("type", "Task".into()),
+            ("source", "".into()),
+            ("timestamp", "x".into()),
+            ("payload", "[1]".into()),
+            ("payload", 5.into()),
+        ] {
             let mut v = base.clone();
             v[field] = bad;
             let err = Event::from_json_value(v).err().unwrap_or_else(|| panic!("{field} accepted"));

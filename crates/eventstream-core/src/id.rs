@@ -276,7 +276,9 @@ impl TypePattern {
             return true;
         }
         match p.strip_suffix(".*") {
-            Some(prefix) => t.as_str().len() > prefix.len() && t.as_str().starts_with(prefix) && t.as_str().as_bytes()[prefix.len()] == b'.',
+            Some(prefix) => {
+                t.as_str().len() > prefix.len() && t.as_str().starts_with(prefix) && t.as_str().as_bytes()[prefix.len()] == b'.'
+            }
             None => t.as_str() == p,
         }
     }
@@ -304,7 +306,11 @@ impl FromStr for TypePattern {
         }
         match s.strip_suffix(".*") {
             Some(prefix) => {
-                if prefix.is_empty() || !prefix.split('.').all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')) {
+                if prefix.is_empty()
+                    || !prefix
+                        .split('.')
+                        .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+                {
                     return Err(InvalidId::new(KIND, s, "the part before `.*` must be type segments of a-z, 0-9 and _"));
                 }
                 Ok(Self(s.into()))

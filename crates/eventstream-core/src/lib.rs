@@ -19,9 +19,9 @@ mod error;
 mod id;
 mod log;
 
-pub use envelope::{epoch_seconds, format_timestamp, truncate_to_micros, parse_timestamp, Event, Meta, Severity, MAX_FIELD_CHARS};
+pub use envelope::{Event, MAX_FIELD_CHARS, Meta, Severity, epoch_seconds, format_timestamp, parse_timestamp, truncate_to_micros};
 pub use error::{BoxError, DecodeError, LogError};
-pub use id::{ConsumerName, EventId, EventType, GroupName, InvalidId, Position, Source, TenantId, TypePattern, LEGACY_BROADCAST};
+pub use id::{ConsumerName, EventId, EventType, GroupName, InvalidId, LEGACY_BROADCAST, Position, Source, TenantId, TypePattern};
 pub use log::{Capabilities, Delivery, EventLog, GroupInfo, Record, StartFrom};
 
 /// Re-exported so backends implement [`EventLog`] with the same macro version.

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::Event;
 use crate::error::{DecodeError, LogError};
 use crate::id::{ConsumerName, GroupName, Position};
-use crate::Event;
 
 /// What a backend can do beyond the contract every backend keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -142,7 +142,13 @@ fn cloudevents_structured_shape_uses_the_documented_extensions() {
 fn cloudevents_errors_name_the_attribute() {
     let base = serde_json::json!({"specversion": "1.0", "id": "1", "source": "/brain/x", "type": "task.created", "data": {}});
     assert!(cloudevents::from_structured(&base).is_ok());
-    for (k, v) in [("specversion", Value::from("0.3")), ("type", "Bad".into()), ("data", Value::from(3)), ("tenantid", "a b".into()), ("time", "never".into())] {
+    for (k, v) in [
+        ("specversion", Value::from("0.3")),
+        ("type", "Bad".into()),
+        ("data", Value::from(3)),
+        ("tenantid", "a b".into()),
+        ("time", "never".into()),
+    ] {
         let mut c = base.clone();
         c[k] = v;
         assert_eq!(cloudevents::from_structured(&c).err().map(|e| e.field), Some(k.to_owned()), "{k}");

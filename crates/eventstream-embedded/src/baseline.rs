@@ -13,7 +13,7 @@ use rusqlite::params;
 use crate::error::OpenError;
 use crate::options::EmbeddedOptions;
 use crate::schema;
-use crate::store::{now_ms, NewRow};
+use crate::store::{NewRow, now_ms};
 
 /// The baseline run failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,12 @@ pub enum BaselineError {
 ///
 /// # Errors
 /// [`BaselineError`] when the database cannot be opened or an insert fails.
-pub fn append_one_transaction_per_event(dir: &Path, options: &EmbeddedOptions, publishers: usize, events: &[Event]) -> Result<Duration, BaselineError> {
+pub fn append_one_transaction_per_event(
+    dir: &Path,
+    options: &EmbeddedOptions,
+    publishers: usize,
+    events: &[Event],
+) -> Result<Duration, BaselineError> {
     let publishers = publishers.max(1);
     let (path, conn) = schema::open_dir(dir, options)?;
     drop(conn);
@@ -62,8 +67,15 @@ pub fn append_one_transaction_per_event(dir: &Path, options: &EmbeddedOptions, p
                         .map_err(BaselineError::Insert)?;
                     for e in share {
                         let row = NewRow::encode(e).map_err(BaselineError::Encode)?;
-                        // Autocommit: every statement is its own transaction.
-                        insert.execute(params![now_ms(), row.event_id, row.event_type, row.tenant_id, row.body]).map_err(BaselineError::Insert)?;
+                        // Autocommit: every statement is its own transaction. SQLite's busy handler is not
+                        // fair, so with many writers one can time out: retry it, as real code would.
+                        loop {
+                            match insert.execute(params![now_ms(), row.event_id, row.event_type, row.tenant_id, row.body]) {
+                                Ok(_) => break,
+                                Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DatabaseBusy => {}
+                                Err(e) => return Err(BaselineError::Insert(e)),
+                            }
+                        }
                     }
                     Ok(())
                 })

@@ -64,11 +64,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 /// Maps a SQLite error: a lock held too long by another process is transient ([`LogError::Unavailable`]);
 /// anything else (I/O error, full disk, corrupt file) is [`LogError::Storage`].
 pub(crate) fn sql(context: &str, e: rusqlite::Error) -> LogError {
-    if is_busy(&e) {
-        LogError::unavailable(context, e)
-    } else {
-        LogError::storage(context, e)
-    }
+    if is_busy(&e) { LogError::unavailable(context, e) } else { LogError::storage(context, e) }
 }
 
 /// One SQLite error shared by every caller of a failed group commit (each caller gets its own `LogError`).
@@ -90,10 +86,6 @@ impl std::error::Error for SharedSqlError {
 impl SharedSqlError {
     /// The error for one caller.
     pub(crate) fn to_log_error(&self, context: &str) -> LogError {
-        if is_busy(&self.0) {
-            LogError::unavailable(context, self.clone())
-        } else {
-            LogError::storage(context, self.clone())
-        }
+        if is_busy(&self.0) { LogError::unavailable(context, self.clone()) } else { LogError::storage(context, self.clone()) }
     }
 }

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventstream_core::{Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom};
+use eventstream_core::{
+    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom,
+};
 use rusqlite::Connection;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::{sql, OpenError};
+use crate::error::{OpenError, sql};
 use crate::options::EmbeddedOptions;
 use crate::schema;
 use crate::store::{self, NewRow, Redeliver};
@@ -115,7 +117,10 @@ impl EmbeddedLog {
     }
 
     /// Runs a read on a pooled connection on the blocking pool.
-    async fn reader<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, LogError> + Send + 'static) -> Result<T, LogError> {
+    async fn reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let pooled = inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
@@ -141,7 +146,9 @@ impl EmbeddedLog {
         let now = u64::try_from(inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let last = inner.last_refresh_ms.load(Ordering::Relaxed);
         let poll = u64::try_from(inner.options.poll_interval.as_millis()).unwrap_or(u64::MAX);
-        if now.saturating_sub(last) < poll || inner.last_refresh_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if now.saturating_sub(last) < poll
+            || inner.last_refresh_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
             return Ok(());
         }
         let inner = inner.clone();
@@ -301,7 +308,10 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn health(&self) -> Result<(), LogError> {
-        self.reader(|c| c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(|e| sql("reading the schema", e))).await?;
+        self.reader(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(|e| sql("reading the schema", e))
+        })
+        .await?;
         self.inner.writer.run(|_| Ok(())).await
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use eventstream_core::{ConsumerName, Delivery, Event, GroupInfo, GroupName, LogError, Position, Record, StartFrom};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::error::sql;
 
@@ -25,8 +25,14 @@ pub(crate) struct NewRow {
 impl NewRow {
     /// The row of an event: its canonical JSON plus the columns used for filtering.
     pub(crate) fn encode(e: &Event) -> Result<Self, LogError> {
-        let body = serde_json::to_string(&e.to_json_value()).map_err(|err| LogError::Encode { id: e.id.to_string(), reason: err.to_string() })?;
-        Ok(Self { event_id: e.id.to_string(), event_type: e.event_type.to_string(), tenant_id: e.tenant_id.as_ref().map(ToString::to_string), body })
+        let body =
+            serde_json::to_string(&e.to_json_value()).map_err(|err| LogError::Encode { id: e.id.to_string(), reason: err.to_string() })?;
+        Ok(Self {
+            event_id: e.id.to_string(),
+            event_type: e.event_type.to_string(),
+            tenant_id: e.tenant_id.as_ref().map(ToString::to_string),
+            body,
+        })
     }
 }
 
@@ -82,10 +88,14 @@ pub(crate) fn last_entry(conn: &Connection) -> Result<(i64, i64), LogError> {
 /// Inserts the rows of several append requests in the current transaction, after the newest entry;
 /// returns the sequence numbers of each request's rows.
 pub(crate) fn insert_batches<'a>(tx: &Transaction<'_>, batches: impl Iterator<Item = &'a [NewRow]>) -> rusqlite::Result<Vec<Vec<i64>>> {
-    let (mut seq, last_at): (i64, i64) = tx.query_row("SELECT seq, appended_at FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?.unwrap_or_default();
+    let (mut seq, last_at): (i64, i64) = tx
+        .query_row("SELECT seq, appended_at FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or_default();
     // Append times never go backwards along the sequence, even if the clock does.
     let at = now_ms().max(last_at);
-    let mut stmt = tx.prepare_cached("INSERT INTO events (seq, appended_at, event_id, event_type, tenant_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO events (seq, appended_at, event_id, event_type, tenant_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
     let mut out = Vec::new();
     for rows in batches {
         let mut seqs = Vec::with_capacity(rows.len());
@@ -107,7 +117,11 @@ pub(crate) fn resolve(conn: &Connection, start: &StartFrom) -> Result<i64, LogEr
         StartFrom::After(p) => parse_position(p),
         StartFrom::Time(t) => {
             let first: Option<i64> = conn
-                .query_row("SELECT seq FROM events WHERE appended_at >= ?1 ORDER BY appended_at, seq LIMIT 1", [t.timestamp_millis()], |r| r.get(0))
+                .query_row(
+                    "SELECT seq FROM events WHERE appended_at >= ?1 ORDER BY appended_at, seq LIMIT 1",
+                    [t.timestamp_millis()],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(|e| sql("finding the first entry at a time", e))?;
             match first {
@@ -133,7 +147,8 @@ fn records(rows: Vec<(i64, i64, String)>) -> Result<Vec<Record>, LogError> {
 /// Up to `max` entries after `cursor`, oldest first.
 pub(crate) fn read_after(conn: &Connection, cursor: i64, max: usize) -> Result<Vec<Record>, LogError> {
     let ctx = "reading entries";
-    let mut stmt = conn.prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(|e| sql(ctx, e))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(|e| sql(ctx, e))?;
     let rows = stmt.query_map(params![cursor, limit(max)], record_row).and_then(Iterator::collect).map_err(|e| sql(ctx, e))?;
     records(rows)
 }
@@ -141,7 +156,9 @@ pub(crate) fn read_after(conn: &Connection, cursor: i64, max: usize) -> Result<V
 /// Up to `max` entries before `before`, newest first.
 pub(crate) fn read_before(conn: &Connection, before: i64, max: usize) -> Result<Vec<Record>, LogError> {
     let ctx = "reading entries backwards";
-    let mut stmt = conn.prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2").map_err(|e| sql(ctx, e))?;
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")
+        .map_err(|e| sql(ctx, e))?;
     let rows = stmt.query_map(params![before, limit(max)], record_row).and_then(Iterator::collect).map_err(|e| sql(ctx, e))?;
     records(rows)
 }
@@ -166,10 +183,13 @@ fn touch_consumer(tx: &Transaction<'_>, group: &GroupName, consumer: &ConsumerNa
 /// Creates the group at `start` unless it exists.
 pub(crate) fn ensure_group(conn: &mut Connection, group: &GroupName, start: &StartFrom) -> Result<(), LogError> {
     let tx = write_tx(conn)?;
-    let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)", [group.as_str()], |r| r.get(0)).map_err(|e| sql("reading a group", e))?;
+    let exists: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)", [group.as_str()], |r| r.get(0))
+        .map_err(|e| sql("reading a group", e))?;
     if !exists {
         let cursor = resolve(&tx, start)?;
-        tx.execute("INSERT INTO groups (name, last_seq, created_at) VALUES (?1, ?2, ?3)", params![group.as_str(), cursor, now_ms()]).map_err(|e| sql("creating a group", e))?;
+        tx.execute("INSERT INTO groups (name, last_seq, created_at) VALUES (?1, ?2, ?3)", params![group.as_str(), cursor, now_ms()])
+            .map_err(|e| sql("creating a group", e))?;
     }
     tx.commit().map_err(|e| sql("creating a group", e))
 }
@@ -192,8 +212,11 @@ pub(crate) fn claim(conn: &mut Connection, group: &GroupName, consumer: &Consume
         return Ok(Vec::new());
     }
     let rows = {
-        let mut stmt = tx.prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(|e| sql(ctx, e))?;
-        stmt.query_map(params![cursor, limit(max)], record_row).and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>).map_err(|e| sql(ctx, e))?
+        let mut stmt =
+            tx.prepare_cached("SELECT seq, appended_at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(|e| sql(ctx, e))?;
+        stmt.query_map(params![cursor, limit(max)], record_row)
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| sql(ctx, e))?
     };
     let Some(&(last, _, _)) = rows.last() else {
         // Nothing to deliver: dropping the transaction rolls back a transaction that wrote nothing.
@@ -230,7 +253,13 @@ pub(crate) enum Redeliver<'a> {
 }
 
 /// Delivers pending entries again to `consumer`, oldest first, increasing their delivery count.
-pub(crate) fn redeliver(conn: &mut Connection, group: &GroupName, consumer: &ConsumerName, which: Redeliver<'_>, max: usize) -> Result<Vec<Delivery>, LogError> {
+pub(crate) fn redeliver(
+    conn: &mut Connection,
+    group: &GroupName,
+    consumer: &ConsumerName,
+    which: Redeliver<'_>,
+    max: usize,
+) -> Result<Vec<Delivery>, LogError> {
     let ctx = "redelivering pending entries";
     let tx = write_tx(conn)?;
     group_cursor(&tx, group)?;
@@ -244,7 +273,9 @@ pub(crate) fn redeliver(conn: &mut Connection, group: &GroupName, consumer: &Con
             "SELECT p.seq, e.appended_at, e.body FROM pending p JOIN events e ON e.seq = p.seq WHERE p.group_name = ?1 AND {filter} ORDER BY p.seq LIMIT ?3"
         );
         let mut stmt = tx.prepare_cached(&q).map_err(|e| sql(ctx, e))?;
-        stmt.query_map(params![group.as_str(), arg, limit(max)], record_row).and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>).map_err(|e| sql(ctx, e))?
+        stmt.query_map(params![group.as_str(), arg, limit(max)], record_row)
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| sql(ctx, e))?
     };
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -287,7 +318,9 @@ pub(crate) fn ack(conn: &mut Connection, group: &GroupName, positions: &[Positio
 
 fn info(conn: &Connection, name: GroupName, cursor: i64) -> Result<GroupInfo, LogError> {
     let ctx = "reading a group's state";
-    let count = |q: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64, LogError> { conn.query_row(q, p, |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(|e| sql(ctx, e)) };
+    let count = |q: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64, LogError> {
+        conn.query_row(q, p, |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(|e| sql(ctx, e))
+    };
     let pending = count("SELECT count(*) FROM pending WHERE group_name = ?1", &[&name.as_str()])?;
     let undelivered = count("SELECT count(*) FROM events WHERE seq > ?1", &[&cursor])?;
     let recent = now_ms().saturating_sub(ms(CONSUMER_SEEN_WINDOW));

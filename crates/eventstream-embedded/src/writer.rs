@@ -11,16 +11,16 @@
 //! so this process never contends with itself for SQLite's write lock; other processes are serialised by
 //! the lock itself (`BEGIN IMMEDIATE` + busy timeout).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 
 use eventstream_core::LogError;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::error::{OpenError, SharedSqlError};
-use crate::store::{insert_batches, NewRow};
+use crate::store::{NewRow, insert_batches};
 
 /// A job run on the writer thread with its connection.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -92,7 +92,10 @@ impl Writer {
     }
 
     /// Runs `f` on the writer thread's connection.
-    pub(crate) async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, LogError> + Send + 'static) -> Result<T, LogError> {
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
         let (reply, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             // The caller may have gone away (timeout, cancelled task); its result is then dropped.

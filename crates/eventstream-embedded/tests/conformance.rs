@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventstream_core::{async_trait, EventLog, StartFrom};
-use eventstream_embedded::{baseline, Durability, EmbeddedLog, EmbeddedOptions};
-use eventstream_testkit::fixtures::{consumer, group, positions, read_all, sample_index, Must};
-use eventstream_testkit::{sample_event, sample_events, LogFactory};
+use eventstream_core::{EventLog, StartFrom, async_trait};
+use eventstream_embedded::{Durability, EmbeddedLog, EmbeddedOptions, baseline};
+use eventstream_testkit::fixtures::{Must, consumer, group, positions, read_all, sample_index};
+use eventstream_testkit::{LogFactory, sample_event, sample_events};
 
 /// Opens each named log in its own subdirectory of a private temp dir.
 struct Factory {
@@ -124,7 +124,11 @@ async fn two_handles_on_one_file_never_deliver_twice_and_wake_each_other() {
     tokio::task::yield_now().await;
     let first = a.append(&[sample_event(0)]).await.must("append on a");
     let appended = Instant::now();
-    let got = tokio::time::timeout(Duration::from_secs(2), waiter).await.must("a blocked read_group on another handle wakes").must("task").must("read_group");
+    let got = tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .must("a blocked read_group on another handle wakes")
+        .must("task")
+        .must("read_group");
     assert!(appended.elapsed() < Duration::from_secs(2));
     assert_eq!(got.iter().map(|d| d.record.position.clone()).collect::<Vec<_>>(), first);
     assert_eq!(b.ack(&g, &first).await.must("ack on b"), 1, "an entry delivered through b is pending for both handles");
@@ -151,7 +155,9 @@ async fn two_handles_on_one_file_never_deliver_twice_and_wake_each_other() {
                 let ps: Vec<_> = batch.iter().map(|d| d.record.position.clone()).collect();
                 log.ack(&g, &ps).await.must("ack");
                 got.extend(batch.into_iter().filter_map(|d| d.record.event.ok().and_then(|e| sample_index(&e))));
-                if log.group_info(&g).await.must("group_info").lag() == 0 && log.head().await.must("head").is_some_and(|h| h.as_str() == total.to_string()) {
+                if log.group_info(&g).await.must("group_info").lag() == 0
+                    && log.head().await.must("head").is_some_and(|h| h.as_str() == total.to_string())
+                {
                     break;
                 }
             }
@@ -213,7 +219,13 @@ async fn another_process_appends_while_this_one_consumes() {
         let ps: Vec<_> = batch.iter().map(|d| d.record.position.clone()).collect();
         log.ack(&g, &ps).await.must("ack");
         for d in batch {
-            let i = d.record.event.as_ref().ok().and_then(sample_index).unwrap_or_else(|| panic!("entry {} is not a sample", d.record.position));
+            let i = d
+                .record
+                .event
+                .as_ref()
+                .ok()
+                .and_then(sample_index)
+                .unwrap_or_else(|| panic!("entry {} is not a sample", d.record.position));
             assert!(seen.insert(i), "event {i} delivered twice");
         }
     }
@@ -226,7 +238,10 @@ async fn another_process_appends_while_this_one_consumes() {
     let all = read_all(&log).await;
     assert_eq!(all.len(), want);
     let ps = positions(&all);
-    assert!(ps.windows(2).all(|w| w[0].as_str().parse::<u64>().ok() < w[1].as_str().parse::<u64>().ok()), "positions increase across processes");
+    assert!(
+        ps.windows(2).all(|w| w[0].as_str().parse::<u64>().ok() < w[1].as_str().parse::<u64>().ok()),
+        "positions increase across processes"
+    );
 }
 
 #[test]

@@ -62,7 +62,8 @@ const TRANSIENT_CODES: &[&str] = &["LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY", 
 
 /// The server error codes carried by `e` (one per failed command of a pipeline).
 pub(crate) fn server_codes(e: &RedisError) -> Vec<String> {
-    let mut codes: Vec<String> = e.clone().into_server_errors().map(|errs| errs.iter().map(|(_, s)| s.code().to_owned()).collect()).unwrap_or_default();
+    let mut codes: Vec<String> =
+        e.clone().into_server_errors().map(|errs| errs.iter().map(|(_, s)| s.code().to_owned()).collect()).unwrap_or_default();
     if let Some(c) = e.code() {
         codes.push(c.to_owned());
     }
@@ -88,9 +89,5 @@ pub(crate) fn map_redis_error(context: &str, e: RedisError) -> LogError {
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal();
-    if transient {
-        LogError::unavailable(context.to_owned(), e)
-    } else {
-        LogError::storage(context.to_owned(), e)
-    }
+    if transient { LogError::unavailable(context.to_owned(), e) } else { LogError::storage(context.to_owned(), e) }
 }

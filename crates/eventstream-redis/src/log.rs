@@ -39,15 +39,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventstream_core::codec::redis_fields;
-use eventstream_core::{Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom};
+use eventstream_core::{
+    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Cmd, RedisError, Script, Value};
 
 use crate::config::RedisConfig;
-use crate::error::{is_connection_lost, is_nogroup, map_redis_error, server_codes, ConfigError, ReplyError, TimedOut};
+use crate::error::{ConfigError, ReplyError, TimedOut, is_connection_lost, is_nogroup, map_redis_error, server_codes};
 use crate::reply::{self, GroupRow, RawEntry};
-use crate::retention::{Retention, TrimReport, TRIM_SCRIPT, UNDELIVERED_SCRIPT};
-use crate::stream_id::{exclusive_start, StreamId};
+use crate::retention::{Retention, TRIM_SCRIPT, TrimReport, UNDELIVERED_SCRIPT};
+use crate::stream_id::{StreamId, exclusive_start};
 
 /// At most this many `XAUTOCLAIM` round trips per `reclaim` call.
 const MAX_AUTOCLAIM_ROUNDS: usize = 64;
@@ -70,7 +72,10 @@ struct Inner {
 
 impl std::fmt::Debug for RedisLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLog").field("stream", &self.inner.stream_key).field("group_prefix", &self.inner.config.group_prefix).finish_non_exhaustive()
+        f.debug_struct("RedisLog")
+            .field("stream", &self.inner.stream_key)
+            .field("group_prefix", &self.inner.config.group_prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -268,7 +273,9 @@ impl RedisLog {
     }
 
     async fn open_blocking(&self) -> Result<MultiplexedConnection, OpError> {
-        let cfg = AsyncConnectionConfig::new().set_connection_timeout(Some(self.inner.config.connect_timeout)).set_response_timeout(Some(self.inner.config.response_timeout));
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.inner.config.connect_timeout))
+            .set_response_timeout(Some(self.inner.config.response_timeout));
         Ok(self.inner.client.get_multiplexed_async_connection_with_config(&cfg).await?)
     }
 
@@ -286,7 +293,12 @@ impl RedisLog {
         for id in ids {
             p.cmd("XPENDING").arg(self.key()).arg(&g).arg(id.to_string()).arg(id.to_string()).arg(1);
         }
-        let rows: Vec<Value> = self.run("reading delivery counts", Some(group), true, |mut c| { let p = p.clone(); async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) } }).await?;
+        let rows: Vec<Value> = self
+            .run("reading delivery counts", Some(group), true, |mut c| {
+                let p = p.clone();
+                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
+            })
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for row in rows {
             out.push(reply::pending_counts(row)?.first().map_or(1, |(_, n)| *n));
@@ -335,7 +347,12 @@ impl RedisLog {
         for (_, row) in &ours {
             p.cmd("XPENDING").arg(self.key()).arg(&row.name);
         }
-        let summaries: Vec<Value> = self.run("reading pending summaries", None, true, |mut c| { let p = p.clone(); async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) } }).await?;
+        let summaries: Vec<Value> = self
+            .run("reading pending summaries", None, true, |mut c| {
+                let p = p.clone();
+                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
+            })
+            .await?;
         let mut out = Vec::with_capacity(ours.len());
         for ((name, row), summary) in ours.into_iter().zip(summaries) {
             let summary = reply::pending_summary(summary)?;
@@ -369,7 +386,11 @@ impl RedisLog {
 }
 
 fn to_deliveries(entries: Vec<RawEntry>, counts: &[u32]) -> Vec<Delivery> {
-    entries.into_iter().enumerate().map(|(i, e)| Delivery { record: e.into_record(), delivery_count: counts.get(i).copied().unwrap_or(1).max(1) }).collect()
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| Delivery { record: e.into_record(), delivery_count: counts.get(i).copied().unwrap_or(1).max(1) })
+        .collect()
 }
 
 fn block_ms(block: Duration) -> i64 {
@@ -402,7 +423,13 @@ impl EventLog for RedisLog {
             let fields = redis_fields::encode(e);
             let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
             if size > self.inner.config.max_entry_bytes {
-                return Err(LogError::Encode { id: e.id.to_string(), reason: format!("encoded entry is {size} bytes, more than the configured maximum of {}", self.inner.config.max_entry_bytes) });
+                return Err(LogError::Encode {
+                    id: e.id.to_string(),
+                    reason: format!(
+                        "encoded entry is {size} bytes, more than the configured maximum of {}",
+                        self.inner.config.max_entry_bytes
+                    ),
+                });
             }
             let c = p.cmd("XADD").arg(self.key()).arg("*");
             for (k, v) in fields {
@@ -410,7 +437,12 @@ impl EventLog for RedisLog {
             }
         }
         // Not retried here: a lost answer may hide a stored batch; the caller decides (see module docs).
-        let ids: Vec<Value> = self.run("appending events", None, false, |mut c| { let p = p.clone(); async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) } }).await?;
+        let ids: Vec<Value> = self
+            .run("appending events", None, false, |mut c| {
+                let p = p.clone();
+                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
+            })
+            .await?;
         if ids.len() != events.len() {
             return Err(ReplyError::new("XADD", format!("{} ids for {} events", ids.len(), events.len())).into());
         }
@@ -449,7 +481,11 @@ impl EventLog for RedisLog {
         }
         cmd.arg("STREAMS").arg(self.key()).arg(">");
         let v = if block.is_zero() {
-            self.run("reading for a group", Some(group), false, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<Value>(&mut c).await?) } }).await?
+            self.run("reading for a group", Some(group), false, |mut c| {
+                let cmd = cmd.clone();
+                async move { Ok(cmd.query_async::<Value>(&mut c).await?) }
+            })
+            .await?
         } else {
             self.run_blocking("reading for a group", Some(group), block, &cmd).await?
         };
@@ -466,7 +502,12 @@ impl EventLog for RedisLog {
         p.atomic();
         p.cmd("XREADGROUP").arg("GROUP").arg(&g).arg(consumer.as_str()).arg("COUNT").arg(max).arg("STREAMS").arg(self.key()).arg("0");
         p.cmd("XPENDING").arg(self.key()).arg(&g).arg("-").arg("+").arg(max).arg(consumer.as_str());
-        let mut parts: Vec<Value> = self.run("reading pending entries", Some(group), true, |mut c| { let p = p.clone(); async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) } }).await?;
+        let mut parts: Vec<Value> = self
+            .run("reading pending entries", Some(group), true, |mut c| {
+                let p = p.clone();
+                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
+            })
+            .await?;
         let (Some(pending), Some(entries)) = (parts.pop(), parts.pop()) else {
             return Err(ReplyError::new("XREADGROUP", "the transaction returned too few replies").into());
         };
@@ -483,7 +524,12 @@ impl EventLog for RedisLog {
         let ids = positions.iter().map(|p| StreamId::from_position(p).map(|id| id.to_string())).collect::<Result<Vec<_>, _>>()?;
         let mut cmd = redis::cmd("XACK");
         cmd.arg(self.key()).arg(self.redis_group_name(group)).arg(&ids);
-        let n: u64 = self.run("acknowledging entries", Some(group), true, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<u64>(&mut c).await?) } }).await?;
+        let n: u64 = self
+            .run("acknowledging entries", Some(group), true, |mut c| {
+                let cmd = cmd.clone();
+                async move { Ok(cmd.query_async::<u64>(&mut c).await?) }
+            })
+            .await?;
         // XACK on a missing group answers 0 instead of failing: tell the caller the group is unknown.
         if n < positions.len() as u64 {
             let g = self.redis_group_name(group);
@@ -510,7 +556,12 @@ impl EventLog for RedisLog {
             }
             let mut cmd = redis::cmd("XAUTOCLAIM");
             cmd.arg(self.key()).arg(&g).arg(consumer.as_str()).arg(idle_ms).arg(cursor.to_string()).arg("COUNT").arg(want);
-            let v = self.run("reclaiming pending entries", Some(group), false, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<Value>(&mut c).await?) } }).await?;
+            let v = self
+                .run("reclaiming pending entries", Some(group), false, |mut c| {
+                    let cmd = cmd.clone();
+                    async move { Ok(cmd.query_async::<Value>(&mut c).await?) }
+                })
+                .await?;
             let r = reply::autoclaim(v)?;
             claimed.extend(r.claimed);
             deleted.extend(r.deleted);
@@ -543,7 +594,12 @@ impl EventLog for RedisLog {
             }
             let mut cmd = redis::cmd("XRANGE");
             cmd.arg(self.key()).arg(format!("({start}")).arg("+").arg("COUNT").arg(max);
-            let v = self.run("reading a range", None, true, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<Value>(&mut c).await?) } }).await?;
+            let v = self
+                .run("reading a range", None, true, |mut c| {
+                    let cmd = cmd.clone();
+                    async move { Ok(cmd.query_async::<Value>(&mut c).await?) }
+                })
+                .await?;
             return Ok(reply::range(v, "XRANGE")?.into_iter().map(RawEntry::into_record).collect());
         }
         let mut cmd = redis::cmd("XREAD");
@@ -562,14 +618,24 @@ impl EventLog for RedisLog {
         };
         let mut cmd = redis::cmd("XREVRANGE");
         cmd.arg(self.key()).arg(end).arg("-").arg("COUNT").arg(max);
-        let v = self.run("reading backwards", None, true, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<Value>(&mut c).await?) } }).await?;
+        let v = self
+            .run("reading backwards", None, true, |mut c| {
+                let cmd = cmd.clone();
+                async move { Ok(cmd.query_async::<Value>(&mut c).await?) }
+            })
+            .await?;
         Ok(reply::range(v, "XREVRANGE")?.into_iter().map(RawEntry::into_record).collect())
     }
 
     async fn head(&self) -> Result<Option<Position>, LogError> {
         let mut cmd = redis::cmd("XREVRANGE");
         cmd.arg(self.key()).arg("+").arg("-").arg("COUNT").arg(1);
-        let v = self.run("reading the head", None, true, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.query_async::<Value>(&mut c).await?) } }).await?;
+        let v = self
+            .run("reading the head", None, true, |mut c| {
+                let cmd = cmd.clone();
+                async move { Ok(cmd.query_async::<Value>(&mut c).await?) }
+            })
+            .await?;
         Ok(reply::range(v, "XREVRANGE")?.first().map(|e| e.id.to_position()))
     }
 
@@ -588,7 +654,11 @@ impl EventLog for RedisLog {
         let id = exclusive_start(start)?;
         let mut cmd = redis::cmd("XGROUP");
         cmd.arg("SETID").arg(self.key()).arg(self.redis_group_name(group)).arg(&id);
-        self.run("moving a consumer group", Some(group), true, |mut c| { let cmd = cmd.clone(); async move { Ok(cmd.exec_async(&mut c).await?) } }).await
+        self.run("moving a consumer group", Some(group), true, |mut c| {
+            let cmd = cmd.clone();
+            async move { Ok(cmd.exec_async(&mut c).await?) }
+        })
+        .await
     }
 
     async fn health(&self) -> Result<(), LogError> {

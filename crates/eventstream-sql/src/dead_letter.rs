@@ -379,8 +379,7 @@ impl StateStore {
             q = q.bind(id.0);
         }
         q = q.bind(i64::from(filter.limit.min(1000)));
-        let rows =
-            q.fetch_all(&mut *self.acquire().await?).await.map_err(|e| StoreError::sqlx("listing dead letters", e))?;
+        let rows = q.fetch_all(&mut *self.acquire().await?).await.map_err(|e| StoreError::sqlx("listing dead letters", e))?;
         rows.iter().map(DeadLetter::from_row).collect()
     }
 
@@ -417,9 +416,7 @@ impl StateStore {
     }
 
     async fn resolve(&self, id: DeadLetterId, status: DeadLetterStatus) -> Result<Option<DeadLetter>, StoreError> {
-        let sql = format!(
-            "UPDATE dead_letters SET status = $2, resolved_at = $3 WHERE id = $1 AND status = 'open' RETURNING {COLUMNS}"
-        );
+        let sql = format!("UPDATE dead_letters SET status = $2, resolved_at = $3 WHERE id = $1 AND status = 'open' RETURNING {COLUMNS}");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.0)
             .bind(status.as_str())

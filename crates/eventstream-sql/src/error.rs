@@ -109,11 +109,7 @@ impl StoreError {
     /// Wraps a driver error, classifying it as [`StoreError::Unavailable`] or [`StoreError::Query`].
     /// Handler code that runs its own SQL in a [`crate::Tx`] uses this (or `From`) to report failures.
     pub fn sqlx(context: &'static str, source: sqlx::Error) -> Self {
-        if is_transient_sqlx(&source) {
-            StoreError::Unavailable { context, source }
-        } else {
-            StoreError::Query { context, source }
-        }
+        if is_transient_sqlx(&source) { StoreError::Unavailable { context, source } } else { StoreError::Query { context, source } }
     }
 
     pub(crate) fn corrupt(table: &'static str, row_id: i64, column: &'static str, reason: impl Into<String>) -> Self {

@@ -107,11 +107,7 @@ pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedReco
     }
 }
 
-pub(crate) async fn is_processed(
-    conn: &mut AnyConnection,
-    subscriber: &GroupName,
-    event_id: &EventId,
-) -> Result<bool, StoreError> {
+pub(crate) async fn is_processed(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
     let row = sqlx::query("SELECT 1 FROM processed_events WHERE subscriber_name = $1 AND event_id = $2")
         .bind(subscriber.as_str())
         .bind(event_id.as_str())
@@ -121,11 +117,7 @@ pub(crate) async fn is_processed(
     Ok(row.is_some())
 }
 
-pub(crate) async fn forget(
-    conn: &mut AnyConnection,
-    subscriber: &GroupName,
-    scope: ForgetScope<'_>,
-) -> Result<u64, StoreError> {
+pub(crate) async fn forget(conn: &mut AnyConnection, subscriber: &GroupName, scope: ForgetScope<'_>) -> Result<u64, StoreError> {
     const CONTEXT: &str = "forgetting processed events";
     let done = match scope {
         ForgetScope::All => sqlx::query("DELETE FROM processed_events WHERE subscriber_name = $1")
@@ -134,22 +126,18 @@ pub(crate) async fn forget(
             .await
             .map_err(|e| StoreError::sqlx(CONTEXT, e))?
             .rows_affected(),
-        ForgetScope::ProcessedSince(t) => {
-            sqlx::query("DELETE FROM processed_events WHERE subscriber_name = $1 AND processed_at >= $2")
-                .bind(subscriber.as_str())
-                .bind(to_ms(t))
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| StoreError::sqlx(CONTEXT, e))?
-                .rows_affected()
-        }
+        ForgetScope::ProcessedSince(t) => sqlx::query("DELETE FROM processed_events WHERE subscriber_name = $1 AND processed_at >= $2")
+            .bind(subscriber.as_str())
+            .bind(to_ms(t))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::sqlx(CONTEXT, e))?
+            .rows_affected(),
         ForgetScope::Events(ids) => {
             let mut total = 0;
             for chunk in ids.chunks(MAX_BINDS_PER_STATEMENT) {
-                let sql = format!(
-                    "DELETE FROM processed_events WHERE subscriber_name = $1 AND event_id IN ({})",
-                    placeholders(2, chunk.len())
-                );
+                let sql =
+                    format!("DELETE FROM processed_events WHERE subscriber_name = $1 AND event_id IN ({})", placeholders(2, chunk.len()));
                 // Only placeholders are interpolated; every value is bound.
                 let mut q = sqlx::query(AssertSqlSafe(sql)).bind(subscriber.as_str());
                 for id in chunk {
@@ -234,11 +222,7 @@ impl Tx {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn forget_processed(
-        &mut self,
-        subscriber: &GroupName,
-        scope: ForgetScope<'_>,
-    ) -> Result<u64, StoreError> {
+    pub async fn forget_processed(&mut self, subscriber: &GroupName, scope: ForgetScope<'_>) -> Result<u64, StoreError> {
         forget(self.conn(), subscriber, scope).await
     }
 }

@@ -29,9 +29,7 @@ pub mod retry;
 mod row;
 mod store;
 
-pub use dead_letter::{
-    DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterId, DeadLetterKind, DeadLetterStatus, NewDeadLetter,
-};
+pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterId, DeadLetterKind, DeadLetterStatus, NewDeadLetter};
 pub use error::{StoreError, is_transient_sqlx};
 pub use inbox::{DEFAULT_PROCESSED_RETENTION, ForgetScope, ProcessedRecord};
 pub use outbox::{OutboxId, OutboxRow, OutboxStats};

@@ -81,15 +81,10 @@ pub(crate) async fn insert(conn: &mut AnyConnection, events: &[Event]) -> Result
         // Only placeholders are interpolated; every value is bound.
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for event in chunk {
-            let json =
-                serde_json::to_string(event).map_err(|source| StoreError::Encode { id: event.id.clone(), source })?;
+            let json = serde_json::to_string(event).map_err(|source| StoreError::Encode { id: event.id.clone(), source })?;
             q = q.bind(event.id.as_str()).bind(json).bind(now);
         }
-        total += q
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::sqlx("writing events to the outbox", e))?
-            .rows_affected();
+        total += q.execute(&mut *conn).await.map_err(|e| StoreError::sqlx("writing events to the outbox", e))?.rows_affected();
     }
     Ok(total)
 }

@@ -41,11 +41,7 @@ impl RetryState {
     }
 }
 
-pub(crate) async fn get(
-    conn: &mut AnyConnection,
-    subscriber: &GroupName,
-    event_id: &EventId,
-) -> Result<Option<RetryState>, StoreError> {
+pub(crate) async fn get(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
     let row = sqlx::query(
         "SELECT attempts, last_error, first_failed_at, updated_at FROM retry_state \
          WHERE subscriber_name = $1 AND event_id = $2",
@@ -82,11 +78,7 @@ pub(crate) async fn record_failure(
     RetryState::from_row(&row)
 }
 
-pub(crate) async fn clear(
-    conn: &mut AnyConnection,
-    subscriber: &GroupName,
-    event_id: &EventId,
-) -> Result<bool, StoreError> {
+pub(crate) async fn clear(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM retry_state WHERE subscriber_name = $1 AND event_id = $2")
         .bind(subscriber.as_str())
         .bind(event_id.as_str())
@@ -101,11 +93,7 @@ impl StateStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn retry_state(
-        &self,
-        subscriber: &GroupName,
-        event_id: &EventId,
-    ) -> Result<Option<RetryState>, StoreError> {
+    pub async fn retry_state(&self, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
         get(&mut *self.acquire().await?, subscriber, event_id).await
     }
 
@@ -114,12 +102,7 @@ impl StateStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn record_retry_failure(
-        &self,
-        subscriber: &GroupName,
-        event_id: &EventId,
-        error: &str,
-    ) -> Result<RetryState, StoreError> {
+    pub async fn record_retry_failure(&self, subscriber: &GroupName, event_id: &EventId, error: &str) -> Result<RetryState, StoreError> {
         record_failure(&mut *self.acquire().await?, subscriber, event_id, error).await
     }
 
@@ -152,11 +135,7 @@ impl Tx {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn retry_state(
-        &mut self,
-        subscriber: &GroupName,
-        event_id: &EventId,
-    ) -> Result<Option<RetryState>, StoreError> {
+    pub async fn retry_state(&mut self, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
         get(self.conn(), subscriber, event_id).await
     }
 

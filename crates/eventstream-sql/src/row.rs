@@ -104,9 +104,9 @@ impl<'r> RowReader<'r> {
     pub(crate) fn opt_time(&self, column: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self.opt_int(column)? {
             None => Ok(None),
-            Some(ms) => DateTime::from_timestamp_millis(ms)
-                .map(Some)
-                .ok_or_else(|| self.corrupt(column, format!("holds {ms}, not a timestamp"))),
+            Some(ms) => {
+                DateTime::from_timestamp_millis(ms).map(Some).ok_or_else(|| self.corrupt(column, format!("holds {ms}, not a timestamp")))
+            }
         }
     }
 }

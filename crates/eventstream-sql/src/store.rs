@@ -186,8 +186,7 @@ impl StateStore {
                 tokio::fs::create_dir_all(dir).await.map_err(StoreError::Io)?;
             }
             // WAL is a property of the file: set it once, before the pool opens connections concurrently.
-            let mut conn =
-                AnyConnection::connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
+            let mut conn = AnyConnection::connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
             sqlx::raw_sql("PRAGMA journal_mode = WAL")
                 .execute(&mut conn)
                 .await
@@ -195,17 +194,16 @@ impl StateStore {
             conn.close().await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
         }
 
-        let mut pool =
-            sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    let pragmas = format!(
-                        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
+        let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).after_connect(|conn, _meta| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON"
-                    );
-                    sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
-                    Ok(())
-                })
-            });
+                );
+                sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
+                Ok(())
+            })
+        });
         pool = if memory {
             // The database lives as long as its one connection: keep it open.
             pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
@@ -226,8 +224,7 @@ impl StateStore {
         };
         // One plain connection first: it fails fast with the driver's own error when the server is down
         // (a pool would retry until its acquire timeout), and creates the schema.
-        let mut conn =
-            AnyConnection::connect(url).await.map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
+        let mut conn = AnyConnection::connect(url).await.map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
         if let Some(schema) = &schema {
             // The name was checked to be a plain identifier, so quoting it is enough.
             let ddl = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
@@ -285,11 +282,8 @@ impl StateStore {
             // apply, so two processes opening a fresh file at once do not both create the tables. The
             // migrator's own transactions become savepoints inside it.
             StoreKind::Sqlite => {
-                let mut tx = self
-                    .pool
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
+                let mut tx =
+                    self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
                 migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
                 tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
             }

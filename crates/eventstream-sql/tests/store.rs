@@ -12,8 +12,8 @@ use chrono::{TimeDelta, Utc};
 use eventstream_core::{DecodeError, EventId};
 use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::{
-    DEFAULT_PROCESSED_RETENTION, DeadLetterFilter, DeadLetterKind, DeadLetterStatus, ForgetScope, MIGRATIONS_TABLE,
-    NewDeadLetter, ProcessedRecord, StateStore, StoreError, StoreKind, StoreOptions,
+    DEFAULT_PROCESSED_RETENTION, DeadLetterFilter, DeadLetterKind, DeadLetterStatus, ForgetScope, MIGRATIONS_TABLE, NewDeadLetter,
+    ProcessedRecord, StateStore, StoreError, StoreKind, StoreOptions,
 };
 use helpers::{Backend, TestDb, event, group, pos, tenant, tenant_event};
 
@@ -160,13 +160,9 @@ mod cases {
     }
 
     pub(super) async fn handler_write_and_dedup_row_commit_or_roll_back_together(db: TestDb) {
-        sqlx::query("CREATE TABLE handler_effects (event_id TEXT PRIMARY KEY, note TEXT NOT NULL)")
-            .execute(db.store.pool())
-            .await
-            .unwrap();
+        sqlx::query("CREATE TABLE handler_effects (event_id TEXT PRIMARY KEY, note TEXT NOT NULL)").execute(db.store.pool()).await.unwrap();
         let count_effects = || async {
-            let row =
-                sqlx::query("SELECT COUNT(*) AS n FROM handler_effects").fetch_one(db.store.pool()).await.unwrap();
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM handler_effects").fetch_one(db.store.pool()).await.unwrap();
             row.get::<i64, _>("n")
         };
         let e = event("course.generation.completed");
@@ -189,11 +185,7 @@ mod cases {
 
         // Explicit rollback: same.
         let mut tx = db.store.begin().await.unwrap();
-        sqlx::query("INSERT INTO handler_effects (event_id, note) VALUES ($1, 'x')")
-            .bind(e.id.as_str())
-            .execute(tx.conn())
-            .await
-            .unwrap();
+        sqlx::query("INSERT INTO handler_effects (event_id, note) VALUES ($1, 'x')").bind(e.id.as_str()).execute(tx.conn()).await.unwrap();
         assert!(tx.mark_processed(&rec).await.unwrap());
         tx.rollback().await.unwrap();
         assert_eq!(count_effects().await, 0);
@@ -201,11 +193,7 @@ mod cases {
 
         // Committed: both exist; the redelivery is a duplicate and its effect never happens.
         let mut tx = db.store.begin().await.unwrap();
-        sqlx::query("INSERT INTO handler_effects (event_id, note) VALUES ($1, 'x')")
-            .bind(e.id.as_str())
-            .execute(tx.conn())
-            .await
-            .unwrap();
+        sqlx::query("INSERT INTO handler_effects (event_id, note) VALUES ($1, 'x')").bind(e.id.as_str()).execute(tx.conn()).await.unwrap();
         assert!(tx.mark_processed(&rec).await.unwrap());
         tx.commit().await.unwrap();
         assert_eq!(count_effects().await, 1);
@@ -293,27 +281,12 @@ mod cases {
     pub(super) async fn dead_letter_upsert_accumulates_attempts_while_open(db: TestDb) {
         let e = tenant_event("course.deployed.staging", "acme");
         let s = group("course_distribution");
-        let mut first = NewDeadLetter::for_event(
-            &s,
-            "brain:events:stream",
-            &pos("3-0"),
-            &e,
-            DeadLetterKind::TransientExhausted,
-            "timeout",
-            5,
-        );
+        let mut first =
+            NewDeadLetter::for_event(&s, "brain:events:stream", &pos("3-0"), &e, DeadLetterKind::TransientExhausted, "timeout", 5);
         first.first_failed_at = Utc::now() - TimeDelta::minutes(10);
         let id = db.store.add_dead_letter(&first).await.unwrap();
 
-        let second = NewDeadLetter::for_event(
-            &s,
-            "brain:events:stream",
-            &pos("4-0"),
-            &e,
-            DeadLetterKind::Permanent,
-            "bad payload",
-            2,
-        );
+        let second = NewDeadLetter::for_event(&s, "brain:events:stream", &pos("4-0"), &e, DeadLetterKind::Permanent, "bad payload", 2);
         assert_eq!(db.store.add_dead_letter(&second).await.unwrap(), id, "same open row");
 
         let dl = db.store.get_dead_letter(id).await.unwrap().unwrap();
@@ -337,21 +310,12 @@ mod cases {
 
         // Undecodable entries are kept raw, keyed by position, and written inside a transaction too.
         let raw = r#"{"type": "???"}"#;
-        let bad = NewDeadLetter::undecodable(
-            &s,
-            "brain:events:stream",
-            &pos("5-0"),
-            raw,
-            &DecodeError::new("id", "is required"),
-        );
+        let bad = NewDeadLetter::undecodable(&s, "brain:events:stream", &pos("5-0"), raw, &DecodeError::new("id", "is required"));
         let mut tx = db.store.begin().await.unwrap();
         let bad_id = tx.add_dead_letter(&bad).await.unwrap();
         tx.commit().await.unwrap();
         let dl = db.store.get_dead_letter(bad_id).await.unwrap().unwrap();
-        assert_eq!(
-            (dl.kind, dl.event.as_str(), dl.event_id.as_str()),
-            (DeadLetterKind::Undecodable, raw, "position:5-0")
-        );
+        assert_eq!((dl.kind, dl.event.as_str(), dl.event_id.as_str()), (DeadLetterKind::Undecodable, raw, "position:5-0"));
         assert_eq!(dl.error, "field `id` is required");
         assert!(dl.decode_event().is_err());
         assert_eq!(dl.event_type, None);
@@ -362,8 +326,7 @@ mod cases {
             let store = db.store.clone();
             async move {
                 let e = tenant_event(ty, ten);
-                let dl =
-                    NewDeadLetter::for_event(&group(sub), "st", &pos("1-0"), &e, DeadLetterKind::Permanent, "boom", 1);
+                let dl = NewDeadLetter::for_event(&group(sub), "st", &pos("1-0"), &e, DeadLetterKind::Permanent, "boom", 1);
                 store.add_dead_letter(&dl).await.unwrap()
             }
         };
@@ -412,19 +375,10 @@ mod cases {
 
         let counts = db.store.dead_letter_counts(None).await.unwrap();
         assert_eq!(counts.len(), 2);
-        assert_eq!(
-            (counts[0].subscriber.as_str(), counts[0].open, counts[0].retried, counts[0].discarded),
-            ("a", 2, 0, 1)
-        );
-        assert_eq!(
-            (counts[1].subscriber.as_str(), counts[1].open, counts[1].retried, counts[1].discarded),
-            ("b", 2, 0, 0)
-        );
+        assert_eq!((counts[0].subscriber.as_str(), counts[0].open, counts[0].retried, counts[0].discarded), ("a", 2, 0, 1));
+        assert_eq!((counts[1].subscriber.as_str(), counts[1].open, counts[1].retried, counts[1].discarded), ("b", 2, 0, 0));
         let counts = db.store.dead_letter_counts(Some(&tenant("t2"))).await.unwrap();
-        assert_eq!(
-            counts.iter().map(|c| (c.subscriber.as_str(), c.open)).collect::<Vec<_>>(),
-            vec![("a", 1), ("b", 1)]
-        );
+        assert_eq!(counts.iter().map(|c| (c.subscriber.as_str(), c.open)).collect::<Vec<_>>(), vec![("a", 1), ("b", 1)]);
     }
 
     pub(super) async fn dead_letter_retry_and_discard_resolve_once(db: TestDb) {
@@ -493,19 +447,12 @@ mod cases {
     }
 
     pub(super) async fn transactional_outbox_rows_exist_only_if_committed(db: TestDb) {
-        sqlx::query("CREATE TABLE missions (id TEXT PRIMARY KEY, status TEXT NOT NULL)")
-            .execute(db.store.pool())
-            .await
-            .unwrap();
+        sqlx::query("CREATE TABLE missions (id TEXT PRIMARY KEY, status TEXT NOT NULL)").execute(db.store.pool()).await.unwrap();
         let change = |id: &'static str| {
             let store = db.store.clone();
             async move {
                 let mut tx = store.begin().await.unwrap();
-                sqlx::query("INSERT INTO missions (id, status) VALUES ($1, 'created')")
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await
-                    .unwrap();
+                sqlx::query("INSERT INTO missions (id, status) VALUES ($1, 'created')").bind(id).execute(tx.conn()).await.unwrap();
                 let events = vec![event("mission.created"), event("mission.started")];
                 assert_eq!(tx.outbox_insert(&events).await.unwrap(), 2);
                 (tx, events)
@@ -518,8 +465,7 @@ mod cases {
         tx.commit().await.unwrap();
         let rows = db.store.outbox_fetch(10).await.unwrap();
         assert_eq!(rows.into_iter().map(|r| r.event).collect::<Vec<_>>(), events);
-        let n: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM missions").fetch_one(db.store.pool()).await.unwrap().get("n");
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM missions").fetch_one(db.store.pool()).await.unwrap().get("n");
         assert_eq!(n, 1);
     }
 
@@ -572,12 +518,10 @@ mod cases {
 #[tokio::test]
 async fn unreachable_postgres_is_a_transient_error() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    let err = StateStore::connect_with(
-        "postgres://postgres@127.0.0.1:1/test",
-        StoreOptions::default().acquire_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap_err();
+    let err =
+        StateStore::connect_with("postgres://postgres@127.0.0.1:1/test", StoreOptions::default().acquire_timeout(Duration::from_secs(5)))
+            .await
+            .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }
 
@@ -587,9 +531,7 @@ async fn bad_urls_and_schemas_are_rejected() {
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
     let err = StateStore::connect_with("sqlite::memory:", StoreOptions::default().schema("s")).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
-    let err = StateStore::connect_with(&helpers::pg_url(), StoreOptions::default().schema("x\"; DROP TABLE y; --"))
-        .await
-        .unwrap_err();
+    let err = StateStore::connect_with(&helpers::pg_url(), StoreOptions::default().schema("x\"; DROP TABLE y; --")).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidSchema { .. }), "{err:?}");
 }
 
@@ -623,9 +565,7 @@ async fn concurrent_first_connects_to_a_fresh_postgres_schema_all_succeed() {
     let url = helpers::pg_url();
     if StateStore::connect(&url).await.is_err() {
         // `TestDb::open` decides between failing (CI) and a loud skip.
-        assert!(
-            TestDb::open(Backend::Postgres, "concurrent_first_connects_to_a_fresh_postgres_schema").await.is_none()
-        );
+        assert!(TestDb::open(Backend::Postgres, "concurrent_first_connects_to_a_fresh_postgres_schema").await.is_none());
         return;
     }
     let connects = (0..4).map(|_| {

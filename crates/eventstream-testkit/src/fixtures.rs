@@ -7,7 +7,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, TimeZone, Utc};
-use eventstream_core::{ConsumerName, Delivery, Event, EventLog, EventType, GroupName, Position, Record, Severity, Source, StartFrom, TenantId};
+use eventstream_core::{
+    ConsumerName, Delivery, Event, EventLog, EventType, GroupName, Position, Record, Severity, Source, StartFrom, TenantId,
+};
 use serde_json::{Map, Value};
 
 /// The event type of every sample event.

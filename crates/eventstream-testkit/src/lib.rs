@@ -41,10 +41,13 @@ mod service;
 pub use clauses::blocking::{read_blocks_until_append, read_group_blocks_until_append};
 pub use clauses::delivery::{ack_is_idempotent, acked_delivery_is_never_redelivered, unacked_delivery_is_redelivered_after_reclaim};
 pub use clauses::groups::{
-    each_group_gets_every_event_once, ensure_group_is_idempotent_and_start_positions_work, group_resumes_after_reopen, groups_are_isolated, lag_counts_unacked,
-    set_group_position_replays, unknown_group_is_an_error,
+    each_group_gets_every_event_once, ensure_group_is_idempotent_and_start_positions_work, group_resumes_after_reopen, groups_are_isolated,
+    lag_counts_unacked, set_group_position_replays, unknown_group_is_an_error,
 };
-pub use clauses::order::{appends_are_read_back_in_order, appends_survive_reopen, concurrent_appends_lose_nothing, range_read_by_position_and_time, read_back_is_newest_first};
+pub use clauses::order::{
+    appends_are_read_back_in_order, appends_survive_reopen, concurrent_appends_lose_nothing, range_read_by_position_and_time,
+    read_back_is_newest_first,
+};
 pub use fixtures::{sample_event, sample_events};
 pub use service::require_service;
 

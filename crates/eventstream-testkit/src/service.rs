@@ -20,7 +20,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub fn require_service(name: &str, url: &str) -> bool {
     match probe(url) {
         Ok(()) => true,
-        Err(e) if running_in_ci() => panic!("{name} at {url} is unreachable ({e}) and CI=true: tests against real services must not be skipped in CI"),
+        Err(e) if running_in_ci() => {
+            panic!("{name} at {url} is unreachable ({e}) and CI=true: tests against real services must not be skipped in CI")
+        }
         Err(e) => {
             eprintln!("\n********************************************************************************");
             eprintln!("SKIPPED: {name} tests: {url} is unreachable ({e}).");

@@ -58,7 +58,10 @@ impl From<eventstream_sql::StoreError> for HandlerError {
 /// A database error from handler SQL: connection problems are transient, the rest permanent.
 impl From<sqlx_error::Error> for HandlerError {
     fn from(e: sqlx_error::Error) -> Self {
-        let transient = matches!(e, sqlx_error::Error::Io(_) | sqlx_error::Error::PoolTimedOut | sqlx_error::Error::PoolClosed | sqlx_error::Error::WorkerCrashed);
+        let transient = matches!(
+            e,
+            sqlx_error::Error::Io(_) | sqlx_error::Error::PoolTimedOut | sqlx_error::Error::PoolClosed | sqlx_error::Error::WorkerCrashed
+        );
         if transient { HandlerError::Transient(Box::new(e)) } else { HandlerError::Permanent(Box::new(e)) }
     }
 }
@@ -81,7 +84,11 @@ pub struct HandlerContext<'a> {
 
 impl fmt::Debug for HandlerContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandlerContext").field("subscriber", self.subscriber).field("position", self.position).field("attempt", &self.attempt).finish()
+        f.debug_struct("HandlerContext")
+            .field("subscriber", self.subscriber)
+            .field("position", self.position)
+            .field("attempt", &self.attempt)
+            .finish()
     }
 }
 
@@ -99,7 +106,10 @@ pub trait Handler: Send + Sync + 'static {
 /// A handler from an async closure over the raw event.
 pub fn handler_fn<F>(f: F) -> FnHandler<F>
 where
-    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>> + Send + Sync + 'static,
+    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>>
+        + Send
+        + Sync
+        + 'static,
 {
     FnHandler(f)
 }
@@ -110,7 +120,10 @@ pub struct FnHandler<F>(F);
 #[async_trait]
 impl<F> Handler for FnHandler<F>
 where
-    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>> + Send + Sync + 'static,
+    F: for<'a, 'b> Fn(&'a mut HandlerContext<'b>, &'a Event) -> futures::future::BoxFuture<'a, Result<(), HandlerError>>
+        + Send
+        + Sync
+        + 'static,
 {
     async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
         (self.0)(ctx, event).await

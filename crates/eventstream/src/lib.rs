@@ -24,7 +24,7 @@ mod runtime;
 mod subscriber;
 
 pub use backoff::Backoff;
-pub use handler::{decode_payload, handler_fn, FnHandler, Handler, HandlerContext, HandlerError};
+pub use handler::{FnHandler, Handler, HandlerContext, HandlerError, decode_payload, handler_fn};
 pub use publisher::{EventStream, PublishError, PublisherOptions, PublisherStats, PublisherTasks, Receipt};
-pub use runtime::{default_consumer_name, ConsumerRuntime, StatsSnapshot, SubscriberStats, REDELIVER_TO_META_KEY};
+pub use runtime::{ConsumerRuntime, REDELIVER_TO_META_KEY, StatsSnapshot, SubscriberStats, default_consumer_name};
 pub use subscriber::{Subscription, SubscriptionOptions};

@@ -14,13 +14,13 @@
 //! The relay may append a row twice (crash after the append, before the delete); consumers deduplicate on
 //! the event id, so the second copy has no effect.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eventstream_core::{Event, EventLog, LogError, Position};
 use eventstream_sql::{StateStore, StoreError, Tx};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -124,7 +124,12 @@ impl EventStream {
     /// Builds the handle and starts the writer and relay tasks. `store` is the state store (modules' data
     /// and its transactional outbox); `local_outbox` is where `emit` writes, a SQLite file on local disk,
     /// when `store` is not local (PostgreSQL). `None` means `emit` uses `store`'s outbox.
-    pub fn start(log: Arc<dyn EventLog>, store: StateStore, local_outbox: Option<StateStore>, options: PublisherOptions) -> (Self, PublisherTasks) {
+    pub fn start(
+        log: Arc<dyn EventLog>,
+        store: StateStore,
+        local_outbox: Option<StateStore>,
+        options: PublisherOptions,
+    ) -> (Self, PublisherTasks) {
         let separate_outbox = local_outbox.is_some();
         let outbox = local_outbox.unwrap_or_else(|| store.clone());
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
@@ -132,7 +137,8 @@ impl EventStream {
         let wakeup = Arc::new(Notify::new());
         let stats = Arc::new(PublisherStats::default());
         let writer = tokio::spawn(writer(rx, outbox.clone(), wakeup.clone(), stats.clone(), options.clone(), cancel.clone()));
-        let mut relays = vec![tokio::spawn(relay(log.clone(), outbox.clone(), wakeup.clone(), stats.clone(), options.clone(), cancel.clone()))];
+        let mut relays =
+            vec![tokio::spawn(relay(log.clone(), outbox.clone(), wakeup.clone(), stats.clone(), options.clone(), cancel.clone()))];
         if separate_outbox {
             relays.push(tokio::spawn(relay(log.clone(), store.clone(), wakeup.clone(), stats.clone(), options, cancel.clone())));
         }
@@ -223,7 +229,14 @@ impl EventStream {
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<Event>, outbox: StateStore, wakeup: Arc<Notify>, stats: Arc<PublisherStats>, options: PublisherOptions, cancel: CancellationToken) {
+async fn writer(
+    mut rx: mpsc::Receiver<Event>,
+    outbox: StateStore,
+    wakeup: Arc<Notify>,
+    stats: Arc<PublisherStats>,
+    options: PublisherOptions,
+    cancel: CancellationToken,
+) {
     let mut batch: Vec<Event> = Vec::new();
     loop {
         let first = tokio::select! {
@@ -259,7 +272,14 @@ async fn writer(mut rx: mpsc::Receiver<Event>, outbox: StateStore, wakeup: Arc<N
     }
 }
 
-async fn relay(log: Arc<dyn EventLog>, outbox: StateStore, wakeup: Arc<Notify>, stats: Arc<PublisherStats>, options: PublisherOptions, cancel: CancellationToken) {
+async fn relay(
+    log: Arc<dyn EventLog>,
+    outbox: StateStore,
+    wakeup: Arc<Notify>,
+    stats: Arc<PublisherStats>,
+    options: PublisherOptions,
+    cancel: CancellationToken,
+) {
     let mut failures = 0u32;
     let mut stopping = false;
     loop {

@@ -36,7 +36,14 @@ pub struct ReplayReport {
 ///
 /// # Errors
 /// [`ReplayError`]; an unknown subscriber is `ReplayError::Log(LogError::UnknownGroup)`.
-pub async fn replay(log: &Arc<dyn EventLog>, store: &StateStore, subscriber: &GroupName, from: &StartFrom, reprocess: bool, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<ReplayReport, ReplayError> {
+pub async fn replay(
+    log: &Arc<dyn EventLog>,
+    store: &StateStore,
+    subscriber: &GroupName,
+    from: &StartFrom,
+    reprocess: bool,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<ReplayReport, ReplayError> {
     let info = log.group_info(subscriber).await?;
     let mut report = ReplayReport::default();
     if reprocess {

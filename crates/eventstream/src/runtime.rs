@@ -32,7 +32,7 @@ use eventstream_core::{ConsumerName, Delivery, EventLog, GroupName, Position};
 use eventstream_sql::{DeadLetterKind, NewDeadLetter, ProcessedRecord, StateStore};
 use futures::FutureExt;
 use serde::Serialize;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -262,7 +262,13 @@ impl Worker {
 
     /// Splits deliveries into chunks of at most `handler_batch` and starts one task per chunk, each holding
     /// one concurrency slot.
-    async fn dispatch_many(self: &Arc<Self>, ds: Vec<Delivery>, sem: &Arc<Semaphore>, acks: &mpsc::UnboundedSender<Position>, handlers: &mut JoinSet<()>) {
+    async fn dispatch_many(
+        self: &Arc<Self>,
+        ds: Vec<Delivery>,
+        sem: &Arc<Semaphore>,
+        acks: &mpsc::UnboundedSender<Position>,
+        handlers: &mut JoinSet<()>,
+    ) {
         let fresh: Vec<Delivery> = {
             let Ok(mut set) = self.in_flight.lock() else { return };
             // A reclaim can return our own delivery that is still being handled here: skip it.
@@ -395,7 +401,13 @@ impl Worker {
     }
 
     /// Handles one delivery to the end; returns whether it may be acked.
-    async fn handle_delivery(&self, d: Delivery, mut permit: tokio::sync::OwnedSemaphorePermit, sem: &Arc<Semaphore>, first_failure: Option<HandlerError>) -> bool {
+    async fn handle_delivery(
+        &self,
+        d: Delivery,
+        mut permit: tokio::sync::OwnedSemaphorePermit,
+        sem: &Arc<Semaphore>,
+        first_failure: Option<HandlerError>,
+    ) -> bool {
         let name = &self.sub.name;
         let position = d.record.position.clone();
         let event = match &d.record.event {
@@ -548,7 +560,11 @@ enum BatchOutcome {
 
 /// A panic in a handler is a permanent error carrying the panic message.
 fn panic_error(panic: &(dyn std::any::Any + Send)) -> HandlerError {
-    let msg = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
     HandlerError::permanent(format!("handler panicked: {msg}"))
 }
 

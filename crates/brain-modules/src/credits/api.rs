@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use brain_http::{ApiError, Json};
 use serde_json::json;
 
-use super::model::{AmountRequest, HistoryQuery, Operation, MAX_AMOUNT, MILLI};
+use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
 use super::service::{Change, CreditsService};
-use crate::web::{check_id, check_text, Path, Query, RequestContext};
+use crate::web::{Path, Query, RequestContext, check_id, check_text};
 
 /// The credits router.
 pub(crate) fn router(service: Arc<CreditsService>) -> Router {
@@ -75,15 +75,30 @@ async fn apply(s: &CreditsService, ctx: &RequestContext, agent_id: &str, op: Ope
     Ok((StatusCode::OK, axum::Json(account)).into_response())
 }
 
-async fn allocate(State(s): St, ctx: RequestContext, Path(agent): Path<String>, Json(req): Json<AmountRequest>) -> Result<Response, ApiError> {
+async fn allocate(
+    State(s): St,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Json(req): Json<AmountRequest>,
+) -> Result<Response, ApiError> {
     apply(&s, &ctx, &agent, Operation::Allocate, req).await
 }
 
-async fn consume(State(s): St, ctx: RequestContext, Path(agent): Path<String>, Json(req): Json<AmountRequest>) -> Result<Response, ApiError> {
+async fn consume(
+    State(s): St,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Json(req): Json<AmountRequest>,
+) -> Result<Response, ApiError> {
     apply(&s, &ctx, &agent, Operation::Consume, req).await
 }
 
-async fn refund(State(s): St, ctx: RequestContext, Path(agent): Path<String>, Json(req): Json<AmountRequest>) -> Result<Response, ApiError> {
+async fn refund(
+    State(s): St,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Json(req): Json<AmountRequest>,
+) -> Result<Response, ApiError> {
     apply(&s, &ctx, &agent, Operation::Refund, req).await
 }
 
@@ -93,7 +108,12 @@ async fn balance(State(s): St, ctx: RequestContext, Path(agent): Path<String>) -
     Ok(axum::Json(account).into_response())
 }
 
-async fn history(State(s): St, ctx: RequestContext, Path(agent): Path<String>, Query(q): Query<HistoryQuery>) -> Result<Response, ApiError> {
+async fn history(
+    State(s): St,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
     check_id("agent_id", &agent)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -16,10 +16,10 @@ use eventstream_core::{Event, TenantId};
 use eventstream_sql::sqlx::{self, Row};
 
 use super::error::CreditsError;
-use super::model::{credits, Operation, MILLI};
-use super::service::{apply_in, Change};
+use super::model::{MILLI, Operation, credits};
+use super::service::{Change, apply_in};
 use crate::supervisor::handlers::DEFAULT_TENANT;
-use crate::web::{now_ms, Origin};
+use crate::web::{Origin, now_ms};
 
 /// The mission-charge handler.
 pub(crate) struct MissionCharges {
@@ -67,10 +67,18 @@ impl Handler for MissionCharges {
             let agent: String = row.try_get(0)?;
             let cost: i64 = row.try_get(1)?;
             let origin = Origin { tenant: tenant.clone(), correlation_id: event.correlation_id.clone(), actor_id: None };
-            let change = Change { agent_id: &agent, op: Operation::Consume, milli: cost, reason: "mission_execution", mission_id: Some(&p.mission_id) };
+            let change = Change {
+                agent_id: &agent,
+                op: Operation::Consume,
+                milli: cost,
+                reason: "mission_execution",
+                mission_id: Some(&p.mission_id),
+            };
             let (state, events) = match apply_in(ctx.tx, &origin, &change).await {
                 Ok(events) => ("charged", events),
-                Err(CreditsError::Insufficient { balance, .. }) => ("unpaid", vec![depleted(&origin, &agent, cost, balance, &p.mission_id)]),
+                Err(CreditsError::Insufficient { balance, .. }) => {
+                    ("unpaid", vec![depleted(&origin, &agent, cost, balance, &p.mission_id)])
+                }
                 Err(CreditsError::AccountNotFound(_)) => ("unpaid", vec![depleted(&origin, &agent, cost, 0.0, &p.mission_id)]),
                 Err(CreditsError::Store(e)) => return Err(e.into()),
                 Err(other) => return Err(HandlerError::permanent(other.to_string())),

@@ -1,16 +1,16 @@
 //! The ledger: balance changes with their ledger line and event in one transaction.
 
-use brain_events::credits::{CreditsAllocated, CreditsConsumed, CreditsDepleted, CreditsHealthChecked, CreditsRefunded};
 use brain_events::EventPayload;
+use brain_events::credits::{CreditsAllocated, CreditsConsumed, CreditsDepleted, CreditsHealthChecked, CreditsRefunded};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, any::AnyRow, Row};
+use eventstream_sql::sqlx::{self, Row, any::AnyRow};
 use eventstream_sql::{StoreError, Tx};
 
 use super::error::CreditsError;
-use super::model::{credits, Account, LedgerEntry, Operation, MAX_BALANCE_MILLI};
+use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};
 use crate::sql::db;
-use crate::web::{ms_to_secs, now_ms, now_secs, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The tables of the credits module.
 pub(crate) const DDL: &[&str] = &[
@@ -161,8 +161,7 @@ async fn current(tx: &mut Tx, tenant: &str, agent_id: &str) -> Result<Option<(i6
         .fetch_optional(tx.conn())
         .await
         .map_err(db("reading an account"))?;
-    row.map(|r| Ok((r.try_get(0).map_err(db("reading an account"))?, r.try_get(1).map_err(db("reading an account"))?)))
-        .transpose()
+    row.map(|r| Ok((r.try_get(0).map_err(db("reading an account"))?, r.try_get(1).map_err(db("reading an account"))?))).transpose()
 }
 
 /// Applies `change` inside `tx` (the caller's transaction: a request's, or a handler's inbox
@@ -275,15 +274,41 @@ pub(crate) async fn apply_in(tx: &mut Tx, origin: &Origin, change: &Change<'_>) 
     let mission_id = change.mission_id.map(str::to_owned);
     let reason = change.reason.to_owned();
     let (amount_c, after_c) = (credits(amount), credits(after));
-    let mut events = vec![origin.stamp(match change.op {
-        Operation::Allocate => CreditsAllocated { agent_id: agent.clone(), amount: amount_c, balance_after: after_c, reason, mission_id: mission_id.clone() }.to_event(),
-        Operation::Consume => CreditsConsumed { agent_id: agent.clone(), amount: amount_c, balance_after: after_c, reason, mission_id: mission_id.clone() }.to_event(),
-        Operation::Refund => CreditsRefunded { agent_id: agent.clone(), amount: amount_c, balance_after: after_c, reason, mission_id: mission_id.clone() }.to_event(),
-    })];
+    let mut events = vec![
+        origin.stamp(match change.op {
+            Operation::Allocate => CreditsAllocated {
+                agent_id: agent.clone(),
+                amount: amount_c,
+                balance_after: after_c,
+                reason,
+                mission_id: mission_id.clone(),
+            }
+            .to_event(),
+            Operation::Consume => CreditsConsumed {
+                agent_id: agent.clone(),
+                amount: amount_c,
+                balance_after: after_c,
+                reason,
+                mission_id: mission_id.clone(),
+            }
+            .to_event(),
+            Operation::Refund => CreditsRefunded {
+                agent_id: agent.clone(),
+                amount: amount_c,
+                balance_after: after_c,
+                reason,
+                mission_id: mission_id.clone(),
+            }
+            .to_event(),
+        }),
+    ];
     if change.op == Operation::Consume && after == 0 {
-        events.push(origin.stamp(
-            CreditsDepleted { agent_id: agent, amount: amount_c, balance_after: 0.0, reason: "balance_exhausted".into(), mission_id }.to_event(),
-        ));
+        events.push(
+            origin.stamp(
+                CreditsDepleted { agent_id: agent, amount: amount_c, balance_after: 0.0, reason: "balance_exhausted".into(), mission_id }
+                    .to_event(),
+            ),
+        );
     }
     Ok(events)
 }

@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use brain_http::{ApiError, Json};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::service::{DnaError, DnaService};
-use crate::web::{check_id, check_text, store_error, Path, RequestContext};
+use crate::web::{Path, RequestContext, check_id, check_text, store_error};
 
 /// Keys allowed in one DNA or traits object.
 const MAX_KEYS: usize = 1000;
@@ -86,7 +86,12 @@ async fn snapshot(State(s): State<Arc<DnaService>>, ctx: RequestContext, Json(re
     Ok((StatusCode::CREATED, axum::Json(snap)).into_response())
 }
 
-async fn mutate(State(s): State<Arc<DnaService>>, ctx: RequestContext, Path(agent): Path<String>, Json(req): Json<MutateRequest>) -> Result<Response, ApiError> {
+async fn mutate(
+    State(s): State<Arc<DnaService>>,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Json(req): Json<MutateRequest>,
+) -> Result<Response, ApiError> {
     ctx.require_writer()?;
     check_id("agent_id", &agent)?;
     check_map("mutation", &req.mutation)?;
@@ -96,7 +101,12 @@ async fn mutate(State(s): State<Arc<DnaService>>, ctx: RequestContext, Path(agen
     Ok(axum::Json(snap).into_response())
 }
 
-async fn karma(State(s): State<Arc<DnaService>>, ctx: RequestContext, Path(agent): Path<String>, Json(req): Json<KarmaRequest>) -> Result<Response, ApiError> {
+async fn karma(
+    State(s): State<Arc<DnaService>>,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Json(req): Json<KarmaRequest>,
+) -> Result<Response, ApiError> {
     ctx.require_writer()?;
     check_id("agent_id", &agent)?;
     if !req.score.is_finite() || !(0.0..=100.0).contains(&req.score) {

@@ -1,16 +1,16 @@
 //! DNA snapshots: create, mutate, score, history.
 
-use brain_events::dna::{DnaKarmaUpdated, DnaMutationApplied, DnaSnapshotCreated, SnapshotSource};
 use brain_events::EventPayload;
+use brain_events::dna::{DnaKarmaUpdated, DnaMutationApplied, DnaSnapshotCreated, SnapshotSource};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, any::AnyRow, Row};
+use eventstream_sql::sqlx::{self, Row, any::AnyRow};
 use eventstream_sql::{StoreError, Tx};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::sql::{db, is_unique_violation, next_counter};
-use crate::web::{ms_to_secs, now_ms, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms};
 
 /// The tables of the dna module.
 pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS dna_snapshots (id BIGINT PRIMARY KEY, tenant TEXT NOT NULL, \
@@ -87,12 +87,17 @@ impl DnaService {
     ///
     /// # Errors
     /// [`DnaError::Concurrent`], [`DnaError::Store`].
-    pub async fn snapshot(&self, origin: &Origin, agent_id: &str, dna: Map<String, Value>, traits: Map<String, Value>, reason: Option<String>) -> Result<Snapshot, DnaError> {
+    pub async fn snapshot(
+        &self,
+        origin: &Origin,
+        agent_id: &str,
+        dna: Map<String, Value>,
+        traits: Map<String, Value>,
+        reason: Option<String>,
+    ) -> Result<Snapshot, DnaError> {
         let mut tx = self.events.store().begin().await?;
         let latest = latest(&mut tx, origin.tenant(), agent_id).await?;
-        let snap = self
-            .insert(&mut tx, origin, agent_id, latest.as_ref(), dna, traits, None, SnapshotSource::Manual, reason)
-            .await?;
+        let snap = self.insert(&mut tx, origin, agent_id, latest.as_ref(), dna, traits, None, SnapshotSource::Manual, reason).await?;
         let event = DnaSnapshotCreated {
             snapshot_id: snap.id,
             agent_id: agent_id.to_owned(),
@@ -113,7 +118,14 @@ impl DnaService {
     ///
     /// # Errors
     /// [`DnaError::NotFound`], [`DnaError::Concurrent`], [`DnaError::Store`].
-    pub async fn mutate(&self, origin: &Origin, agent_id: &str, mutation: Map<String, Value>, traits_delta: Map<String, Value>, reason: Option<String>) -> Result<Snapshot, DnaError> {
+    pub async fn mutate(
+        &self,
+        origin: &Origin,
+        agent_id: &str,
+        mutation: Map<String, Value>,
+        traits_delta: Map<String, Value>,
+        reason: Option<String>,
+    ) -> Result<Snapshot, DnaError> {
         let mut tx = self.events.store().begin().await?;
         let base = latest(&mut tx, origin.tenant(), agent_id).await?.ok_or_else(|| DnaError::NotFound(agent_id.to_owned()))?;
         let mut dna = base.dna.clone();
@@ -124,9 +136,8 @@ impl DnaService {
         for (k, v) in &traits_delta {
             traits.insert(k.clone(), v.clone());
         }
-        let snap = self
-            .insert(&mut tx, origin, agent_id, Some(&base), dna, traits, base.karma_score, SnapshotSource::Mutation, reason)
-            .await?;
+        let snap =
+            self.insert(&mut tx, origin, agent_id, Some(&base), dna, traits, base.karma_score, SnapshotSource::Mutation, reason).await?;
         let event = DnaMutationApplied {
             snapshot_id: snap.id,
             agent_id: agent_id.to_owned(),

@@ -3,18 +3,18 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use brain_events::hardware::MovementCommand;
 use brain_http::{ApiError, Json};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::service::{HardwareService, VERSION};
-use crate::web::{check_id, store_error, Path, RequestContext};
+use crate::web::{Path, RequestContext, check_id, store_error};
 
 /// The body of a movement command: all three axes are required.
 #[derive(Debug, Clone, Copy, Deserialize)]

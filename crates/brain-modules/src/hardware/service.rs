@@ -1,14 +1,14 @@
 //! The simulated robots: velocities set by commands, poses integrated from them.
 
-use brain_events::hardware::{HardwareCommandSent, HardwareInfoQueried, HardwareStateQueried, MovementCommand};
 use brain_events::EventPayload;
+use brain_events::hardware::{HardwareCommandSent, HardwareInfoQueried, HardwareStateQueried, MovementCommand};
 use eventstream::EventStream;
-use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::StoreError;
+use eventstream_sql::sqlx::{self, Row};
 use serde::Serialize;
 
 use crate::sql::db;
-use crate::web::{ms_to_secs, now_ms, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms};
 
 /// The tables of the hardware module.
 pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS hardware_robots (tenant TEXT NOT NULL, robot_id TEXT NOT NULL, \
@@ -106,8 +106,9 @@ impl HardwareService {
         .execute(tx.conn())
         .await
         .map_err(db("storing a robot command"))?;
-        let event = HardwareCommandSent { robot_id: robot_id.to_owned(), command_type: "movement".into(), command: cmd, sent_at: ms_to_secs(now) }
-            .to_event();
+        let event =
+            HardwareCommandSent { robot_id: robot_id.to_owned(), command_type: "movement".into(), command: cmd, sent_at: ms_to_secs(now) }
+                .to_event();
         self.events.outbox_in_tx(&mut tx, &[origin.stamp(event)]).await?;
         tx.commit().await?;
         self.events.wake_relay();
@@ -152,7 +153,11 @@ async fn load(conn: &mut sqlx::AnyConnection, tenant: &str, robot_id: &str) -> R
     .map_err(db("reading a robot"))?;
     let Some(r) = row else { return Ok(None) };
     let e = || db("reading a robot");
-    let v = MovementCommand { linear_x: r.try_get(0).map_err(e())?, linear_y: r.try_get(1).map_err(e())?, angular_z: r.try_get(2).map_err(e())? };
+    let v = MovementCommand {
+        linear_x: r.try_get(0).map_err(e())?,
+        linear_y: r.try_get(1).map_err(e())?,
+        angular_z: r.try_get(2).map_err(e())?,
+    };
     let pose = Pose { x: r.try_get(3).map_err(e())?, y: r.try_get(4).map_err(e())?, heading: r.try_get(5).map_err(e())? };
     let commands: i64 = r.try_get(6).map_err(e())?;
     let last: i64 = r.try_get(7).map_err(e())?;

@@ -2,23 +2,20 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use brain_http::ApiError;
 use serde_json::json;
 
-use super::service::{MetricsError, MetricsService, JOB_ID};
-use crate::web::{store_error, RequestContext};
+use super::service::{JOB_ID, MetricsError, MetricsService};
+use crate::web::{RequestContext, store_error};
 
 /// The metrics router.
 pub(crate) fn router(service: Arc<MetricsService>) -> Router {
-    Router::new()
-        .route("/api/metrics/aggregate", post(aggregate))
-        .route("/api/metrics/results", get(results))
-        .with_state(service)
+    Router::new().route("/api/metrics/aggregate", post(aggregate)).route("/api/metrics/results", get(results)).with_state(service)
 }
 
 async fn aggregate(State(s): State<Arc<MetricsService>>, ctx: RequestContext) -> Result<Response, ApiError> {

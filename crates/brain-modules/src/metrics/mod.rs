@@ -14,7 +14,7 @@ mod api;
 mod service;
 
 pub(crate) use api::router;
-pub use service::{AggregationResult, MetricsError, MetricsService, JOB_ID};
+pub use service::{AggregationResult, JOB_ID, MetricsError, MetricsService};
 
 /// The metrics module's tables.
 pub(crate) fn service_ddl() -> &'static [&'static str] {

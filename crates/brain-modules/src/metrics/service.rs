@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brain_events::metrics::{MetricsAggregationCompleted, MetricsAggregationFailed, MetricsAggregationStarted};
-use brain_events::mission::{MissionCancelled, MissionCompleted, MissionCreated, MissionFailed, MissionStarted, MissionStatus, MissionStatusChanged};
+use brain_events::mission::{
+    MissionCancelled, MissionCompleted, MissionCreated, MissionFailed, MissionStarted, MissionStatus, MissionStatusChanged,
+};
 use brain_events::{Catalog, EventPayload};
 use eventstream::EventStream;
 use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TypePattern};
@@ -18,7 +20,7 @@ use tokio::sync::Mutex;
 use crate::missions::model::status_str;
 use crate::sql::db;
 use crate::supervisor::handlers::DEFAULT_TENANT;
-use crate::web::{ms_to_secs, now_ms, now_secs, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The job's id, in every `metrics.*` payload.
 pub const JOB_ID: &str = "aggregate_mission_metrics";
@@ -151,12 +153,14 @@ impl MetricsService {
                 }
                 self.apply(&mut tx, tenant, event).await?;
             }
-            sqlx::query("INSERT INTO metrics_cursor (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = excluded.position")
-                .bind(CURSOR)
-                .bind(last.as_str().to_owned())
-                .execute(tx.conn())
-                .await
-                .map_err(db("moving the metrics cursor"))?;
+            sqlx::query(
+                "INSERT INTO metrics_cursor (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            )
+            .bind(CURSOR)
+            .bind(last.as_str().to_owned())
+            .execute(tx.conn())
+            .await
+            .map_err(db("moving the metrics cursor"))?;
             tx.commit().await?;
             if records.len() < self.batch {
                 break;
@@ -178,7 +182,13 @@ impl MetricsService {
         .execute(tx.conn())
         .await
         .map_err(db("recording a metrics run"))?;
-        let result = AggregationResult { job_id: JOB_ID.into(), entries_processed: entries, duration_ms, completed_at: ms_to_secs(now), status_counts };
+        let result = AggregationResult {
+            job_id: JOB_ID.into(),
+            entries_processed: entries,
+            duration_ms,
+            completed_at: ms_to_secs(now),
+            status_counts,
+        };
         let completed = MetricsAggregationCompleted {
             job_id: JOB_ID.into(),
             entries_processed: entries,
@@ -250,13 +260,11 @@ impl MetricsService {
     /// # Errors
     /// The store's error.
     pub async fn counts(&self, tenant: Option<&str>) -> Result<BTreeMap<String, u64>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) FROM metrics_mission_status WHERE ($1 = '' OR tenant = $1) GROUP BY status",
-        )
-        .bind(tenant.unwrap_or("").to_owned())
-        .fetch_all(self.events.store().pool())
-        .await
-        .map_err(db("counting mission statuses"))?;
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM metrics_mission_status WHERE ($1 = '' OR tenant = $1) GROUP BY status")
+            .bind(tenant.unwrap_or("").to_owned())
+            .fetch_all(self.events.store().pool())
+            .await
+            .map_err(db("counting mission statuses"))?;
         let mut out = BTreeMap::new();
         for r in rows {
             let s: String = r.try_get(0).map_err(db("counting mission statuses"))?;

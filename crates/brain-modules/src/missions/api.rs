@@ -2,23 +2,23 @@
 //! `/info`, `/health`) and the newer module's (`POST /`, `GET /`, `/{id}`, `/{id}/status`, `/{id}/log`,
 //! `/stats/overview`, `/{id}/execute`), plus `/{id}/cancel`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use brain_events::mission::MissionStatus;
 use brain_http::{ApiError, Json};
 use serde_json::json;
 
 use super::error::MissionError;
-use super::model::{parse_status, CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery};
+use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery, parse_status};
 use super::service::MissionService;
-use crate::web::{check_id, check_text, Path, Query, RequestContext};
+use crate::web::{Path, Query, RequestContext, check_id, check_text};
 
 /// What the handlers share.
 #[derive(Clone)]

@@ -17,26 +17,26 @@
 //! - other manual status changes: `mission.log_appended`, `mission.status_changed`, and the legacy type
 //!   of the new status where one exists (`mission.started/completed/failed`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
+use brain_events::EventPayload;
 use brain_events::mission::{
     MissionCancelled, MissionCompleted, MissionCreated, MissionFailed, MissionLogAppended, MissionStarted, MissionStatus,
     MissionStatusChanged,
 };
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskCreated, TaskFailed, TaskRetrying, TaskStarted};
-use brain_events::EventPayload;
 use eventstream::EventStream;
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::sqlx::{self, any::AnyRow, Row};
+use eventstream_sql::sqlx::{self, Row, any::AnyRow};
 use eventstream_sql::{StateStore, StoreError, Tx};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::error::MissionError;
-use super::model::{legacy_status, parse_status, status_str, LogEntry, Mission, NewMission, Priority, QueueEntry, ALL_STATUSES};
+use super::model::{ALL_STATUSES, LogEntry, Mission, NewMission, Priority, QueueEntry, legacy_status, parse_status, status_str};
 use crate::sql::{db, is_unique_violation, next_counter};
-use crate::web::{ms_to_secs, now_ms, now_secs, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The tables of the missions module.
 pub(crate) const DDL: &[&str] = &[
@@ -223,28 +223,32 @@ impl MissionService {
         let mut out = Vec::new();
         let details = json!({"name": mission.name, "description": mission.description});
         self.append_log_in(&mut tx, origin, &mission.id, &log_entry("Mission created", details), &mut out).await?;
-        out.push(origin.stamp(
-            MissionCreated {
-                mission_id: mission.id.clone(),
-                name: mission.name.clone(),
-                description: mission.description.clone().unwrap_or_default(),
-                status: MissionStatus::Pending,
-                created_at: mission.created_at,
-                agent_id: mission.agent_id.clone(),
-                credit_cost: mission.credit_cost,
-                ..MissionCreated::default()
-            }
-            .to_event(),
-        ));
-        out.push(origin.stamp(
-            TaskCreated {
-                task_id: mission.id.clone(),
-                mission_type: mission.mission_type.clone(),
-                priority: mission.priority.legacy(),
-                created_by: Some(mission.created_by.clone()),
-            }
-            .to_event(),
-        ));
+        out.push(
+            origin.stamp(
+                MissionCreated {
+                    mission_id: mission.id.clone(),
+                    name: mission.name.clone(),
+                    description: mission.description.clone().unwrap_or_default(),
+                    status: MissionStatus::Pending,
+                    created_at: mission.created_at,
+                    agent_id: mission.agent_id.clone(),
+                    credit_cost: mission.credit_cost,
+                    ..MissionCreated::default()
+                }
+                .to_event(),
+            ),
+        );
+        out.push(
+            origin.stamp(
+                TaskCreated {
+                    task_id: mission.id.clone(),
+                    mission_type: mission.mission_type.clone(),
+                    priority: mission.priority.legacy(),
+                    created_by: Some(mission.created_by.clone()),
+                }
+                .to_event(),
+            ),
+        );
         self.commit(tx, &out).await?;
         self.wake.notify_waiters();
         Ok(mission)
@@ -301,8 +305,7 @@ impl MissionService {
             .fetch_all(self.store.pool())
             .await
             .map_err(db("counting missions"))?;
-        let mut by_status: std::collections::BTreeMap<String, u64> =
-            ALL_STATUSES.iter().map(|s| (status_str(*s).to_owned(), 0)).collect();
+        let mut by_status: std::collections::BTreeMap<String, u64> = ALL_STATUSES.iter().map(|s| (status_str(*s).to_owned(), 0)).collect();
         let mut total = 0;
         let mut last: Option<i64> = None;
         for row in rows {
@@ -323,14 +326,12 @@ impl MissionService {
     /// # Errors
     /// [`MissionError::Store`].
     pub async fn queue_preview(&self, tenant: &str, limit: u32) -> Result<(Vec<QueueEntry>, u64), MissionError> {
-        let rows = sqlx::query(select_missions!(
-            "WHERE tenant = $1 AND queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT $2"
-        ))
-        .bind(tenant.to_owned())
-        .bind(i64::from(limit))
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(db("reading the queue"))?;
+        let rows = sqlx::query(select_missions!("WHERE tenant = $1 AND queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT $2"))
+            .bind(tenant.to_owned())
+            .bind(i64::from(limit))
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db("reading the queue"))?;
         let items = rows
             .iter()
             .map(mission_from_row)
@@ -375,14 +376,13 @@ impl MissionService {
     /// [`MissionError::NotFound`]; [`MissionError::Store`].
     pub async fn log(&self, tenant: &str, id: &str) -> Result<Vec<LogEntry>, MissionError> {
         self.get(tenant, id).await?;
-        let rows = sqlx::query(
-            "SELECT level, message, data, logged_at FROM mission_logs WHERE tenant = $1 AND mission_id = $2 ORDER BY seq",
-        )
-        .bind(tenant.to_owned())
-        .bind(id.to_owned())
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(db("reading a mission log"))?;
+        let rows =
+            sqlx::query("SELECT level, message, data, logged_at FROM mission_logs WHERE tenant = $1 AND mission_id = $2 ORDER BY seq")
+                .bind(tenant.to_owned())
+                .bind(id.to_owned())
+                .fetch_all(self.store.pool())
+                .await
+                .map_err(db("reading a mission log"))?;
         rows.iter()
             .map(|r| -> Result<LogEntry, StoreError> {
                 let data: String = r.try_get(2).map_err(db("reading a mission log"))?;
@@ -446,17 +446,19 @@ impl MissionService {
         let tenant: String = row.try_get(0).map_err(db("reading the queue"))?;
         let m = mission_from_row(&row)?;
         let origin = origin_of(&tenant, &m)?;
-        let mut out = vec![origin.stamp(
-            TaskStarted {
-                task_id: m.id.clone(),
-                mission_type: m.mission_type.clone(),
-                priority: m.priority.legacy(),
-                score: m.priority.value() as f64,
-                retry_count: m.retry_count,
-                started_at: now_secs(),
-            }
-            .to_event(),
-        )];
+        let mut out = vec![
+            origin.stamp(
+                TaskStarted {
+                    task_id: m.id.clone(),
+                    mission_type: m.mission_type.clone(),
+                    priority: m.priority.legacy(),
+                    score: m.priority.value() as f64,
+                    retry_count: m.retry_count,
+                    started_at: now_secs(),
+                }
+                .to_event(),
+            ),
+        ];
         let change = Change {
             to: MissionStatus::Running,
             queued: false,
@@ -478,10 +480,13 @@ impl MissionService {
     pub async fn complete(&self, claimed: &Claimed, result: Value, duration_ms: f64) -> Result<bool, MissionError> {
         let m = &claimed.mission;
         let mut tx = self.store.begin().await?;
-        let mut out = vec![claimed.origin.stamp(
-            TaskCompleted { task_id: m.id.clone(), mission_type: m.mission_type.clone(), duration_ms, completed_at: now_secs() }
-                .to_event(),
-        )];
+        let mut out =
+            vec![
+                claimed.origin.stamp(
+                    TaskCompleted { task_id: m.id.clone(), mission_type: m.mission_type.clone(), duration_ms, completed_at: now_secs() }
+                        .to_event(),
+                ),
+            ];
         let change = Change {
             to: MissionStatus::Completed,
             queued: false,
@@ -511,20 +516,22 @@ impl MissionService {
         let will_retry = retry_count <= m.max_retries;
         let mut tx = self.store.begin().await?;
         let now = now_secs();
-        let mut out = vec![claimed.origin.stamp(
-            TaskFailed {
-                task_id: m.id.clone(),
-                mission_type: m.mission_type.clone(),
-                error: error.to_owned(),
-                error_type: error_type.to_owned(),
-                retry_count,
-                max_retries: m.max_retries,
-                will_retry,
-                duration_ms,
-                failed_at: now,
-            }
-            .to_event(),
-        )];
+        let mut out = vec![
+            claimed.origin.stamp(
+                TaskFailed {
+                    task_id: m.id.clone(),
+                    mission_type: m.mission_type.clone(),
+                    error: error.to_owned(),
+                    error_type: error_type.to_owned(),
+                    retry_count,
+                    max_retries: m.max_retries,
+                    will_retry,
+                    duration_ms,
+                    failed_at: now,
+                }
+                .to_event(),
+            ),
+        ];
         let queue_seq = if will_retry { next_counter(&mut tx, QUEUE_SEQ).await? } else { m.queue_seq };
         let change = Change {
             to: if will_retry { MissionStatus::Pending } else { MissionStatus::Failed },
@@ -540,17 +547,19 @@ impl MissionService {
             Err(e) => return Err(e),
         }
         if will_retry {
-            out.push(claimed.origin.stamp(
-                TaskRetrying {
-                    task_id: m.id.clone(),
-                    mission_type: m.mission_type.clone(),
-                    retry_count,
-                    max_retries: m.max_retries,
-                    next_attempt: retry_count + 1,
-                    retried_at: now,
-                }
-                .to_event(),
-            ));
+            out.push(
+                claimed.origin.stamp(
+                    TaskRetrying {
+                        task_id: m.id.clone(),
+                        mission_type: m.mission_type.clone(),
+                        retry_count,
+                        max_retries: m.max_retries,
+                        next_attempt: retry_count + 1,
+                        retried_at: now,
+                    }
+                    .to_event(),
+                ),
+            );
         }
         self.commit(tx, &out).await?;
         if will_retry {
@@ -604,23 +613,25 @@ impl MissionService {
 
         let details = json!({"from": status_str(m.status), "to": status_str(change.to)});
         self.append_log_in(tx, origin, &m.id, &log_entry("Mission status changed", details), out).await?;
-        out.push(origin.stamp(
-            MissionStatusChanged {
-                mission_id: m.id.clone(),
-                old_status: m.status,
-                new_status: change.to,
-                changed_at: updated.updated_at,
-            }
-            .to_event(),
-        ));
+        out.push(
+            origin.stamp(
+                MissionStatusChanged {
+                    mission_id: m.id.clone(),
+                    old_status: m.status,
+                    new_status: change.to,
+                    changed_at: updated.updated_at,
+                }
+                .to_event(),
+            ),
+        );
         let (old_status, new_status) = (legacy_status(m.status), legacy_status(change.to));
         let mission_id = m.id.clone();
         let mission_name = m.name.clone();
         let error_message = if change.to == MissionStatus::Failed { updated.last_error.clone() } else { None };
         let legacy = match change.to {
-            MissionStatus::Running => Some(
-                MissionStarted { mission_id, mission_name, old_status, new_status, result: None, error_message: None }.to_event(),
-            ),
+            MissionStatus::Running => {
+                Some(MissionStarted { mission_id, mission_name, old_status, new_status, result: None, error_message: None }.to_event())
+            }
             MissionStatus::Completed => Some(
                 MissionCompleted { mission_id, mission_name, old_status, new_status, result: updated.result.clone(), error_message: None }
                     .to_event(),
@@ -628,9 +639,9 @@ impl MissionService {
             MissionStatus::Failed => {
                 Some(MissionFailed { mission_id, mission_name, old_status, new_status, result: None, error_message }.to_event())
             }
-            MissionStatus::Cancelled => Some(
-                MissionCancelled { mission_id, mission_name, old_status, new_status, result: None, error_message: None }.to_event(),
-            ),
+            MissionStatus::Cancelled => {
+                Some(MissionCancelled { mission_id, mission_name, old_status, new_status, result: None, error_message: None }.to_event())
+            }
             MissionStatus::Pending => None,
         };
         if let Some(e) = legacy {
@@ -669,15 +680,17 @@ impl MissionService {
         .execute(tx.conn())
         .await
         .map_err(db("appending to a mission log"))?;
-        out.push(origin.stamp(
-            MissionLogAppended {
-                mission_id: mission_id.to_owned(),
-                log_level: entry.level.clone(),
-                message: entry.message.clone(),
-                appended_at: at,
-            }
-            .to_event(),
-        ));
+        out.push(
+            origin.stamp(
+                MissionLogAppended {
+                    mission_id: mission_id.to_owned(),
+                    log_level: entry.level.clone(),
+                    message: entry.message.clone(),
+                    appended_at: at,
+                }
+                .to_event(),
+            ),
+        );
         Ok(())
     }
 
@@ -720,9 +733,12 @@ fn cancelled_event(origin: &Origin, m: &Mission) -> Event {
 }
 
 fn origin_of(tenant: &str, m: &Mission) -> Result<Origin, StoreError> {
-    let tenant: TenantId = tenant
-        .parse()
-        .map_err(|e: eventstream_core::InvalidId| StoreError::Corrupt { table: "missions", row_id: -1, column: "tenant", reason: e.to_string() })?;
+    let tenant: TenantId = tenant.parse().map_err(|e: eventstream_core::InvalidId| StoreError::Corrupt {
+        table: "missions",
+        row_id: -1,
+        column: "tenant",
+        reason: e.to_string(),
+    })?;
     Ok(Origin::background(tenant, m.correlation_id.clone()))
 }
 

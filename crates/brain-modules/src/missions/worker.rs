@@ -5,8 +5,8 @@
 //! re-enqueued a new mission with `retry_count` 0 and so retried forever); a store error never kills the
 //! loop; shutdown lets the attempt in progress finish and record its outcome.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;

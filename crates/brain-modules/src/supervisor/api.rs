@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use brain_http::ApiError;
 use serde_json::json;
 
 use super::service::SupervisorService;
-use crate::web::{store_error, RequestContext};
+use crate::web::{RequestContext, store_error};
 
 /// The supervisor router.
 pub(crate) fn router(service: Arc<SupervisorService>) -> Router {

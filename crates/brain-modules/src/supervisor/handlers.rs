@@ -159,7 +159,13 @@ fn task_kind(t: &str) -> Option<&'static str> {
     .map(|(_, k)| k)
 }
 
-async fn set_status(ctx: &mut HandlerContext<'_>, tenant: String, mission_id: String, status: MissionStatus, at: i64) -> Result<(), HandlerError> {
+async fn set_status(
+    ctx: &mut HandlerContext<'_>,
+    tenant: String,
+    mission_id: String,
+    status: MissionStatus,
+    at: i64,
+) -> Result<(), HandlerError> {
     sqlx::query(
         "INSERT INTO supervisor_missions (tenant, mission_id, status, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant, mission_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",

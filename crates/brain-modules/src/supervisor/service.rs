@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use brain_events::EventPayload;
 use brain_events::agent::AgentOffline;
 use brain_events::supervisor::{SupervisorAgentsListed, SupervisorHealthChecked, SupervisorStatusQueried};
-use brain_events::EventPayload;
 use eventstream::EventStream;
 use eventstream_core::{Source, TenantId};
-use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::StoreError;
+use eventstream_sql::sqlx::{self, Row};
 use serde::Serialize;
 
 use crate::sql::db;
-use crate::web::{ms_to_secs, now_ms, now_secs, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The tables of the supervisor.
 pub(crate) const DDL: &[&str] = &[
@@ -245,9 +245,8 @@ impl SupervisorService {
             if done.rows_affected() == 0 {
                 continue;
             }
-            let mut event = Origin::background(tenant_id, None).stamp(
-                AgentOffline { agent_id: agent, reason: Some("heartbeat_timeout".into()), offline_at: Some(now_secs()) }.to_event(),
-            );
+            let mut event = Origin::background(tenant_id, None)
+                .stamp(AgentOffline { agent_id: agent, reason: Some("heartbeat_timeout".into()), offline_at: Some(now_secs()) }.to_event());
             if let Ok(source) = SUPERVISOR_SOURCE.parse::<Source>() {
                 event.source = source;
             }

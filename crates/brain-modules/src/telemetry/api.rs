@@ -4,19 +4,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use brain_events::telemetry::RobotMetrics;
 use brain_http::ApiError;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::service::{check_metrics, TelemetryService};
-use crate::web::{check_id, store_error, Origin, Path, RequestContext};
+use super::service::{TelemetryService, check_metrics};
+use crate::web::{Origin, Path, RequestContext, check_id, store_error};
 
 /// The telemetry router.
 pub(crate) fn router(service: Arc<TelemetryService>) -> Router {

@@ -3,17 +3,17 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use brain_events::telemetry::{RobotMetrics, TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use brain_events::EventPayload;
+use brain_events::telemetry::{RobotMetrics, TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::StoreError;
+use eventstream_sql::sqlx::{self, Row};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::sql::db;
-use crate::web::{ms_to_secs, now_ms, now_secs, Origin};
+use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The tables of the telemetry module.
 pub(crate) const DDL: &[&str] = &[
@@ -76,13 +76,20 @@ impl TelemetryService {
             .execute(tx.conn())
             .await
             .map_err(db("recording a telemetry connection"))?;
-        let e = TelemetryConnectionEstablished { robot_id: robot_id.to_owned(), connection_id: connection_id.to_owned(), connected_at: ms_to_secs(now) };
+        let e = TelemetryConnectionEstablished {
+            robot_id: robot_id.to_owned(),
+            connection_id: connection_id.to_owned(),
+            connected_at: ms_to_secs(now),
+        };
         self.events.outbox_in_tx(&mut tx, &[origin.stamp(e.to_event())]).await?;
         tx.commit().await?;
         self.events.wake_relay();
         let (tx_replaced, rx_replaced) = oneshot::channel();
         let old = self.live.lock().ok().and_then(|mut m| {
-            m.insert((origin.tenant().to_owned(), robot_id.to_owned()), Live { connection_id: connection_id.to_owned(), replaced: tx_replaced })
+            m.insert(
+                (origin.tenant().to_owned(), robot_id.to_owned()),
+                Live { connection_id: connection_id.to_owned(), replaced: tx_replaced },
+            )
         });
         if let Some(old) = old {
             let _ = old.replaced.send(());
@@ -186,7 +193,8 @@ impl TelemetryService {
             network_latency_ms: r.try_get(2).map_err(e())?,
             battery_percentage: r.try_get(3).map_err(e())?,
         };
-        let event: Event = origin.stamp(TelemetryMetricsPublished { robot_id: robot_id.to_owned(), metrics: m, published_at: now_secs() }.to_event());
+        let event: Event =
+            origin.stamp(TelemetryMetricsPublished { robot_id: robot_id.to_owned(), metrics: m, published_at: now_secs() }.to_event());
         self.events.emit(event).await;
         Ok(Some(m))
     }

@@ -1,9 +1,9 @@
 //! Bad input on every route: a 4xx with a stable code, never a 5xx; unknown ids are 404.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{fast_config, App, TENANT};
+use crate::helpers::{App, TENANT, fast_config};
 
 enum Body {
     None,
@@ -64,10 +64,34 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::GET, "/api/credits/agents/rich/history?limit=-1", NoBody, 422, "invalid_query"),
         // hardware
         (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 0})), 422, "invalid_body"),
-        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 1.01, "angular_z": 0})), 422, "validation_failed"),
-        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": -2.5})), 422, "validation_failed"),
-        (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": "fast", "linear_y": 0, "angular_z": 0})), 422, "invalid_body"),
-        (Method::POST, "/api/hardware/robots/r%20x/command", Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": 0})), 422, "validation_failed"),
+        (
+            Method::POST,
+            "/api/hardware/robots/r/command",
+            Json(json!({"linear_x": 0, "linear_y": 1.01, "angular_z": 0})),
+            422,
+            "validation_failed",
+        ),
+        (
+            Method::POST,
+            "/api/hardware/robots/r/command",
+            Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": -2.5})),
+            422,
+            "validation_failed",
+        ),
+        (
+            Method::POST,
+            "/api/hardware/robots/r/command",
+            Json(json!({"linear_x": "fast", "linear_y": 0, "angular_z": 0})),
+            422,
+            "invalid_body",
+        ),
+        (
+            Method::POST,
+            "/api/hardware/robots/r%20x/command",
+            Json(json!({"linear_x": 0, "linear_y": 0, "angular_z": 0})),
+            422,
+            "validation_failed",
+        ),
         (Method::GET, "/api/hardware/robots/never/state", NoBody, 404, "robot_not_found"),
         // telemetry
         (Method::GET, "/api/telemetry/robots/never/metrics", NoBody, 404, "robot_not_found"),

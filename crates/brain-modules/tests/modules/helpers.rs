@@ -10,10 +10,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use brain_http::{Principal, Role};
 use brain_modules::{Modules, ModulesConfig};
-use eventstream::{default_consumer_name, ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks};
+use eventstream::{ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, default_consumer_name};
 use eventstream_core::{Event, EventLog, StartFrom};
 use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
-use eventstream_sql::{sqlite_url, StateStore};
+use eventstream_sql::{StateStore, sqlite_url};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -68,7 +68,8 @@ impl App {
     /// pool, timers) start with [`App::start_background`].
     pub async fn start(config: ModulesConfig) -> App {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path().join("log"), EmbeddedOptions::default()).await.expect("open log"));
+        let log: Arc<dyn EventLog> =
+            Arc::new(EmbeddedLog::open(dir.path().join("log"), EmbeddedOptions::default()).await.expect("open log"));
         let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.expect("open store");
         let options = PublisherOptions { relay_poll: Duration::from_millis(50), ..PublisherOptions::default() };
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), None, options);

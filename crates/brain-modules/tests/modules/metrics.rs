@@ -1,11 +1,11 @@
 //! metrics: the aggregation job reads mission events from the log and reports its runs.
 
-use brain_events::metrics::{MetricsAggregationCompleted, MetricsAggregationStarted};
 use brain_events::EventPayload;
+use brain_events::metrics::{MetricsAggregationCompleted, MetricsAggregationStarted};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_envelope, fast_config, field, of_type, App, TENANT};
+use crate::helpers::{App, TENANT, assert_envelope, fast_config, field, of_type};
 
 #[tokio::test]
 async fn aggregation_counts_mission_statuses_from_the_log_and_reports_its_runs() {
@@ -20,7 +20,8 @@ async fn aggregation_counts_mission_statuses_from_the_log_and_reports_its_runs()
     }
     // Another tenant's mission is not counted in this tenant's run.
     app.call(Method::POST, "/api/missions", "other", None, Some(json!({"id": "x", "name": "x"}))).await;
-    app.wait_events("the mission events", |ev| of_type(ev, "mission.cancelled").len() == 1 && of_type(ev, "mission.created").len() == 4).await;
+    app.wait_events("the mission events", |ev| of_type(ev, "mission.cancelled").len() == 1 && of_type(ev, "mission.created").len() == 4)
+        .await;
 
     let (status, run) = app.call(Method::POST, "/api/metrics/aggregate", TENANT, Some("corr-agg"), None).await;
     assert_eq!(status, 200, "{run}");

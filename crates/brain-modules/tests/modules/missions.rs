@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use brain_events::EventPayload;
 use brain_events::mission::{MissionCreated, MissionLogAppended, MissionStatusChanged};
 use brain_events::task::{TaskCancelled, TaskCreated, TaskStarted};
-use brain_events::EventPayload;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{assert_envelope, fast_config, field, of_type, App, TENANT};
+use crate::helpers::{App, TENANT, assert_envelope, fast_config, field, of_type};
 
 /// The `task.*`/`mission.*` types of one mission, in log order.
 fn sequence(events: &[eventstream_core::Event], id: &str) -> Vec<String> {
@@ -29,7 +29,13 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     let app = App::start(fast_config()).await;
     let corr = Some("corr-missions-1");
     let (status, m) = app
-        .call(Method::POST, "/api/missions", TENANT, corr, Some(json!({"id": "m-1", "name": "Survey", "description": "north field", "priority": "HIGH", "data": {"k": 1}})))
+        .call(
+            Method::POST,
+            "/api/missions",
+            TENANT,
+            corr,
+            Some(json!({"id": "m-1", "name": "Survey", "description": "north field", "priority": "HIGH", "data": {"k": 1}})),
+        )
         .await;
     assert_eq!(status, 201, "{m}");
     assert_eq!(m["status"], "PENDING");
@@ -43,7 +49,8 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     let (status, _) = app.call(Method::GET, "/api/missions/m-1", "other", None, None).await;
     assert_eq!(status, 404);
 
-    let (status, _) = app.call(Method::POST, "/api/missions/m-1/log", TENANT, corr, Some(json!({"message": "checking", "level": "warning"}))).await;
+    let (status, _) =
+        app.call(Method::POST, "/api/missions/m-1/log", TENANT, corr, Some(json!({"message": "checking", "level": "warning"}))).await;
     assert_eq!(status, 202);
     let (status, r) = app.call(Method::POST, "/api/missions/m-1/status?mission_status=RUNNING", TENANT, corr, None).await;
     assert_eq!((status, r["status"].as_str()), (200, Some("RUNNING")));
@@ -60,7 +67,15 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     assert_eq!(messages, ["Mission created", "checking", "Mission status changed", "Mission status changed"]);
 
     // The legacy queue: enqueue, preview, cancel.
-    let (status, q) = app.call(Method::POST, "/api/missions/enqueue", TENANT, Some("corr-legacy"), Some(json!({"type": "agent.chat", "payload": {"message": "hi"}, "priority": 40, "created_by": "tester"}))).await;
+    let (status, q) = app
+        .call(
+            Method::POST,
+            "/api/missions/enqueue",
+            TENANT,
+            Some("corr-legacy"),
+            Some(json!({"type": "agent.chat", "payload": {"message": "hi"}, "priority": 40, "created_by": "tester"})),
+        )
+        .await;
     assert_eq!((status, q["status"].as_str()), (200, Some("queued")));
     let legacy_id = q["mission_id"].as_str().unwrap_or_default().to_owned();
     let (_, queue) = app.get("/api/missions/queue?limit=5").await;
@@ -81,16 +96,21 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     let (_, worker) = app.get("/api/missions/worker/status").await;
     assert_eq!(worker["running"], false);
 
-    let events = app
-        .wait_events("the cancel events", |ev| of_type(ev, TaskCancelled::TYPE).len() == 1 && sequence(ev, "m-1").len() == 10)
-        .await;
+    let events =
+        app.wait_events("the cancel events", |ev| of_type(ev, TaskCancelled::TYPE).len() == 1 && sequence(ev, "m-1").len() == 10).await;
     assert_eq!(
         sequence(&events, "m-1"),
         strs(&[
-            "mission.log_appended", "mission.created", "task.created",
             "mission.log_appended",
-            "mission.log_appended", "mission.status_changed", "mission.started",
-            "mission.log_appended", "mission.status_changed", "mission.completed",
+            "mission.created",
+            "task.created",
+            "mission.log_appended",
+            "mission.log_appended",
+            "mission.status_changed",
+            "mission.started",
+            "mission.log_appended",
+            "mission.status_changed",
+            "mission.completed",
         ])
     );
     let m1: Vec<_> = events.iter().filter(|e| e.mission_id.as_deref() == Some("m-1")).collect();
@@ -101,7 +121,10 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     let created = of_type(&events, MissionCreated::TYPE).into_iter().find(|e| field(e, "mission_id") == "m-1").expect("mission.created");
     assert_envelope(created, MissionCreated::SOURCE, TENANT, Some("corr-missions-1"));
     let p = MissionCreated::from_event(created).expect("decodes");
-    assert_eq!((p.name.as_str(), p.description.as_str(), p.status), ("Survey", "north field", brain_events::mission::MissionStatus::Pending));
+    assert_eq!(
+        (p.name.as_str(), p.description.as_str(), p.status),
+        ("Survey", "north field", brain_events::mission::MissionStatus::Pending)
+    );
     let task_created = of_type(&events, TaskCreated::TYPE).into_iter().find(|e| field(e, "task_id") == "m-1").expect("task.created");
     assert_envelope(task_created, TaskCreated::SOURCE, TENANT, Some("corr-missions-1"));
     assert_eq!(field(task_created, "priority"), "HIGH");
@@ -115,8 +138,20 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
     assert_eq!(field(warn, "log_level"), "warning");
     assert!(field(warn, "appended_at").is_f64());
     let legacy = sequence(&events, &legacy_id);
-    assert_eq!(legacy, strs(&["mission.log_appended", "mission.created", "task.created", "mission.log_appended", "mission.status_changed", "mission.cancelled", "task.cancelled"]));
-    let tc = of_type(&events, TaskCreated::TYPE).into_iter().find(|e| field(e, "task_id") == legacy_id.as_str()).expect("legacy task.created");
+    assert_eq!(
+        legacy,
+        strs(&[
+            "mission.log_appended",
+            "mission.created",
+            "task.created",
+            "mission.log_appended",
+            "mission.status_changed",
+            "mission.cancelled",
+            "task.cancelled"
+        ])
+    );
+    let tc =
+        of_type(&events, TaskCreated::TYPE).into_iter().find(|e| field(e, "task_id") == legacy_id.as_str()).expect("legacy task.created");
     assert_eq!((field(tc, "created_by"), field(tc, "priority")), (&json!("tester"), &json!("CRITICAL")));
     assert_eq!(tc.correlation_id.as_deref(), Some("corr-legacy"));
     app.stop().await;
@@ -139,7 +174,13 @@ async fn one_hundred_missions_run_in_priority_order_with_retries_and_agreeing_st
             _ => (json!({"n": i}), 3, "ok"),
         };
         let (status, body) = app
-            .call(Method::POST, "/api/missions", TENANT, Some("corr-e2e"), Some(json!({"name": format!("m{i}"), "priority": priority, "data": data, "max_retries": max_retries})))
+            .call(
+                Method::POST,
+                "/api/missions",
+                TENANT,
+                Some("corr-e2e"),
+                Some(json!({"name": format!("m{i}"), "priority": priority, "data": data, "max_retries": max_retries})),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let id = body["id"].as_str().unwrap_or_default().to_owned();
@@ -184,15 +225,21 @@ async fn one_hundred_missions_run_in_priority_order_with_retries_and_agreeing_st
         let want: Vec<String> = parts.concat().into_iter().map(str::to_owned).collect();
         assert_eq!(sequence(&events, id), want, "mission {id} ({k})");
         let mine: Vec<_> = events.iter().filter(|e| e.mission_id.as_deref() == Some(id.as_str())).collect();
-        assert!(mine.iter().all(|e| e.tenant_id.as_ref().map(|t| t.as_str()) == Some(TENANT) && e.correlation_id.as_deref() == Some("corr-e2e")));
+        assert!(
+            mine.iter()
+                .all(|e| e.tenant_id.as_ref().map(|t| t.as_str()) == Some(TENANT) && e.correlation_id.as_deref() == Some("corr-e2e"))
+        );
         if *k == "always_fail" {
             let failed: Vec<_> = mine.iter().filter(|e| e.event_type.as_str() == "task.failed").collect();
-            let counts: Vec<(Value, Value)> = failed.iter().map(|e| (field(e, "retry_count").clone(), field(e, "will_retry").clone())).collect();
+            let counts: Vec<(Value, Value)> =
+                failed.iter().map(|e| (field(e, "retry_count").clone(), field(e, "will_retry").clone())).collect();
             assert_eq!(counts, vec![(json!(1), json!(true)), (json!(2), json!(true)), (json!(3), json!(false))]);
             assert!(failed.iter().all(|e| field(e, "error_type") == "SimulatedFailure" && field(e, "max_retries") == 2));
-            let retrying: Vec<Value> = mine.iter().filter(|e| e.event_type.as_str() == "task.retrying").map(|e| field(e, "next_attempt").clone()).collect();
+            let retrying: Vec<Value> =
+                mine.iter().filter(|e| e.event_type.as_str() == "task.retrying").map(|e| field(e, "next_attempt").clone()).collect();
             assert_eq!(retrying, vec![json!(2), json!(3)]);
-            let starts: Vec<Value> = mine.iter().filter(|e| e.event_type.as_str() == "task.started").map(|e| field(e, "retry_count").clone()).collect();
+            let starts: Vec<Value> =
+                mine.iter().filter(|e| e.event_type.as_str() == "task.started").map(|e| field(e, "retry_count").clone()).collect();
             assert_eq!(starts, vec![json!(0), json!(1), json!(2)]);
             let (_, m) = app.get(&format!("/api/missions/{id}")).await;
             assert_eq!((m["status"].as_str(), m["retry_count"].as_u64()), (Some("FAILED"), Some(3)));
@@ -203,14 +250,20 @@ async fn one_hundred_missions_run_in_priority_order_with_retries_and_agreeing_st
     let sup = app
         .wait_get("/api/supervisor/status", "the supervisor projection", |b| b["completed_missions"] == 90 && b["failed_missions"] == 10)
         .await;
-    assert_eq!((sup["total_missions"].as_u64(), sup["running_missions"].as_u64(), sup["pending_missions"].as_u64()), (Some(100), Some(0), Some(0)));
+    assert_eq!(
+        (sup["total_missions"].as_u64(), sup["running_missions"].as_u64(), sup["pending_missions"].as_u64()),
+        (Some(100), Some(0), Some(0))
+    );
     assert_eq!(sup["task_events"]["retrying"], 30);
     assert_eq!(sup["task_events"]["started"], 130);
 
     // So does the metrics aggregation of the mission events in the log.
     let (status, run) = app.call(Method::POST, "/api/metrics/aggregate", TENANT, Some("corr-metrics"), None).await;
     assert_eq!(status, 200, "{run}");
-    let table: BTreeMap<String, u64> = by_status.as_object().map(|m| m.iter().filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n))).collect()).unwrap_or_default();
+    let table: BTreeMap<String, u64> = by_status
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n))).collect())
+        .unwrap_or_default();
     let agg: BTreeMap<String, u64> = serde_json::from_value(run["status_counts"].clone()).unwrap_or_default();
     assert_eq!(agg, table);
     let mission_events = events.iter().filter(|e| e.event_type.namespace() == "mission").count() as u64;

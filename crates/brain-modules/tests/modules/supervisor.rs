@@ -1,13 +1,13 @@
 //! supervisor: health, status and agents from the projection of agent.* events, heartbeat timeouts.
 
+use brain_events::EventPayload;
 use brain_events::agent::{AgentHeartbeat, AgentOffline, AgentOnline};
 use brain_events::supervisor::{SupervisorAgentsListed, SupervisorHealthChecked, SupervisorStatusQueried};
-use brain_events::EventPayload;
 use eventstream_core::Event;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_envelope, fast_config, field, of_type, App, TENANT};
+use crate::helpers::{App, TENANT, assert_envelope, fast_config, field, of_type};
 
 fn for_tenant(mut e: Event, seconds_ago: i64) -> Event {
     e.tenant_id = TENANT.parse().ok();
@@ -20,15 +20,24 @@ async fn supervisor_reports_agents_from_events_and_marks_silent_ones_offline() {
     let mut config = fast_config();
     config.heartbeat_timeout = std::time::Duration::from_secs(60);
     let mut app = App::start(config).await;
-    let live = AgentOnline { agent_id: "a-live".into(), name: Some("Live".into()), capabilities: Some(vec!["chat".into()]), online_at: None };
-    let beat = AgentHeartbeat { agent_id: "a-live".into(), state: Some("healthy".into()), current_mission_id: Some("m-7".into()), load: Some(0.2) };
+    let live =
+        AgentOnline { agent_id: "a-live".into(), name: Some("Live".into()), capabilities: Some(vec!["chat".into()]), online_at: None };
+    let beat = AgentHeartbeat {
+        agent_id: "a-live".into(),
+        state: Some("healthy".into()),
+        current_mission_id: Some("m-7".into()),
+        load: Some(0.2),
+    };
     let silent = AgentOnline { agent_id: "a-silent".into(), name: None, capabilities: None, online_at: None };
     app.events.publish(for_tenant(live.to_event(), 0)).await.expect("publish");
     app.events.publish(for_tenant(beat.to_event(), 0)).await.expect("publish");
     app.events.publish(for_tenant(silent.to_event(), 3600)).await.expect("publish");
     let agents = app.wait_get("/api/supervisor/agents", "two agents", |b| b.as_array().map(Vec::len) == Some(2)).await;
     assert_eq!(agents[0]["id"], "a-live");
-    assert_eq!((agents[0]["state"].as_str(), agents[0]["current_mission_id"].as_str(), agents[0]["name"].as_str()), (Some("healthy"), Some("m-7"), Some("Live")));
+    assert_eq!(
+        (agents[0]["state"].as_str(), agents[0]["current_mission_id"].as_str(), agents[0]["name"].as_str()),
+        (Some("healthy"), Some("m-7"), Some("Live"))
+    );
     assert_eq!(agents[1]["state"], "offline", "no heartbeat for an hour");
 
     let corr = Some("corr-sup");
@@ -62,7 +71,8 @@ async fn supervisor_reports_agents_from_events_and_marks_silent_ones_offline() {
     let status_ev = of_type(&events, SupervisorStatusQueried::TYPE)[0];
     assert_envelope(status_ev, SupervisorStatusQueried::SOURCE, TENANT, corr);
     assert_eq!((field(status_ev, "agent_count"), field(status_ev, "total_missions")), (&json!(2), &json!(0)));
-    let listed: Vec<_> = of_type(&events, SupervisorAgentsListed::TYPE).into_iter().filter(|e| e.correlation_id.as_deref() == corr).collect();
+    let listed: Vec<_> =
+        of_type(&events, SupervisorAgentsListed::TYPE).into_iter().filter(|e| e.correlation_id.as_deref() == corr).collect();
     assert_eq!(field(listed[0], "agent_count"), &json!(2));
     app.stop().await;
 }

@@ -1,13 +1,13 @@
 //! telemetry: the WebSocket lifecycle with real close reasons, metrics frames published as events.
 
-use brain_events::telemetry::{TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use brain_events::EventPayload;
+use brain_events::telemetry::{TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{assert_envelope, fast_config, field, of_type, App, TENANT};
+use crate::helpers::{App, TENANT, assert_envelope, fast_config, field, of_type};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -40,7 +40,12 @@ async fn websocket_lifecycle_reports_real_close_reasons_and_publishes_metrics() 
     assert_eq!(ack["type"], "metrics_ack");
     first.send(Message::Text("hello".into())).await.expect("send");
     assert_eq!(next_text(&mut first).await, "Echo: hello");
-    first.send(Message::Text(json!({"cpu_usage": 500, "memory_usage": 1, "network_latency_ms": 1, "battery_percentage": 1}).to_string().into())).await.expect("send");
+    first
+        .send(Message::Text(
+            json!({"cpu_usage": 500, "memory_usage": 1, "network_latency_ms": 1, "battery_percentage": 1}).to_string().into(),
+        ))
+        .await
+        .expect("send");
     let err: Value = serde_json::from_str(&next_text(&mut first).await).unwrap_or(Value::Null);
     assert_eq!(err["code"], "invalid_metrics");
     let (_, info) = app.get("/api/telemetry/info").await;
@@ -60,7 +65,11 @@ async fn websocket_lifecycle_reports_real_close_reasons_and_publishes_metrics() 
     let (status, m) = app.get("/api/telemetry/robots/r-404/metrics").await;
     assert_eq!((status, m["code"].as_str()), (404, Some("robot_not_found")));
 
-    let events = app.wait_events("telemetry events", |ev| of_type(ev, TelemetryConnectionClosed::TYPE).len() == 2 && of_type(ev, TelemetryMetricsPublished::TYPE).len() == 2).await;
+    let events = app
+        .wait_events("telemetry events", |ev| {
+            of_type(ev, TelemetryConnectionClosed::TYPE).len() == 2 && of_type(ev, TelemetryMetricsPublished::TYPE).len() == 2
+        })
+        .await;
     let est = of_type(&events, TelemetryConnectionEstablished::TYPE);
     assert_eq!(est.len(), 2);
     assert_envelope(est[0], TelemetryConnectionEstablished::SOURCE, TENANT, Some("corr-ws-1"));

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use brain_http::Principal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::server::AppState;
 

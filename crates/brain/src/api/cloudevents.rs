@@ -4,14 +4,14 @@
 //! tenant from the key, catalog validation, append.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use brain_http::{ApiError, Principal};
-use eventstream_core::codec::cloudevents;
 use eventstream_core::DecodeError;
+use eventstream_core::codec::cloudevents;
 
-use super::events::{publish_checked, Published};
+use super::events::{Published, publish_checked};
 use crate::server::AppState;
 
 fn invalid(e: &DecodeError) -> ApiError {
@@ -19,7 +19,12 @@ fn invalid(e: &DecodeError) -> ApiError {
 }
 
 /// `POST /api/cloudevents`.
-pub(super) async fn publish(State(state): State<AppState>, principal: Principal, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Published, ApiError> {
+pub(super) async fn publish(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Published, ApiError> {
     principal.require_writer()?;
     let body = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -30,11 +35,15 @@ pub(super) async fn publish(State(state): State<AppState>, principal: Principal,
     })?;
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let event = if content_type.starts_with("application/cloudevents+json") {
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}")))?;
         cloudevents::from_structured(&v).map_err(|e| invalid(&e))?
     } else if content_type.starts_with("application/cloudevents-batch+json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "batch mode is not supported; send one event per request"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "batch mode is not supported; send one event per request",
+        ));
     } else if headers.contains_key("ce-specversion") {
         let pairs: Vec<(&str, &str)> = headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
         cloudevents::from_binary(pairs, &body).map_err(|e| invalid(&e))?

@@ -14,7 +14,7 @@ use brain_http::{ApiError, Json, Path, Principal};
 use chrono::DateTime;
 use eventstream_core::{GroupName, Position, StartFrom};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::errors;
 use crate::server::AppState;
@@ -71,7 +71,8 @@ pub(super) struct ReplayRequest {
 
 fn parse_from(v: &Value) -> Result<StartFrom, ApiError> {
     let bad = || {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`from` must be \"start\", \"end\", an RFC 3339 time or a position").with_field("from")
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`from` must be \"start\", \"end\", an RFC 3339 time or a position")
+            .with_field("from")
     };
     let s = match v {
         Value::String(s) => s.clone(),
@@ -91,15 +92,25 @@ fn parse_from(v: &Value) -> Result<StartFrom, ApiError> {
 }
 
 /// `POST /api/consumers/{name}/replay` (admin only).
-pub(super) async fn replay(State(state): State<AppState>, principal: Principal, Path(name): Path<String>, Json(req): Json<ReplayRequest>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn replay(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Json(req): Json<ReplayRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
     principal.require_admin()?;
-    let name: GroupName = name.parse().map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("name"))?;
+    let name: GroupName = name
+        .parse()
+        .map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("name"))?;
     let from = parse_from(&req.from)?;
     let progress = |_: u64, _: u64| {};
-    let report = tokio::time::timeout(Duration::from_secs(300), eventstream::replay::replay(&state.log, &state.store, &name, &from, req.reprocess, &progress))
-        .await
-        .map_err(|_| ApiError::unavailable("the replay did not finish within 5 minutes; use `brain replay` for large ranges"))?
-        .map_err(|e| errors::replay(&e))?;
+    let report = tokio::time::timeout(
+        Duration::from_secs(300),
+        eventstream::replay::replay(&state.log, &state.store, &name, &from, req.reprocess, &progress),
+    )
+    .await
+    .map_err(|_| ApiError::unavailable("the replay did not finish within 5 minutes; use `brain replay` for large ranges"))?
+    .map_err(|e| errors::replay(&e))?;
     Ok(axum::Json(json!({"subscriber": name, "reprocess": req.reprocess, "report": report})))
 }
 

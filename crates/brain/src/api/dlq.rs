@@ -10,7 +10,7 @@ use brain_http::{ApiError, Path, Principal, Query};
 use eventstream_core::{EventType, GroupName, TenantId};
 use eventstream_sql::{DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::errors;
 use crate::server::AppState;
@@ -59,12 +59,22 @@ async fn visible(state: &AppState, principal: &Principal, id: DeadLetterId) -> R
 }
 
 /// `GET /api/dlq`.
-pub(super) async fn list(State(state): State<AppState>, principal: Principal, Query(q): Query<DlqQuery>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<DlqQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     let tenant = q.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| invalid_query("tenant", e.to_string()))?;
     let tenant = principal.scope(tenant.as_ref())?;
-    let subscriber = q.subscriber.as_deref().map(str::parse::<GroupName>).transpose().map_err(|e| invalid_query("subscriber", e.to_string()))?;
+    let subscriber =
+        q.subscriber.as_deref().map(str::parse::<GroupName>).transpose().map_err(|e| invalid_query("subscriber", e.to_string()))?;
     let event_type = q.event_type.as_deref().map(str::parse::<EventType>).transpose().map_err(|e| invalid_query("type", e.to_string()))?;
-    let status = q.status.as_deref().map(str::parse::<DeadLetterStatus>).transpose().map_err(|e| invalid_query("status", format!("`status` {e}")))?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<DeadLetterStatus>)
+        .transpose()
+        .map_err(|e| invalid_query("status", format!("`status` {e}")))?;
     let limit = match q.limit.as_deref() {
         None => 100,
         Some(s) => match s.parse::<u32>() {
@@ -75,7 +85,8 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal, Qu
     let after_id = match q.cursor.as_deref() {
         None => None,
         Some(s) => Some(s.parse::<i64>().ok().filter(|n| *n >= 0).map(DeadLetterId).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "invalid cursor: pass `next_cursor` of a previous page unchanged").with_field("cursor")
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "invalid cursor: pass `next_cursor` of a previous page unchanged")
+                .with_field("cursor")
         })?),
     };
     let filter = DeadLetterFilter { subscriber, event_type, tenant, status, limit: limit + 1, after_id };
@@ -87,14 +98,22 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal, Qu
 }
 
 /// `GET /api/dlq/{id}`.
-pub(super) async fn get_one(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let dl = visible(&state, &principal, id).await?;
     Ok(axum::Json(view(&dl)))
 }
 
 /// `POST /api/dlq/{id}/retry`: re-delivers the event to its subscriber only.
-pub(super) async fn retry(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     principal.require_writer()?;
     visible(&state, &principal, id).await?;
@@ -103,7 +122,11 @@ pub(super) async fn retry(State(state): State<AppState>, principal: Principal, P
 }
 
 /// `POST /api/dlq/{id}/discard`.
-pub(super) async fn discard(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn discard(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     principal.require_writer()?;
     let dl = visible(&state, &principal, id).await?;

@@ -3,9 +3,9 @@
 //! a 500 `internal` that is logged once and answered without internals.
 
 use brain_http::ApiError;
+use eventstream::PublishError;
 use eventstream::dlq::DlqError;
 use eventstream::replay::ReplayError;
-use eventstream::PublishError;
 use eventstream_core::LogError;
 use eventstream_sql::StoreError;
 

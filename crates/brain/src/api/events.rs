@@ -10,9 +10,9 @@ use base64::Engine;
 use brain_events::Warning;
 use brain_http::{ApiError, Json, Path, Principal, Query};
 use chrono::{DateTime, Utc};
-use eventstream_core::{Event, EventId, Source, TenantId, TypePattern, MAX_FIELD_CHARS};
+use eventstream_core::{Event, EventId, MAX_FIELD_CHARS, Source, TenantId, TypePattern};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::errors;
 use super::index::{EventFilter, IndexedEvent};
@@ -65,7 +65,8 @@ impl PublishRequest {
     /// Builds the envelope: fills id, timestamp, source and meta, then decodes it with the envelope's
     /// own rules (which name the offending field).
     fn into_event(self, state: &AppState) -> Result<Event, ApiError> {
-        let event_type: eventstream_core::EventType = self.event_type.parse().map_err(|e: eventstream_core::InvalidId| invalid_event("type", e.to_string()))?;
+        let event_type: eventstream_core::EventType =
+            self.event_type.parse().map_err(|e: eventstream_core::InvalidId| invalid_event("type", e.to_string()))?;
         let entry = state.catalog.get(event_type.as_str());
         let id = match self.id {
             None => EventId::new().to_string(),
@@ -154,7 +155,9 @@ fn check_payload(payload: &Map<String, Value>) -> Result<(), ApiError> {
     }
     let bytes = Value::Object(payload.clone()).to_string().len();
     if bytes > MAX_PAYLOAD_BYTES {
-        return Err(ApiError::payload_too_large(format!("the payload is {bytes} bytes; at most {MAX_PAYLOAD_BYTES}")).with_field("/payload"));
+        return Err(
+            ApiError::payload_too_large(format!("the payload is {bytes} bytes; at most {MAX_PAYLOAD_BYTES}")).with_field("/payload")
+        );
     }
     let mut path = String::from("/payload");
     for (k, v) in payload {
@@ -208,9 +211,10 @@ pub(super) async fn publish_checked(state: &AppState, principal: &Principal, mut
         Some(_) => return Err(ApiError::forbidden("a key may only publish events of its own tenant").with_field("tenant_id")),
     }
     check_payload(&event.payload)?;
-    let warnings = state.catalog.validate(&event, state.validation).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.pointer())
-    })?;
+    let warnings = state
+        .catalog
+        .validate(&event, state.validation)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.pointer()))?;
     let started = Instant::now();
     let receipt = state.events.publish(event.clone()).await.map_err(|e| errors::publish(&e))?;
     state.metrics.observe_publish(event.event_type.as_str(), started.elapsed());
@@ -222,7 +226,11 @@ pub(super) async fn publish_checked(state: &AppState, principal: &Principal, mut
 }
 
 /// `POST /api/events`.
-pub(super) async fn publish(State(state): State<AppState>, principal: Principal, Json(req): Json<PublishRequest>) -> Result<Published, ApiError> {
+pub(super) async fn publish(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<PublishRequest>,
+) -> Result<Published, ApiError> {
     principal.require_writer()?;
     let event = req.into_event(&state)?;
     publish_checked(&state, &principal, event).await
@@ -258,7 +266,9 @@ fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
 
 fn id_filter(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v {
-        Some(s) if s.is_empty() || s.chars().count() > MAX_FIELD_CHARS => Err(invalid_query(field, format!("`{field}` must be 1 to {MAX_FIELD_CHARS} characters"))),
+        Some(s) if s.is_empty() || s.chars().count() > MAX_FIELD_CHARS => {
+            Err(invalid_query(field, format!("`{field}` must be 1 to {MAX_FIELD_CHARS} characters")))
+        }
         other => Ok(other),
     }
 }
@@ -302,7 +312,10 @@ fn encode_cursor(seq: i64) -> String {
 
 /// Decodes a cursor; 400 `invalid_cursor` for anything this server did not issue.
 fn decode_cursor(s: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "invalid cursor: pass `next_cursor` of a previous page unchanged").with_field("cursor");
+    let bad = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "invalid cursor: pass `next_cursor` of a previous page unchanged")
+            .with_field("cursor")
+    };
     if s.len() > 64 {
         return Err(bad());
     }
@@ -330,7 +343,11 @@ pub(super) fn view(state: &AppState, row: &IndexedEvent) -> Value {
 }
 
 /// `GET /api/events`.
-pub(super) async fn list(State(state): State<AppState>, principal: Principal, Query(q): Query<EventQuery>) -> Result<axum::Json<Value>, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<EventQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     let filter = q.filter(&principal)?;
     let limit = match q.limit.as_deref() {
         None => DEFAULT_LIMIT,
@@ -349,8 +366,14 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal, Qu
 }
 
 /// `GET /api/events/{id}`: 404 for an unknown id or another tenant's event.
-pub(super) async fn get_one(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
-    let id: EventId = id.parse().map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("id"))?;
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let id: EventId = id
+        .parse()
+        .map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("id"))?;
     let tenant = principal.scope(None)?;
     let row = state.index.get(id.as_str(), tenant.as_ref()).await.map_err(|e| errors::store(&e))?;
     match row {

@@ -119,7 +119,8 @@ impl EventIndex {
     /// The subscriber that fills the index from the log.
     pub(crate) fn subscription(self: &Arc<Self>) -> Result<Subscription, eventstream_core::InvalidId> {
         let name: GroupName = INDEX_SUBSCRIBER.parse()?;
-        let options = SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
+        let options =
+            SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
         Ok(Subscription::new(name, vec![TypePattern::all()], IndexHandler { index: self.clone() }).with_options(options))
     }
 
@@ -169,7 +170,9 @@ impl EventIndex {
                 }
                 match p.prefix() {
                     // Types hold only [a-z0-9_.]: `_` is the one LIKE wildcard to escape.
-                    Some(prefix) => push(&mut sql, &mut binds, "event_type LIKE $? ESCAPE '!'", Bind::Text(format!("{}%", prefix.replace('_', "!_")))),
+                    Some(prefix) => {
+                        push(&mut sql, &mut binds, "event_type LIKE $? ESCAPE '!'", Bind::Text(format!("{}%", prefix.replace('_', "!_"))))
+                    }
                     None => push(&mut sql, &mut binds, "event_type = $?", Bind::Text(p.as_str().to_owned())),
                 }
             }

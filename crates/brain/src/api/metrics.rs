@@ -17,8 +17,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -70,7 +70,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub(crate) async fn render(State(state): State<AppState>) -> Response {
     let mut out = String::new();
 
-    header(&mut out, "brain_events_published_total", "counter", "Events appended to the log (by any producer), counted by this process's event index subscriber.");
+    header(
+        &mut out,
+        "brain_events_published_total",
+        "counter",
+        "Events appended to the log (by any producer), counted by this process's event index subscriber.",
+    );
     for (t, n) in state.index.seen_by_type() {
         let _ = writeln!(out, "brain_events_published_total{{type=\"{}\"}} {n}", esc(&t));
     }
@@ -128,7 +133,12 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
 
     let subs: Vec<_> = state.consumers.iter().map(|c| (c.name.to_string(), c.stats.snapshot())).collect();
     for (name, kind, help, get) in [
-        ("brain_subscriber_processed_total", "counter", "Events handled successfully by subscribers running here.", (|s: &eventstream::StatsSnapshot| s.processed) as fn(&eventstream::StatsSnapshot) -> u64),
+        (
+            "brain_subscriber_processed_total",
+            "counter",
+            "Events handled successfully by subscribers running here.",
+            (|s: &eventstream::StatsSnapshot| s.processed) as fn(&eventstream::StatsSnapshot) -> u64,
+        ),
         ("brain_subscriber_duplicates_total", "counter", "Deliveries skipped as duplicates by subscribers running here.", |s| s.duplicates),
         ("brain_subscriber_failures_total", "counter", "Handler failures (each attempt) of subscribers running here.", |s| s.failures),
         ("brain_subscriber_dead_lettered_total", "counter", "Events dead-lettered by subscribers running here.", |s| s.dead_lettered),

@@ -28,11 +28,11 @@ mod openapi;
 mod stream;
 pub(crate) mod test_hooks;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::Router;
 use brain_http::ApiError;
 
 use crate::server::AppState;

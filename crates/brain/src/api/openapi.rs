@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use brain_http::Principal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::server::AppState;
 
@@ -67,7 +67,9 @@ pub(crate) fn spec() -> Value {
     stream_params.push(json!({"name": "Last-Event-ID", "in": "header", "required": false, "description": "Resume after this position", "schema": {"type": "string"}}));
     let obj = json!({"type": "object"});
     let bad = error_response("Invalid input (`malformed_json`, `invalid_body`, `invalid_query`, `invalid_id`, `invalid_cursor`, ...)");
-    let unprocessable = error_response("The event is invalid (`invalid_event`, `unknown_event_type`, `invalid_payload`, `unsupported_schema_version`, ...)");
+    let unprocessable = error_response(
+        "The event is invalid (`invalid_event`, `unknown_event_type`, `invalid_payload`, `unsupported_schema_version`, ...)",
+    );
     let too_large = error_response("Body, payload or a string over its limit (`payload_too_large`)");
     let not_found = error_response("Not found, or not visible to this key's tenant (`not_found`)");
     let conflict = error_response("The dead letter is not open (`dead_letter_not_open`, `dead_letter_undecodable`)");

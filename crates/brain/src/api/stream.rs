@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::errors;
-use super::events::{view, EventQuery};
+use super::events::{EventQuery, view};
 use super::index::EventFilter;
 use crate::server::AppState;
 
@@ -35,13 +35,26 @@ const PAGE: u32 = 200;
 const SETTLE: [u64; 5] = [5, 10, 20, 40, 80];
 
 /// `GET /api/events/stream`.
-pub(super) async fn stream(State(state): State<AppState>, principal: Principal, headers: HeaderMap, Query(q): Query<EventQuery>) -> Result<impl IntoResponse, ApiError> {
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(q): Query<EventQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     if q.limit.is_some() || q.cursor.is_some() {
         let field = if q.limit.is_some() { "limit" } else { "cursor" };
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "the stream takes no `limit` or `cursor`; resume with `Last-Event-ID`").with_field(field));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "the stream takes no `limit` or `cursor`; resume with `Last-Event-ID`",
+        )
+        .with_field(field));
     }
     let filter = q.filter(&principal)?;
-    let bad_id = || ApiError::new(StatusCode::BAD_REQUEST, "invalid_last_event_id", "Last-Event-ID must be a position this server sent").with_field("Last-Event-ID");
+    let bad_id = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_last_event_id", "Last-Event-ID must be a position this server sent")
+            .with_field("Last-Event-ID")
+    };
     let start = match headers.get("last-event-id") {
         None => state.index.head().await.map_err(|e| errors::store(&e))?,
         Some(v) => {

@@ -18,7 +18,8 @@ pub(crate) fn failing_subscribers() -> anyhow::Result<Vec<Subscription>> {
     let Ok(spec) = std::env::var(FAILING_SUBSCRIBER_ENV) else { return Ok(Vec::new()) };
     let mut subs = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, pattern) = item.split_once(':').ok_or_else(|| anyhow::anyhow!("{FAILING_SUBSCRIBER_ENV}: expected NAME:PATTERN, got {item:?}"))?;
+        let (name, pattern) =
+            item.split_once(':').ok_or_else(|| anyhow::anyhow!("{FAILING_SUBSCRIBER_ENV}: expected NAME:PATTERN, got {item:?}"))?;
         let name: GroupName = name.parse().map_err(|e| anyhow::anyhow!("{FAILING_SUBSCRIBER_ENV}: {e}"))?;
         let pattern: TypePattern = pattern.parse().map_err(|e| anyhow::anyhow!("{FAILING_SUBSCRIBER_ENV}: {e}"))?;
         tracing::warn!(subscriber = %name, %pattern, "test hook: a subscriber that fails every event permanently is running");

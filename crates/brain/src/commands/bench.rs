@@ -1,18 +1,19 @@
 //! `brain bench`: append throughput and append-to-read latency of the embedded log for several publisher
 //! counts, against a baseline measured in the same run: raw SQLite inserts of the same rows into the same
 //! kind of store with the same durability, one transaction per event (what code without group commit
-//! does). Results are medians over `--runs`; the ratio is ours / baseline.
+//! does). Throughput is measured alone, as the baseline is; latency in a second pass with a reader tailing
+//! the log. Results are medians over `--runs`; the ratio is ours / baseline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use comfy_table::Table;
 use eventstream_core::{Event, EventLog, EventType, Position, Source, StartFrom, TenantId};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use serde_json::{json, Map};
+use serde_json::{Map, json};
 
 use crate::cli::BenchArgs;
 use crate::config::DurabilitySetting;
@@ -57,38 +58,9 @@ fn durability(d: DurabilitySetting) -> eventstream_embedded::Durability {
     }
 }
 
-/// One measurement of our log: returns (events/s, latency histogram in µs).
-async fn measure_ours(dir: &std::path::Path, events: Vec<Event>, publishers: usize, d: DurabilitySetting) -> anyhow::Result<(f64, Histogram<u64>)> {
-    let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
-    let log: Arc<dyn EventLog> = Arc::new(eventstream_embedded::EmbeddedLog::open(dir.to_path_buf(), opts).await.context("open embedded log")?);
-    let n = events.len();
-    let origin = Instant::now();
-    // Reader: measures append-start-to-read latency from the send time carried in the payload.
-    let reader = {
-        let log = log.clone();
-        tokio::spawn(async move {
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            let mut from = StartFrom::Beginning;
-            let mut seen = 0usize;
-            while seen < n {
-                let batch = log.read(&from, 2000, Duration::from_millis(200)).await?;
-                let now = origin.elapsed().as_micros() as u64;
-                for r in &batch {
-                    if let Ok(e) = &r.event {
-                        if let Some(sent) = e.payload.get("sent_us").and_then(serde_json::Value::as_u64) {
-                            hist.record(now.saturating_sub(sent).max(1))?;
-                        }
-                    }
-                }
-                seen += batch.len();
-                if let Some(last) = batch.last() {
-                    from = StartFrom::After(last.position.clone());
-                }
-            }
-            anyhow::Ok(hist)
-        })
-    };
-    let per = n.div_ceil(publishers);
+/// Appends `events` from `publishers` concurrent tasks, one event per call; returns the elapsed time.
+async fn publish_all(log: &Arc<dyn EventLog>, events: Vec<Event>, publishers: usize, origin: Instant) -> anyhow::Result<Duration> {
+    let per = events.len().div_ceil(publishers);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for chunk in events.chunks(per).map(<[Event]>::to_vec) {
@@ -104,9 +76,57 @@ async fn measure_ours(dir: &std::path::Path, events: Vec<Event>, publishers: usi
     for t in tasks {
         t.await.context("publisher task panicked")??;
     }
-    let secs = start.elapsed().as_secs_f64();
-    let hist = tokio::time::timeout(Duration::from_secs(120), reader).await.context("reader did not see every event")?.context("reader panicked")??;
-    Ok((n as f64 / secs, hist))
+    Ok(start.elapsed())
+}
+
+async fn open_bench_log(dir: &std::path::Path, d: DurabilitySetting) -> anyhow::Result<Arc<dyn EventLog>> {
+    let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
+    Ok(Arc::new(eventstream_embedded::EmbeddedLog::open(dir.to_path_buf(), opts).await.context("open embedded log")?))
+}
+
+/// Throughput of our log, measured alone (like the baseline): events/s.
+async fn measure_throughput(dir: &std::path::Path, events: Vec<Event>, publishers: usize, d: DurabilitySetting) -> anyhow::Result<f64> {
+    let log = open_bench_log(dir, d).await?;
+    let n = events.len();
+    let elapsed = publish_all(&log, events, publishers, Instant::now()).await?;
+    Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+/// Append-to-read latency (µs histogram): a reader tails the log while the publishers append; each
+/// event carries its send time.
+async fn measure_latency(
+    dir: &std::path::Path,
+    events: Vec<Event>,
+    publishers: usize,
+    d: DurabilitySetting,
+) -> anyhow::Result<Histogram<u64>> {
+    let log = open_bench_log(dir, d).await?;
+    let n = events.len();
+    let origin = Instant::now();
+    let reader = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut from = StartFrom::Beginning;
+            let mut seen = 0usize;
+            while seen < n {
+                let batch = log.read(&from, 2000, Duration::from_millis(200)).await?;
+                let now = origin.elapsed().as_micros() as u64;
+                for r in &batch {
+                    if let Some(sent) = r.event.as_ref().ok().and_then(|e| e.payload.get("sent_us")).and_then(serde_json::Value::as_u64) {
+                        hist.record(now.saturating_sub(sent).max(1))?;
+                    }
+                }
+                seen += batch.len();
+                if let Some(last) = batch.last() {
+                    from = StartFrom::After(last.position.clone());
+                }
+            }
+            anyhow::Ok(hist)
+        })
+    };
+    publish_all(&log, events, publishers, origin).await?;
+    tokio::time::timeout(Duration::from_secs(120), reader).await.context("reader did not see every event")?.context("reader panicked")?
 }
 
 pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
@@ -136,8 +156,9 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
         for run in 0..a.runs {
             bar.set_message(format!("{p} publishers, run {}: ours", run + 1));
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
-            let (eps, hist) = measure_ours(dir.path(), bench_events(a.events)?, p, d).await?;
-            ours.push(eps);
+            ours.push(measure_throughput(dir.path(), bench_events(a.events)?, p, d).await?);
+            let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
+            let hist = measure_latency(dir.path(), bench_events(a.events)?, p, d).await?;
             p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
             p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
             bar.inc(1);
@@ -146,15 +167,25 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
             let events = bench_events(a.events)?;
             let path = dir.path().to_path_buf();
             let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
-            let elapsed = tokio::task::spawn_blocking(move || eventstream_embedded::baseline::append_one_transaction_per_event(&path, &opts, p, &events))
-                .await
-                .context("baseline panicked")?
-                .context("baseline failed")?;
+            let elapsed = tokio::task::spawn_blocking(move || {
+                eventstream_embedded::baseline::append_one_transaction_per_event(&path, &opts, p, &events)
+            })
+            .await
+            .context("baseline panicked")?
+            .context("baseline failed")?;
             base.push(a.events as f64 / elapsed.as_secs_f64());
             bar.inc(1);
         }
         let (ours, base) = (median(ours), median(base));
-        rows.push(Row { publishers: p, events: a.events, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base, latency_p50_ms: median(p50), latency_p99_ms: median(p99) });
+        rows.push(Row {
+            publishers: p,
+            events: a.events,
+            events_per_sec: ours,
+            baseline_events_per_sec: base,
+            ratio: ours / base,
+            latency_p50_ms: median(p50),
+            latency_p99_ms: median(p99),
+        });
     }
     bar.finish_and_clear();
     if a.json {
@@ -174,7 +205,10 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
             format!("{:.2}", r.latency_p99_ms),
         ]);
     }
-    println!("embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability", a.durability, a.runs);
+    println!(
+        "embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability",
+        a.durability, a.runs
+    );
     println!("{t}");
     Ok(())
 }

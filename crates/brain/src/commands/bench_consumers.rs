@@ -8,16 +8,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use async_trait::async_trait;
 use comfy_table::Table;
-use eventstream::{handler_fn, ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions};
-use eventstream_core::{Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern};
-use eventstream_sql::{sqlx, StateStore, StoreOptions};
+use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions, handler_fn};
+use eventstream_core::{
+    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
+};
+use eventstream_sql::{StateStore, StoreOptions, sqlx};
 use futures::FutureExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use serde_json::{json, Map};
+use serde_json::{Map, json};
 
 use crate::cli::BenchArgs;
 
@@ -125,7 +127,9 @@ async fn create_tables(store: &StateStore) -> anyhow::Result<()> {
 /// Ours: the runtime consumes `events` from a fresh embedded log; returns (events/s, latency histogram µs).
 async fn measure_runtime(store: &StateStore, events: &[Event], concurrency: usize) -> anyhow::Result<(f64, Histogram<u64>)> {
     let dir = tempfile::tempdir().context("temp dir")?;
-    let inner: Arc<dyn EventLog> = Arc::new(eventstream_embedded::EmbeddedLog::open(dir.path().to_path_buf(), eventstream_embedded::EmbeddedOptions::default()).await?);
+    let inner: Arc<dyn EventLog> = Arc::new(
+        eventstream_embedded::EmbeddedLog::open(dir.path().to_path_buf(), eventstream_embedded::EmbeddedOptions::default()).await?,
+    );
     for chunk in events.chunks(1000) {
         inner.append(chunk).await?;
     }
@@ -230,7 +234,9 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let mut schema_to_drop = None;
     if let Some(url) = &a.pg_url {
         let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        let pg = StateStore::connect_with(url, StoreOptions::default().schema(schema.clone())).await.with_context(|| format!("cannot connect to {}", crate::backend::redact(url)))?;
+        let pg = StateStore::connect_with(url, StoreOptions::default().schema(schema.clone()))
+            .await
+            .with_context(|| format!("cannot connect to {}", crate::backend::redact(url)))?;
         schema_to_drop = Some((url.clone(), schema));
         stores.push(("postgres".into(), pg, None));
     } else {
@@ -250,7 +256,16 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             base.push(measure_baseline(store, &bench_events(a.events)?, a.concurrency).await?);
         }
         let (ours, base) = (median(ours), median(base));
-        rows.push(Row { store: label.clone(), events: a.events, concurrency: a.concurrency, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base, handler_to_ack_p50_ms: median(p50), handler_to_ack_p99_ms: median(p99) });
+        rows.push(Row {
+            store: label.clone(),
+            events: a.events,
+            concurrency: a.concurrency,
+            events_per_sec: ours,
+            baseline_events_per_sec: base,
+            ratio: ours / base,
+            handler_to_ack_p50_ms: median(p50),
+            handler_to_ack_p99_ms: median(p99),
+        });
     }
     if let Some((url, schema)) = schema_to_drop
         && let Ok(store) = StateStore::connect(&url).await
@@ -262,9 +277,27 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut t = Table::new();
-    t.set_header(["store", "events", "concurrency", "runtime (events/s)", "direct inserts (events/s)", "ratio", "handler→ack p50 (ms)", "handler→ack p99 (ms)"]);
+    t.set_header([
+        "store",
+        "events",
+        "concurrency",
+        "runtime (events/s)",
+        "direct inserts (events/s)",
+        "ratio",
+        "handler→ack p50 (ms)",
+        "handler→ack p99 (ms)",
+    ]);
     for r in &rows {
-        t.add_row([r.store.clone(), r.events.to_string(), r.concurrency.to_string(), format!("{:.0}", r.events_per_sec), format!("{:.0}", r.baseline_events_per_sec), format!("{:.2}x", r.ratio), format!("{:.2}", r.handler_to_ack_p50_ms), format!("{:.2}", r.handler_to_ack_p99_ms)]);
+        t.add_row([
+            r.store.clone(),
+            r.events.to_string(),
+            r.concurrency.to_string(),
+            format!("{:.0}", r.events_per_sec),
+            format!("{:.0}", r.baseline_events_per_sec),
+            format!("{:.2}x", r.ratio),
+            format!("{:.2}", r.handler_to_ack_p50_ms),
+            format!("{:.2}", r.handler_to_ack_p99_ms),
+        ]);
     }
     println!("consumer runtime with dedup vs the same inserts done directly; median of {} runs", a.runs);
     println!("{t}");

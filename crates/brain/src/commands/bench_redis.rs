@@ -22,10 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use async_trait::async_trait;
 use comfy_table::Table;
-use eventstream::{ConsumerRuntime, EventStream, Handler, HandlerContext, HandlerError, PublisherOptions, Subscription, SubscriptionOptions};
+use eventstream::{
+    ConsumerRuntime, EventStream, Handler, HandlerContext, HandlerError, PublisherOptions, Subscription, SubscriptionOptions,
+};
 use eventstream_core::{Event, EventId, EventLog, EventType, GroupName, Source, StartFrom, TenantId, TypePattern};
 use eventstream_redis::baseline::RawStream;
 use eventstream_redis::{RedisConfig, RedisLog};
@@ -33,7 +35,7 @@ use eventstream_sql::StateStore;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use serde_json::{json, Map};
+use serde_json::{Map, json};
 
 use crate::cli::BenchArgs;
 
@@ -213,7 +215,13 @@ struct LatencyRun {
     hist: Histogram<u64>,
 }
 
-async fn measure_latency(log: Arc<dyn EventLog>, stream: &EventStream, events: Vec<Event>, rate: u64, concurrency: usize) -> anyhow::Result<LatencyRun> {
+async fn measure_latency(
+    log: Arc<dyn EventLog>,
+    stream: &EventStream,
+    events: Vec<Event>,
+    rate: u64,
+    concurrency: usize,
+) -> anyhow::Result<LatencyRun> {
     let n = events.len();
     let origin = Instant::now();
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
@@ -222,7 +230,13 @@ async fn measure_latency(log: Arc<dyn EventLog>, stream: &EventStream, events: V
     let group: GroupName = "bench-latency".parse()?;
     let consumer = eventstream::default_consumer_name();
     let mut runtime = ConsumerRuntime::new(log.clone(), store, consumer);
-    let options = SubscriptionOptions { concurrency: concurrency.max(1), batch_size: 256, start: StartFrom::Beginning, read_block: Duration::from_millis(500), ..SubscriptionOptions::default() };
+    let options = SubscriptionOptions {
+        concurrency: concurrency.max(1),
+        batch_size: 256,
+        start: StartFrom::Beginning,
+        read_block: Duration::from_millis(500),
+        ..SubscriptionOptions::default()
+    };
     let probe = LatencyProbe { origin, hist: hist.clone(), seen: seen.clone() };
     runtime.spawn(Subscription::new(group.clone(), vec![TypePattern::all()], probe).with_options(options));
     // The subscriber's group exists before the first event is sent.
@@ -318,7 +332,15 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
         };
         let (ours, base) = (median(ours), median(base));
         let mode = if batch == 1 { "publish" } else { "publish_batch" };
-        throughput.push(ThroughputRow { mode, publishers, batch, events: a.events, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base });
+        throughput.push(ThroughputRow {
+            mode,
+            publishers,
+            batch,
+            events: a.events,
+            events_per_sec: ours,
+            baseline_events_per_sec: base,
+            ratio: ours / base,
+        });
     }
 
     let mut latency = Vec::new();
@@ -326,7 +348,8 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
         // `--events`, but at most `longest` at this rate, and at least twice the warm-up.
         let cap = usize::try_from(rate.saturating_mul(longest.as_secs())).unwrap_or(usize::MAX);
         let events = a.events.min(cap).max(2 * WARMUP);
-        let (mut sent, mut handled, mut p50, mut p99, mut max, mut recorded) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut sent, mut handled, mut p50, mut p99, mut max, mut recorded) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             bar.set_message(format!("latency at {rate}/s, run {}", run + 1));
             let r = measure_latency(log_dyn.clone(), &stream, bench_events(events)?, rate, a.concurrency).await?;
@@ -405,7 +428,10 @@ pub(crate) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
             format!("{:.2}x", r.ratio),
         ]);
     }
-    println!("redis backend at {redis_url}, median of {} runs; baseline = raw XADD of the same entries with the same client and concurrency (a batch = one pipeline)", a.runs);
+    println!(
+        "redis backend at {redis_url}, median of {} runs; baseline = raw XADD of the same entries with the same client and concurrency (a batch = one pipeline)",
+        a.runs
+    );
     println!("{t}");
     let mut t = Table::new();
     t.set_header(["publish -> handler rate (events/s)", "sent/s", "handled/s", "events (recorded)", "p50 (ms)", "p99 (ms)", "max (ms)"]);
@@ -420,7 +446,10 @@ pub(crate) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
             format!("{:.2}", l.max_ms),
         ]);
     }
-    println!("end-to-end: publish (paced) -> ConsumerRuntime subscriber (concurrency {}, in-memory SQLite inbox) -> handler; first {WARMUP} events not recorded", a.concurrency);
+    println!(
+        "end-to-end: publish (paced) -> ConsumerRuntime subscriber (concurrency {}, in-memory SQLite inbox) -> handler; first {WARMUP} events not recorded",
+        a.concurrency
+    );
     println!("{t}");
     Ok(())
 }

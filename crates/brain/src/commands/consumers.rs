@@ -27,7 +27,8 @@ pub(crate) async fn run(a: ConsumersArgs) -> anyhow::Result<()> {
     let log = open_log(&settings).await?;
     let store = open_store(&settings).await?;
     let groups = log.groups().await?;
-    let dead: HashMap<String, u64> = store.dead_letter_counts(None).await?.into_iter().map(|c| (c.subscriber.to_string(), c.open)).collect();
+    let dead: HashMap<String, u64> =
+        store.dead_letter_counts(None).await?.into_iter().map(|c| (c.subscriber.to_string(), c.open)).collect();
     let mut rows: Vec<Row> = groups
         .iter()
         .map(|g| Row {
@@ -44,7 +45,16 @@ pub(crate) async fn run(a: ConsumersArgs) -> anyhow::Result<()> {
     // Subscribers that only have dead letters left (their group was deleted) still show up.
     for (name, open) in &dead {
         if !rows.iter().any(|r| &r.name == name) {
-            rows.push(Row { name: name.clone(), group: "-".into(), position: None, lag: 0, in_flight: 0, undelivered: 0, consumers: 0, dead_letters_open: *open });
+            rows.push(Row {
+                name: name.clone(),
+                group: "-".into(),
+                position: None,
+                lag: 0,
+                in_flight: 0,
+                undelivered: 0,
+                consumers: 0,
+                dead_letters_open: *open,
+            });
         }
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -59,7 +69,15 @@ pub(crate) async fn run(a: ConsumersArgs) -> anyhow::Result<()> {
     let mut t = Table::new();
     t.set_header(["subscriber", "group", "position", "lag", "in flight", "consumers", "dead letters"]);
     for r in rows {
-        t.add_row([r.name, r.group, r.position.unwrap_or_else(|| "-".into()), r.lag.to_string(), r.in_flight.to_string(), r.consumers.to_string(), r.dead_letters_open.to_string()]);
+        t.add_row([
+            r.name,
+            r.group,
+            r.position.unwrap_or_else(|| "-".into()),
+            r.lag.to_string(),
+            r.in_flight.to_string(),
+            r.consumers.to_string(),
+            r.dead_letters_open.to_string(),
+        ]);
     }
     println!("{t}");
     Ok(())

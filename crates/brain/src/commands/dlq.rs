@@ -9,7 +9,11 @@ use crate::cli::{DlqArgs, DlqCommand};
 use crate::config::Settings;
 
 fn parse_id(s: &str) -> anyhow::Result<DeadLetterId> {
-    s.parse::<i64>().ok().filter(|n| *n > 0).map(DeadLetterId).ok_or_else(|| anyhow!("invalid dead letter id {s:?}: expected a positive number (see `brain dlq list`)"))
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(DeadLetterId)
+        .ok_or_else(|| anyhow!("invalid dead letter id {s:?}: expected a positive number (see `brain dlq list`)"))
 }
 
 fn short(s: &str, n: usize) -> String {
@@ -78,7 +82,10 @@ pub(crate) async fn run(a: DlqArgs) -> anyhow::Result<()> {
             println!("  kind:       {}, {} attempt(s)", d.kind, d.attempts);
             println!("  failed:     first {}, last {}", d.first_failed_at.to_rfc3339(), d.last_failed_at.to_rfc3339());
             println!("  error:      {}", d.error);
-            let pretty = serde_json::from_str::<serde_json::Value>(&d.event).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(d.event);
+            let pretty = serde_json::from_str::<serde_json::Value>(&d.event)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(d.event);
             println!("  envelope:\n{pretty}");
         }
         DlqCommand::Retry { id } => {

@@ -1,7 +1,7 @@
 //! `brain keys create|list|revoke`: API keys, managed directly in the state store (whoever can open the
 //! store is trusted, as with every other command).
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use brain_http::Role;
 use clap::{Args, Subcommand};
 use comfy_table::Table;
@@ -67,7 +67,13 @@ pub(crate) async fn run(args: KeysArgs) -> anyhow::Result<()> {
                 table.set_header(["id", "tenant", "role", "created", "revoked"]);
                 for k in &list {
                     let when = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-                    table.add_row([k.id.clone(), k.tenant.to_string(), k.role.to_string(), when(&k.created), k.revoked.as_ref().map_or_else(|| "-".to_owned(), when)]);
+                    table.add_row([
+                        k.id.clone(),
+                        k.tenant.to_string(),
+                        k.role.to_string(),
+                        when(&k.created),
+                        k.revoked.as_ref().map_or_else(|| "-".to_owned(), when),
+                    ]);
                 }
                 println!("{table}");
             }

@@ -4,12 +4,12 @@ mod bench;
 mod bench_consumers;
 mod bench_redis;
 pub(crate) mod catalog;
-pub(crate) mod keys;
 mod consumers;
 mod dlq;
-mod replay;
 mod events;
+pub(crate) mod keys;
 mod publish;
+mod replay;
 mod serve;
 mod tail;
 

@@ -1,6 +1,6 @@
 //! `brain publish`: append one event and print its receipt.
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{Context, anyhow, bail};
 use eventstream_core::{Event, EventId, EventType, Severity, Source, TenantId};
 use serde_json::Value;
 
@@ -49,7 +49,10 @@ pub(crate) async fn run(a: PublishArgs) -> anyhow::Result<()> {
     let positions = log.append(std::slice::from_ref(&event)).await.context("publish failed")?;
     let position = positions.first().ok_or_else(|| anyhow!("the log returned no position"))?;
     if a.json {
-        println!("{}", serde_json::json!({"id": event.id.as_str(), "type": event.event_type.as_str(), "position": position.as_str(), "backend": log.backend()}));
+        println!(
+            "{}",
+            serde_json::json!({"id": event.id.as_str(), "type": event.event_type.as_str(), "position": position.as_str(), "backend": log.backend()})
+        );
     } else {
         println!("published {} {} at position {}", event.event_type, event.id, position);
     }

@@ -1,6 +1,6 @@
 //! `brain replay SUBSCRIBER --from POSITION|TIME [--reprocess]`.
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use chrono::Utc;
 use eventstream_core::{GroupName, LogError, Position, StartFrom};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,7 +16,10 @@ fn parse_from(s: &str) -> anyhow::Result<StartFrom> {
         return Ok(StartFrom::Beginning);
     }
     // A bare number or a Redis id is a position; anything else must be a time.
-    let looks_like_position = s.chars().all(|c| c.is_ascii_digit() || c == '-') && s.chars().next().is_some_and(|c| c.is_ascii_digit()) && s.matches('-').count() <= 1 && !s.ends_with('-');
+    let looks_like_position = s.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && s.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && s.matches('-').count() <= 1
+        && !s.ends_with('-');
     if looks_like_position && !(s.len() == 10 && s.matches('-').count() == 2) {
         return Ok(StartFrom::After(s.parse::<Position>().map_err(|e| anyhow!("--from: {e}"))?));
     }
@@ -30,7 +33,10 @@ pub(crate) async fn run(a: ReplayArgs) -> anyhow::Result<()> {
     let log = open_log(&settings).await?;
     let store = open_store(&settings).await?;
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{spinner} scanning {pos}/{len} events [{bar:30}] {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} scanning {pos}/{len} events [{bar:30}] {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     if !a.reprocess {
         bar.finish_and_clear();
     }
@@ -51,7 +57,10 @@ pub(crate) async fn run(a: ReplayArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let info = log.group_info(&name).await?;
     if a.json {
-        println!("{}", serde_json::json!({"subscriber": name.as_str(), "reprocess": a.reprocess, "events_in_range": report.events_in_range, "inbox_rows_removed": report.inbox_rows_removed, "lag": info.lag()}));
+        println!(
+            "{}",
+            serde_json::json!({"subscriber": name.as_str(), "reprocess": a.reprocess, "events_in_range": report.events_in_range, "inbox_rows_removed": report.inbox_rows_removed, "lag": info.lag()})
+        );
     } else {
         let what = match &from {
             StartFrom::Beginning => "the start".to_owned(),
@@ -61,7 +70,10 @@ pub(crate) async fn run(a: ReplayArgs) -> anyhow::Result<()> {
         };
         println!("replaying {name} from {what}: {} events to deliver again", info.lag());
         if a.reprocess {
-            println!("reprocess: removed {} inbox rows for {} events; every event in the range will be handled again", report.inbox_rows_removed, report.events_in_range);
+            println!(
+                "reprocess: removed {} inbox rows for {} events; every event in the range will be handled again",
+                report.inbox_rows_removed, report.events_in_range
+            );
         } else {
             println!("events {name} already processed are skipped by its inbox; use --reprocess to handle them again");
         }

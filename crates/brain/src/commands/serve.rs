@@ -13,7 +13,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("brain serve: data dir {}", settings.data_dir.display());
     if let Some(key) = app.new_admin_key() {
         eprintln!("admin key: {key}");
-        eprintln!("brain serve: the admin key is shown once; it is also in {}", settings.data_dir.join(crate::keys::ADMIN_KEY_FILE).display());
+        eprintln!(
+            "brain serve: the admin key is shown once; it is also in {}",
+            settings.data_dir.join(crate::keys::ADMIN_KEY_FILE).display()
+        );
     }
     eprintln!("listening on http://{local}");
     app.run_until_stopped(shutdown_signal()).await?;

@@ -5,15 +5,36 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::support::{brain, ok_stdout, run, Server};
+use super::support::{Server, brain, ok_stdout, run};
 
 #[test]
 fn publish_then_events_shows_every_envelope_field() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok_stdout(brain(dir.path()).args([
-        "publish", "--type", "task.created", "--source", "missions_service", "--payload", r#"{"task_id":"t1","priority":20}"#,
-        "--tenant", "acme", "--target", "agent_7", "--mission-id", "m1", "--task-id", "t1", "--correlation-id", "c1",
-        "--causation-id", "p1", "--actor", "u1", "--severity", "warning", "--json",
+        "publish",
+        "--type",
+        "task.created",
+        "--source",
+        "missions_service",
+        "--payload",
+        r#"{"task_id":"t1","priority":20}"#,
+        "--tenant",
+        "acme",
+        "--target",
+        "agent_7",
+        "--mission-id",
+        "m1",
+        "--task-id",
+        "t1",
+        "--correlation-id",
+        "c1",
+        "--causation-id",
+        "p1",
+        "--actor",
+        "u1",
+        "--severity",
+        "warning",
+        "--json",
     ]));
     let receipt: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let id = receipt["id"].as_str().unwrap().to_owned();
@@ -40,7 +61,21 @@ fn publish_then_events_shows_every_envelope_field() {
 
     // Human output names every field too.
     let human = ok_stdout(brain(dir.path()).args(["events"]));
-    for needle in [id.as_str(), "task.created", "missions_service", "target=agent_7", "tenant=acme", "severity=WARNING", "mission=m1", "task=t1", "correlation=c1", "causation=p1", "actor=u1", "\"priority\":20", "schema_version"] {
+    for needle in [
+        id.as_str(),
+        "task.created",
+        "missions_service",
+        "target=agent_7",
+        "tenant=acme",
+        "severity=WARNING",
+        "mission=m1",
+        "task=t1",
+        "correlation=c1",
+        "causation=p1",
+        "actor=u1",
+        "\"priority\":20",
+        "schema_version",
+    ] {
         assert!(human.contains(needle), "{needle} missing in:\n{human}");
     }
 }
@@ -67,7 +102,13 @@ fn tail_shows_an_event_published_from_another_process_within_100ms() {
     let dir = tempfile::tempdir().unwrap();
     // The log must exist before tail opens it at `now`.
     ok_stdout(brain(dir.path()).args(["publish", "--type", "system.health", "--source", "warmup"]));
-    let mut tail = brain(dir.path()).args(["tail", "--json", "--type", "task.*"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut tail = brain(dir.path())
+        .args(["tail", "--json", "--type", "task.*"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = BufReader::new(tail.stderr.take().unwrap());
     let mut lines = stderr.lines();
     let first = lines.next().unwrap().unwrap();
@@ -85,7 +126,16 @@ fn tail_shows_an_event_published_from_another_process_within_100ms() {
     for i in 0..5 {
         // A non-matching event first: the filter must hold it back.
         ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "s"]));
-        let out = ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "s", "--payload", &format!(r#"{{"i":{i}}}"#), "--json"]));
+        let out = ok_stdout(brain(dir.path()).args([
+            "publish",
+            "--type",
+            "task.created",
+            "--source",
+            "s",
+            "--payload",
+            &format!(r#"{{"i":{i}}}"#),
+            "--json",
+        ]));
         let published = Instant::now();
         let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["id"].as_str().unwrap().to_owned();
         let (seen, line) = rx.recv_timeout(Duration::from_secs(5)).expect("tail printed the event");
@@ -182,7 +232,9 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     }
     // An invalid mission.created (empty payload): the modules' subscribers dead-letter it too.
     ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "cli"]));
-    wait_for("3 dead letters", || json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len() == 3);
+    wait_for("3 dead letters", || {
+        json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len() == 3
+    });
 
     // consumers: the failing subscriber with its dead letters, and the event index, both caught up.
     wait_for("no lag", || {
@@ -215,7 +267,10 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     assert!(ok_stdout(brain(dir.path()).args(["dlq", "discard", &other])).contains("discarded"));
     assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len(), 2);
     let invalid = json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--type", "mission.created"])));
-    assert!(!invalid.is_empty() && invalid.iter().all(|d| d["subscriber"] != "failer"), "the modules reject the invalid payload: {invalid:?}");
+    assert!(
+        !invalid.is_empty() && invalid.iter().all(|d| d["subscriber"] != "failer"),
+        "the modules reject the invalid payload: {invalid:?}"
+    );
     assert_eq!(json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--status", "discarded"]))).len(), 1);
 
     // replay without and with --reprocess.

@@ -2,6 +2,6 @@
 
 pub mod support;
 
-mod cli;
 mod api;
+mod cli;
 mod modules;

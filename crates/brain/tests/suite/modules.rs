@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::{brain, ok_stdout, Server};
+use super::support::{Server, brain, ok_stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modules_run_in_serve_behind_the_keys_and_publish_to_the_log() {
@@ -30,7 +30,8 @@ async fn modules_run_in_serve_behind_the_keys_and_publish_to_the_log() {
     // The worker pool runs it; the supervisor's projection sees it complete.
     let start = Instant::now();
     loop {
-        let status: serde_json::Value = http.get(server.url("/api/supervisor/status")).bearer_auth(&writer).send().await.unwrap().json().await.unwrap();
+        let status: serde_json::Value =
+            http.get(server.url("/api/supervisor/status")).bearer_auth(&writer).send().await.unwrap().json().await.unwrap();
         if status["completed_missions"] == 1 {
             break;
         }

@@ -17,10 +17,10 @@
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use crate::envelope::{format_timestamp, parse_timestamp, Meta, Severity};
+use crate::Event;
+use crate::envelope::{Meta, Severity, format_timestamp, parse_timestamp};
 use crate::error::DecodeError;
 use crate::id::{EventId, EventType, Source, TenantId};
-use crate::Event;
 
 const SOURCE_PREFIX: &str = "/brain/";
 

@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::envelope::{decode_fields, format_timestamp, FieldSource, FieldValue};
-use crate::error::DecodeError;
 use crate::Event;
+use crate::envelope::{FieldSource, FieldValue, decode_fields, format_timestamp};
+use crate::error::DecodeError;
 
 /// The stream key the original used, and our default.
 pub const DEFAULT_STREAM: &str = "brain:events:stream";
@@ -28,12 +28,8 @@ pub fn encode(e: &Event) -> Vec<(&'static str, String)> {
     }
     f.push(("payload", serde_json::Value::Object(e.payload.clone()).to_string()));
     f.push(("timestamp", format_timestamp(&e.timestamp)));
-    let opt = [
-        ("mission_id", &e.mission_id),
-        ("task_id", &e.task_id),
-        ("correlation_id", &e.correlation_id),
-        ("causation_id", &e.causation_id),
-    ];
+    let opt =
+        [("mission_id", &e.mission_id), ("task_id", &e.task_id), ("correlation_id", &e.correlation_id), ("causation_id", &e.causation_id)];
     for (name, v) in opt {
         if let Some(v) = v {
             f.push((name, v.clone()));
@@ -119,7 +115,14 @@ mod tests {
 
     #[test]
     fn reads_entries_without_meta_and_with_epoch_timestamps() {
-        let f = map(&[("id", "evt_dna_1767002400000"), ("type", "dna.snapshot_created"), ("source", "dna_service"), ("payload", "{}"), ("timestamp", "1767002400.5"), ("target", "None")]);
+        let f = map(&[
+            ("id", "evt_dna_1767002400000"),
+            ("type", "dna.snapshot_created"),
+            ("source", "dna_service"),
+            ("payload", "{}"),
+            ("timestamp", "1767002400.5"),
+            ("target", "None"),
+        ]);
         let e = decode(&f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.meta.producer, "legacy");
         assert!(e.target.is_none());

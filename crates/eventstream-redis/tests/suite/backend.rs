@@ -7,7 +7,7 @@ use eventstream_core::{ConsumerName, EventLog, GroupName, LogError, Position, St
 use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_testkit::sample_events;
 
-use super::helpers::{raw, redis_available, redis_url, Prefix};
+use super::helpers::{Prefix, raw, redis_available, redis_url};
 
 fn group(s: &str) -> GroupName {
     s.parse().unwrap_or_else(|e| panic!("{e}"))
@@ -28,11 +28,17 @@ async fn a_block_longer_than_the_client_default_response_timeout_waits_it_out() 
     log.ensure_group(&g, &StartFrom::End).await.unwrap_or_else(|e| panic!("ensure_group: {e}"));
     let t = Instant::now();
     // redis-rs 1.x would cut this off after 500 ms with a timeout error.
-    let got = log.read_group(&g, &consumer("c"), 10, Duration::from_millis(1500)).await.unwrap_or_else(|e| panic!("a 1.5 s BLOCK must not time out: {e}"));
+    let got = log
+        .read_group(&g, &consumer("c"), 10, Duration::from_millis(1500))
+        .await
+        .unwrap_or_else(|e| panic!("a 1.5 s BLOCK must not time out: {e}"));
     assert!(got.is_empty());
     assert!(t.elapsed() >= Duration::from_millis(1400), "the read waited {:?}", t.elapsed());
     let t = Instant::now();
-    let got = log.read(&StartFrom::End, 10, Duration::from_millis(1200)).await.unwrap_or_else(|e| panic!("a 1.2 s XREAD BLOCK must not time out: {e}"));
+    let got = log
+        .read(&StartFrom::End, 10, Duration::from_millis(1200))
+        .await
+        .unwrap_or_else(|e| panic!("a 1.2 s XREAD BLOCK must not time out: {e}"));
     assert!(got.is_empty());
     assert!(t.elapsed() >= Duration::from_millis(1100));
 }
@@ -69,7 +75,10 @@ async fn blocked_readers_do_not_stall_other_calls() {
     assert!(t.elapsed() < Duration::from_secs(2), "calls next to blocked readers took {:?}", t.elapsed());
     let mut delivered: Vec<Position> = Vec::new();
     for r in readers {
-        let got = tokio::time::timeout(Duration::from_secs(5), r).await.unwrap_or_else(|_| panic!("a reader did not wake")).unwrap_or_else(|e| panic!("{e}"));
+        let got = tokio::time::timeout(Duration::from_secs(5), r)
+            .await
+            .unwrap_or_else(|_| panic!("a reader did not wake"))
+            .unwrap_or_else(|e| panic!("{e}"));
         delivered.extend(got.unwrap_or_else(|e| panic!("read_group: {e}")).into_iter().map(|d| d.record.position));
     }
     delivered.sort_by_key(|p| p.to_string());
@@ -89,14 +98,26 @@ async fn groups_carry_the_configured_prefix_and_foreign_groups_are_not_listed() 
     log.append(&sample_events(0..2)).await.unwrap_or_else(|e| panic!("append: {e}"));
     log.ensure_group(&group("audit"), &StartFrom::Beginning).await.unwrap_or_else(|e| panic!("ensure_group: {e}"));
     let mut con = raw(&redis_url()).await;
-    let _: () = ::redis::cmd("XGROUP").arg("CREATE").arg(log.stream()).arg("someone_else").arg("0").query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
-    let rows: Vec<Vec<::redis::Value>> = ::redis::cmd("XINFO").arg("GROUPS").arg(log.stream()).query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
-    let names: Vec<String> = rows.iter().filter_map(|r| match r.get(1) {
-        Some(::redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    }).collect();
+    let _: () = ::redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(log.stream())
+        .arg("someone_else")
+        .arg("0")
+        .query_async(&mut con)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<Vec<::redis::Value>> =
+        ::redis::cmd("XINFO").arg("GROUPS").arg(log.stream()).query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r.get(1) {
+            Some(::redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect();
     assert!(names.contains(&"group_audit".to_owned()), "the original's naming `group_{{subscriber}}`: {names:?}");
-    let listed: Vec<String> = log.groups().await.unwrap_or_else(|e| panic!("groups: {e}")).into_iter().map(|g| g.name.to_string()).collect();
+    let listed: Vec<String> =
+        log.groups().await.unwrap_or_else(|e| panic!("groups: {e}")).into_iter().map(|g| g.name.to_string()).collect();
     assert_eq!(listed, ["audit"], "only our groups, without the prefix");
     assert_eq!(log.redis_group_name(&group("audit")), "group_audit");
 }
@@ -114,7 +135,8 @@ async fn lag_is_counted_when_redis_cannot_report_it() {
     let _: i64 = ::redis::cmd("XDEL").arg(log.stream()).arg(p[3].as_str()).query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
     let g = group("g");
     log.ensure_group(&g, &StartFrom::After(p[1].clone())).await.unwrap_or_else(|e| panic!("ensure_group: {e}"));
-    let rows: Vec<Vec<::redis::Value>> = ::redis::cmd("XINFO").arg("GROUPS").arg(log.stream()).query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<Vec<::redis::Value>> =
+        ::redis::cmd("XINFO").arg("GROUPS").arg(log.stream()).query_async(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
     let lag = rows[0].iter().position(|v| matches!(v, ::redis::Value::BulkString(b) if b == b"lag")).map(|i| rows[0][i + 1].clone());
     assert_eq!(lag, Some(::redis::Value::Nil), "the setup must make Redis' lag nil");
 

@@ -1,6 +1,6 @@
 //! The `eventstream-testkit` conformance suite, one test per contract clause, against the shared Redis.
 
-use super::helpers::{redis_available, Factory};
+use super::helpers::{Factory, redis_available};
 
 macro_rules! clauses {
     ($($clause:ident),* $(,)?) => {

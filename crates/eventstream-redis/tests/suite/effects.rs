@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use eventstream::{Handler, HandlerContext, HandlerError};
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::StateStore;
+use eventstream_sql::sqlx::{self, Row};
 
 /// Creates the `effects` table (no unique constraint).
 pub(crate) async fn create_effects_table(store: &StateStore) {
@@ -42,7 +42,11 @@ pub(crate) async fn effects(store: &StateStore) -> Vec<(String, String, String)>
 
 /// Rows in `dead_letters` (the runtime tests expect none).
 pub(crate) async fn dead_letter_count(store: &StateStore) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM dead_letters").fetch_one(store.pool()).await.unwrap_or_else(|e| panic!("counting dead letters: {e}")).get("n")
+    sqlx::query("SELECT COUNT(*) AS n FROM dead_letters")
+        .fetch_one(store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("counting dead letters: {e}"))
+        .get("n")
 }
 
 /// Inserts one `effects` row per event in the handler's transaction, after an optional delay (so work

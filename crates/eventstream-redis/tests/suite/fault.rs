@@ -10,7 +10,7 @@ use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_testkit::sample_events;
 
 use super::helpers::poll;
-use super::server::{free_port, redis_server_installed, PrivateRedis};
+use super::server::{PrivateRedis, free_port, redis_server_installed};
 
 fn positions(ds: &[eventstream_core::Delivery]) -> Vec<Position> {
     ds.iter().map(|d| d.record.position.clone()).collect()
@@ -39,7 +39,8 @@ async fn the_log_survives_a_server_kill_and_resumes_without_loss() {
     config.block_margin = Duration::from_secs(2);
     config.reconnect_retries = 1;
     let log = RedisLog::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}"));
-    let (g, c): (GroupName, ConsumerName) = ("worker".parse().unwrap_or_else(|e| panic!("{e}")), "replica-1".parse().unwrap_or_else(|e| panic!("{e}")));
+    let (g, c): (GroupName, ConsumerName) =
+        ("worker".parse().unwrap_or_else(|e| panic!("{e}")), "replica-1".parse().unwrap_or_else(|e| panic!("{e}")));
     let waiter: GroupName = "waiter".parse().unwrap_or_else(|e| panic!("{e}"));
 
     log.ensure_group(&g, &StartFrom::Beginning).await.unwrap_or_else(|e| panic!("ensure_group: {e}"));
@@ -72,7 +73,10 @@ async fn the_log_survives_a_server_kill_and_resumes_without_loss() {
 
     server.kill();
 
-    let (r, t) = tokio::time::timeout(Duration::from_secs(10), blocked).await.unwrap_or_else(|_| panic!("a blocked read must return when the server dies")).unwrap_or_else(|e| panic!("{e}"));
+    let (r, t) = tokio::time::timeout(Duration::from_secs(10), blocked)
+        .await
+        .unwrap_or_else(|_| panic!("a blocked read must return when the server dies"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_unavailable(r, t, "a blocked read_group");
     let t = Instant::now();
     assert_unavailable(log.append(&sample_events(100..101)).await, t, "append");
@@ -95,7 +99,11 @@ async fn the_log_survives_a_server_kill_and_resumes_without_loss() {
     .await;
 
     let info = log.group_info(&g).await.unwrap_or_else(|e| panic!("group_info after restart: {e}"));
-    assert_eq!((info.pending, info.undelivered, info.last_delivered.as_ref()), (2, 3, Some(&p[2])), "the group's place survived the restart");
+    assert_eq!(
+        (info.pending, info.undelivered, info.last_delivered.as_ref()),
+        (2, 3, Some(&p[2])),
+        "the group's place survived the restart"
+    );
     let pending = log.read_pending(&g, &c, 10).await.unwrap_or_else(|e| panic!("read_pending after restart: {e}"));
     assert_eq!(positions(&pending), p[1..3].to_vec(), "the unacknowledged deliveries are still pending");
     assert!(pending.iter().all(|d| d.delivery_count >= 2 && d.record.event.is_ok()));

@@ -13,11 +13,11 @@ use std::time::Duration;
 use eventstream::{Backoff, ConsumerRuntime, Subscription, SubscriptionOptions};
 use eventstream_core::{EventLog, GroupName, StartFrom, TypePattern};
 use eventstream_redis::{RedisConfig, RedisLog};
-use eventstream_sql::{sqlite_url, StateStore};
+use eventstream_sql::{StateStore, sqlite_url};
 use eventstream_testkit::sample_events;
 
-use super::effects::{create_effects_table, dead_letter_count, effect_counts, effects, RecordEffect};
-use super::helpers::{poll, raw, redis_available, redis_url, Prefix};
+use super::effects::{RecordEffect, create_effects_table, dead_letter_count, effect_counts, effects};
+use super::helpers::{Prefix, poll, raw, redis_available, redis_url};
 
 /// Set to `1` in a child process: [`child_replica`] then runs a replica instead of returning at once.
 const CHILD: &str = "BRAIN_TEST_CHILD_REPLICA";
@@ -61,7 +61,8 @@ async fn child_replica() {
     };
     let group: GroupName = GROUP.parse().unwrap_or_else(|e| panic!("{e}"));
     let mut runtime = ConsumerRuntime::new(log, store, consumer.parse().unwrap_or_else(|e| panic!("{e}")));
-    runtime.spawn(Subscription::new(group, vec![TypePattern::all()], RecordEffect { consumer, delay: HANDLER_DELAY }).with_options(options));
+    runtime
+        .spawn(Subscription::new(group, vec![TypePattern::all()], RecordEffect { consumer, delay: HANDLER_DELAY }).with_options(options));
     let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await;
     runtime.shutdown(Duration::from_secs(5)).await;
 }
@@ -126,8 +127,16 @@ impl Drop for Replica {
 
 /// Pending entries of `consumer` in the group (their stream ids).
 async fn pending_of(con: &mut ::redis::aio::MultiplexedConnection, key: &str, consumer: &str) -> Vec<String> {
-    let rows: Vec<(String, String, u64, u64)> =
-        ::redis::cmd("XPENDING").arg(key).arg(GROUP).arg("-").arg("+").arg(1000).arg(consumer).query_async(con).await.unwrap_or_else(|e| panic!("XPENDING: {e}"));
+    let rows: Vec<(String, String, u64, u64)> = ::redis::cmd("XPENDING")
+        .arg(key)
+        .arg(GROUP)
+        .arg("-")
+        .arg("+")
+        .arg(1000)
+        .arg(consumer)
+        .query_async(con)
+        .await
+        .unwrap_or_else(|e| panic!("XPENDING: {e}"));
     rows.into_iter().map(|(id, ..)| id).collect()
 }
 
@@ -196,7 +205,8 @@ async fn two_replicas_one_killed_mid_batch_lose_nothing_and_repeat_nothing() {
         m.entry(p.as_str()).or_default().push(c.as_str());
         m
     });
-    let reclaimed: Vec<&String> = orphaned.iter().filter(|p| by_position.get(p.as_str()).is_some_and(|cs| cs == &[survivor_name])).collect();
+    let reclaimed: Vec<&String> =
+        orphaned.iter().filter(|p| by_position.get(p.as_str()).is_some_and(|cs| cs == &[survivor_name])).collect();
     let by_victim = all.iter().filter(|(_, _, c)| c == victim_name).count();
     println!(
         "kill test: {EVENTS} events; victim had {by_victim} effects, was killed holding {} deliveries ({done_at_kill} effects in total then); \

@@ -5,19 +5,19 @@
 //! exactly one effect, nothing is pending, and the dashboard numbers (outbox depth, lag) are back to zero.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use eventstream::{Backoff, ConsumerRuntime, EventStream, PublisherOptions, Subscription, SubscriptionOptions};
 use eventstream_core::{EventLog, GroupName, StartFrom, TypePattern};
 use eventstream_redis::{RedisConfig, RedisLog};
-use eventstream_sql::{sqlite_url, StateStore};
+use eventstream_sql::{StateStore, sqlite_url};
 use eventstream_testkit::sample_event;
 
-use super::effects::{create_effects_table, dead_letter_count, effect_counts, effects, RecordEffect};
+use super::effects::{RecordEffect, create_effects_table, dead_letter_count, effect_counts, effects};
 use super::helpers::poll;
-use super::server::{free_port, redis_server_installed, PrivateRedis};
+use super::server::{PrivateRedis, free_port, redis_server_installed};
 
 /// Events emitted per second.
 const RATE: u64 = 200;
@@ -57,8 +57,11 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
     create_effects_table(&store).await;
 
     // Short retry caps so recovery after the restart takes a second or two, not the 5 s defaults.
-    let publisher_options =
-        PublisherOptions { relay_backoff: Backoff { initial: Duration::from_millis(50), max: Duration::from_millis(500) }, relay_poll: Duration::from_millis(200), ..PublisherOptions::default() };
+    let publisher_options = PublisherOptions {
+        relay_backoff: Backoff { initial: Duration::from_millis(50), max: Duration::from_millis(500) },
+        relay_poll: Duration::from_millis(200),
+        ..PublisherOptions::default()
+    };
     let (stream, publisher_tasks) = EventStream::start(log.clone(), store.clone(), None, publisher_options);
 
     let group: GroupName = "outage-effects".parse().unwrap_or_else(|e| panic!("{e}"));
@@ -76,7 +79,10 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
         ..SubscriptionOptions::default()
     };
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), consumer.parse().unwrap_or_else(|e| panic!("{e}")));
-    let sub_stats = runtime.spawn(Subscription::new(group.clone(), vec![TypePattern::all()], RecordEffect { consumer: consumer.to_owned(), delay: Duration::ZERO }).with_options(options));
+    let sub_stats = runtime.spawn(
+        Subscription::new(group.clone(), vec![TypePattern::all()], RecordEffect { consumer: consumer.to_owned(), delay: Duration::ZERO })
+            .with_options(options),
+    );
 
     // The dashboard: outbox depth and lag, sampled every 50 ms.
     let peaks = Arc::new(Peaks::default());
@@ -149,8 +155,11 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
     let (depth, oldest) = stream.outbox_stats().await.unwrap_or_else(|e| panic!("outbox_stats: {e}"));
     let publisher = stream.stats();
     let (relay_failures, relayed) = (publisher.relay_failures.load(Ordering::Relaxed), publisher.relayed.load(Ordering::Relaxed));
-    let (max_depth, max_depth_down, max_lag) =
-        (peaks.outbox_depth.load(Ordering::Relaxed), peaks.outbox_depth_while_down.load(Ordering::Relaxed), peaks.lag.load(Ordering::Relaxed));
+    let (max_depth, max_depth_down, max_lag) = (
+        peaks.outbox_depth.load(Ordering::Relaxed),
+        peaks.outbox_depth_while_down.load(Ordering::Relaxed),
+        peaks.lag.load(Ordering::Relaxed),
+    );
     let s = sub_stats.snapshot();
     println!(
         "outage test: emitted {total} at {RATE}/s in {emitting_took:.1?} (slowest emit {slowest_emit:.1?}), Redis down for {OUTAGE_FOR:?}; \

@@ -6,7 +6,7 @@ use eventstream_core::{ConsumerName, EventLog, GroupName, Position, StartFrom};
 use eventstream_redis::{RedisLog, Retention};
 use eventstream_testkit::sample_events;
 
-use super::helpers::{poll, raw, redis_available, redis_url, Prefix};
+use super::helpers::{Prefix, poll, raw, redis_available, redis_url};
 
 fn group(s: &str) -> GroupName {
     s.parse().unwrap_or_else(|e| panic!("{e}"))
@@ -17,7 +17,12 @@ fn consumer(s: &str) -> ConsumerName {
 }
 
 async fn remaining(log: &RedisLog) -> Vec<Position> {
-    log.read(&StartFrom::Beginning, 1000, Duration::ZERO).await.unwrap_or_else(|e| panic!("read: {e}")).into_iter().map(|r| r.position).collect()
+    log.read(&StartFrom::Beginning, 1000, Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"))
+        .into_iter()
+        .map(|r| r.position)
+        .collect()
 }
 
 async fn trim(log: &RedisLog, r: Retention) -> eventstream_redis::TrimReport {
@@ -107,7 +112,11 @@ async fn forced_trim_removes_unconsumed_entries_and_says_so_on_read() {
     assert_eq!(pending.iter().map(|d| d.record.position.clone()).collect::<Vec<_>>(), p[..3].to_vec());
     assert!(pending.iter().all(|d| d.record.event.is_err()), "vanished entries are reported as undecodable");
     let reclaimed = log.reclaim(&g, &consumer("c2"), Duration::ZERO, 10).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(reclaimed.iter().map(|d| d.record.position.clone()).collect::<Vec<_>>(), p[..3].to_vec(), "reclaim reports deleted pending entries");
+    assert_eq!(
+        reclaimed.iter().map(|d| d.record.position.clone()).collect::<Vec<_>>(),
+        p[..3].to_vec(),
+        "reclaim reports deleted pending entries"
+    );
     assert!(reclaimed.iter().all(|d| d.record.event.is_err()));
 }
 

@@ -20,7 +20,20 @@ impl PrivateRedis {
     /// [`PrivateRedis::wait_ready`]).
     pub(crate) fn start(dir: &Path, port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "no",
+            ])
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")

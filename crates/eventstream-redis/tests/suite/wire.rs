@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eventstream_core::{Event, EventLog, EventType, GroupName, Severity, Source, StartFrom, TenantId};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::helpers::{raw, redis_available, redis_url, xadd_raw, Prefix};
+use super::helpers::{Prefix, raw, redis_available, redis_url, xadd_raw};
 
 fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -98,7 +98,10 @@ async fn entries_nobody_can_decode_come_back_as_decode_errors() {
     let cases: Vec<(&str, Fields<'_>)> = vec![
         ("id", vec![("id", b"\xff\xfe"), ("type", b"task.created")]),
         ("id", vec![("hello", b"world")]),
-        ("payload", vec![("id", b"e1"), ("type", b"task.created"), ("source", b"s"), ("timestamp", b"2025-01-01T00:00:00"), ("payload", b"[1,2]")]),
+        (
+            "payload",
+            vec![("id", b"e1"), ("type", b"task.created"), ("source", b"s"), ("timestamp", b"2025-01-01T00:00:00"), ("payload", b"[1,2]")],
+        ),
         ("timestamp", vec![("id", b"e2"), ("type", b"task.created"), ("source", b"s"), ("timestamp", b"yesterday"), ("payload", b"{}")]),
     ];
     for (_, fields) in &cases {
@@ -155,18 +158,35 @@ async fn entries_we_write_use_the_original_field_layout() {
     let events = [full_event(), sparse];
     let ps = log.append(&events).await.unwrap_or_else(|e| panic!("append: {e}"));
     let mut con = raw(&redis_url()).await;
-    let raw_entries: Vec<(String, Vec<(String, String)>)> = ::redis::cmd("XRANGE").arg(log.stream()).arg("-").arg("+").query_async(&mut con).await.unwrap_or_else(|e| panic!("XRANGE: {e}"));
+    let raw_entries: Vec<(String, Vec<(String, String)>)> =
+        ::redis::cmd("XRANGE").arg(log.stream()).arg("-").arg("+").query_async(&mut con).await.unwrap_or_else(|e| panic!("XRANGE: {e}"));
     assert_eq!(raw_entries.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), ps.iter().map(ToString::to_string).collect::<Vec<_>>());
     let (_, fields) = &raw_entries[0];
     let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         names,
-        ["id", "type", "source", "target", "payload", "timestamp", "mission_id", "task_id", "correlation_id", "causation_id", "tenant_id", "actor_id", "severity", "meta"],
+        [
+            "id",
+            "type",
+            "source",
+            "target",
+            "payload",
+            "timestamp",
+            "mission_id",
+            "task_id",
+            "correlation_id",
+            "causation_id",
+            "tenant_id",
+            "actor_id",
+            "severity",
+            "meta"
+        ],
         "one field per envelope field in the original's order"
     );
     let get = |fs: &[(String, String)], k: &str| fs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get(fields, "stream"), None);
-    let payload: Value = serde_json::from_str(&get(fields, "payload").unwrap_or_default()).unwrap_or_else(|e| panic!("payload is JSON: {e}"));
+    let payload: Value =
+        serde_json::from_str(&get(fields, "payload").unwrap_or_default()).unwrap_or_else(|e| panic!("payload is JSON: {e}"));
     assert_eq!(Value::Object(events[0].payload.clone()), payload);
     let meta: Value = serde_json::from_str(&get(fields, "meta").unwrap_or_default()).unwrap_or_else(|e| panic!("meta is JSON: {e}"));
     assert_eq!(meta["schema_version"], json!(1));
@@ -184,7 +204,8 @@ async fn entries_we_write_use_the_original_field_layout() {
 
 /// Whether `python3` with redis-py is installed; says loudly when it is not.
 async fn python_with_redis() -> bool {
-    let ok = tokio::process::Command::new("python3").args(["-c", "import redis"]).output().await.map(|o| o.status.success()).unwrap_or(false);
+    let ok =
+        tokio::process::Command::new("python3").args(["-c", "import redis"]).output().await.map(|o| o.status.success()).unwrap_or(false);
     if !ok {
         eprintln!("\n********************************************************************************");
         eprintln!("SKIPPED: the live Python producer test: `python3 -c 'import redis'` fails.");
@@ -196,9 +217,17 @@ async fn python_with_redis() -> bool {
 
 async fn python(mode: &str, stream: &str) -> Value {
     let script = fixture_path("original_producer.py");
-    let out = tokio::process::Command::new("python3").arg(&script).arg(mode).arg(redis_url()).arg(stream).output().await.unwrap_or_else(|e| panic!("python3: {e}"));
+    let out = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(mode)
+        .arg(redis_url())
+        .arg(stream)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("python3: {e}"));
     assert!(out.status.success(), "python {mode} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("python {mode} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("python {mode} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[tokio::test]
@@ -233,7 +262,11 @@ async fn a_python_producer_like_the_original_and_this_log_read_each_other() {
     let mine = full_event();
     let p = log.append(std::slice::from_ref(&mine)).await.unwrap_or_else(|e| panic!("append: {e}"));
     let seen = python("consume", log.stream()).await;
-    let row = seen.as_array().and_then(|rows| rows.iter().find(|r| r["stream_id"] == json!(p[0].to_string()))).cloned().unwrap_or_else(|| panic!("python did not see {}", p[0]));
+    let row = seen
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["stream_id"] == json!(p[0].to_string())))
+        .cloned()
+        .unwrap_or_else(|| panic!("python did not see {}", p[0]));
     let d = &row["decoded"];
     assert_eq!(d["id"], json!(mine.id.to_string()));
     assert_eq!(d["type"], json!("course.generation.completed"));

@@ -51,9 +51,7 @@ impl TestDb {
                 let guard = SchemaGuard::new();
                 let (url, schema) = (guard.url.clone(), guard.schema.clone());
                 match StateStore::connect_with(&url, StoreOptions::default().schema(&schema)).await {
-                    Ok(store) => {
-                        Some(Self { store, backend, url, schema: Some(schema), _dir: None, _schema_guard: Some(guard) })
-                    }
+                    Ok(store) => Some(Self { store, backend, url, schema: Some(schema), _dir: None, _schema_guard: Some(guard) }),
                     Err(e) if e.is_transient() => {
                         if std::env::var("CI").is_ok_and(|v| v == "true") {
                             panic!("PostgreSQL at {url} is unreachable and CI=true: {e:?}");

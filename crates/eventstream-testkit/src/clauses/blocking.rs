@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use eventstream_core::{Position, StartFrom};
 
-use crate::fixtures::{consumer, delivered_positions, group, positions, sample_event, unique_name, Must, PATIENCE};
 use crate::LogFactory;
+use crate::fixtures::{Must, PATIENCE, consumer, delivered_positions, group, positions, sample_event, unique_name};
 
 /// A short block used to check that an empty read really waits.
 const SHORT_BLOCK: Duration = Duration::from_millis(300);
@@ -17,7 +17,10 @@ const PROMPT: Duration = Duration::from_secs(3);
 
 #[track_caller]
 fn assert_waited(elapsed: Duration, what: &str) {
-    assert!(elapsed >= SHORT_BLOCK.mul_f32(0.8), "{what} with block={SHORT_BLOCK:?} and nothing to return must wait, returned after {elapsed:?}");
+    assert!(
+        elapsed >= SHORT_BLOCK.mul_f32(0.8),
+        "{what} with block={SHORT_BLOCK:?} and nothing to return must wait, returned after {elapsed:?}"
+    );
     assert!(elapsed < SHORT_BLOCK + PATIENCE, "{what} with block={SHORT_BLOCK:?} must return after about that long, took {elapsed:?}");
 }
 
@@ -39,7 +42,11 @@ pub async fn read_blocks_until_append(f: &dyn LogFactory) {
     tokio::task::yield_now().await;
     let p1 = log.append(&[sample_event(1)]).await.must("append while a reader waits");
     let appended = Instant::now();
-    let got = tokio::time::timeout(PROMPT, reader).await.unwrap_or_else(|_| panic!("a blocked read must return within {PROMPT:?} of an append")).must("reader task").must("blocked read");
+    let got = tokio::time::timeout(PROMPT, reader)
+        .await
+        .unwrap_or_else(|_| panic!("a blocked read must return within {PROMPT:?} of an append"))
+        .must("reader task")
+        .must("blocked read");
     assert!(appended.elapsed() < PROMPT, "the blocked read returned too late");
     assert_eq!(positions(&got), p1, "the blocked read returns the appended entry");
 
@@ -56,11 +63,20 @@ pub async fn read_blocks_until_append(f: &dyn LogFactory) {
         if let Ok(r) = tokio::time::timeout(Duration::from_millis(50), &mut reader).await {
             break r.must("reader task").must("blocked read from End");
         }
-        assert!(Instant::now() < deadline, "a read from End with block={LONG_BLOCK:?} did not return within {PATIENCE:?} while entries were appended");
+        assert!(
+            Instant::now() < deadline,
+            "a read from End with block={LONG_BLOCK:?} did not return within {PATIENCE:?} while entries were appended"
+        );
     };
     assert!(!got.is_empty(), "a blocked read from End must return the entries appended during the wait");
     for r in &got {
-        assert!(during.contains(&r.position), "a read from End must return only entries appended during the wait, got {} (older entries: {:?}, {:?})", r.position, p0, p1);
+        assert!(
+            during.contains(&r.position),
+            "a read from End must return only entries appended during the wait, got {} (older entries: {:?}, {:?})",
+            r.position,
+            p0,
+            p1
+        );
     }
 }
 
@@ -83,7 +99,11 @@ pub async fn read_group_blocks_until_append(f: &dyn LogFactory) {
     tokio::task::yield_now().await;
     let p = log.append(&[sample_event(0)]).await.must("append while a consumer waits");
     let appended = Instant::now();
-    let got = tokio::time::timeout(PROMPT, reader).await.unwrap_or_else(|_| panic!("a blocked read_group must return within {PROMPT:?} of an append")).must("reader task").must("blocked read_group");
+    let got = tokio::time::timeout(PROMPT, reader)
+        .await
+        .unwrap_or_else(|_| panic!("a blocked read_group must return within {PROMPT:?} of an append"))
+        .must("reader task")
+        .must("blocked read_group");
     assert!(appended.elapsed() < PROMPT, "the blocked read_group returned too late");
     assert_eq!(delivered_positions(&got), p, "the blocked read_group delivers the appended entry");
     assert_eq!(got[0].delivery_count, 1, "a first delivery has delivery_count 1");

@@ -4,8 +4,10 @@ use std::time::{Duration, Instant};
 
 use eventstream_core::{ConsumerName, Delivery, EventLog, GroupName, StartFrom};
 
-use crate::fixtures::{assert_increasing, assert_record_is, consumer, delivered_positions, group, sample_events, unique_name, Must, PATIENCE};
 use crate::LogFactory;
+use crate::fixtures::{
+    Must, PATIENCE, assert_increasing, assert_record_is, consumer, delivered_positions, group, sample_events, unique_name,
+};
 
 /// How long an entry must be idle before the suite reclaims it.
 const MIN_IDLE: Duration = Duration::from_millis(50);
@@ -20,7 +22,11 @@ async fn reclaim_until(log: &dyn EventLog, g: &GroupName, c: &ConsumerName, want
         if got.len() == want {
             break;
         }
-        assert!(Instant::now() < deadline, "reclaim with min_idle={MIN_IDLE:?} returned {} of {want} idle entries within {PATIENCE:?}", got.len());
+        assert!(
+            Instant::now() < deadline,
+            "reclaim with min_idle={MIN_IDLE:?} returned {} of {want} idle entries within {PATIENCE:?}",
+            got.len()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     got
@@ -40,7 +46,10 @@ pub async fn unacked_delivery_is_redelivered_after_reclaim(f: &dyn LogFactory) {
 
     let early = log.reclaim(&g, &c2, Duration::from_secs(3600), 10).await.must("reclaim with a large min_idle");
     assert!(early.is_empty(), "reclaim must not take entries idle for less than min_idle, got {:?}", delivered_positions(&early));
-    assert!(log.read_group(&g, &c2, 10, Duration::ZERO).await.must("read_group c2").is_empty(), "read_group must not hand out pending entries again");
+    assert!(
+        log.read_group(&g, &c2, 10, Duration::ZERO).await.must("read_group c2").is_empty(),
+        "read_group must not hand out pending entries again"
+    );
 
     let again = reclaim_until(&*log, &g, &c2, 3).await;
     assert_eq!(delivered_positions(&again), p, "reclaim must redeliver every unacked entry, oldest first");
@@ -52,7 +61,10 @@ pub async fn unacked_delivery_is_redelivered_after_reclaim(f: &dyn LogFactory) {
     let own = log.read_pending(&g, &c2, 10).await.must("read_pending c2");
     assert_eq!(delivered_positions(&own), p, "reclaimed entries are pending for the reclaiming consumer");
     assert!(own.iter().all(|d| d.delivery_count >= 2), "read_pending must not lower delivery counts");
-    assert!(log.read_pending(&g, &c1, 10).await.must("read_pending c1").is_empty(), "reclaimed entries are no longer pending for the old consumer");
+    assert!(
+        log.read_pending(&g, &c1, 10).await.must("read_pending c1").is_empty(),
+        "reclaimed entries are no longer pending for the old consumer"
+    );
 
     let third = reclaim_until(&*log, &g, &consumer("c3"), 3).await;
     let before: Vec<u32> = own.iter().map(|d| d.delivery_count).collect();
@@ -79,9 +91,15 @@ pub async fn acked_delivery_is_never_redelivered(f: &dyn LogFactory) {
     assert_eq!(log.ack(&g, &delivered_positions(&unacked)).await.must("ack the rest"), 2, "acking the reclaimed entries returns 2");
 
     assert!(log.reclaim(&g, &c3, Duration::ZERO, 10).await.must("reclaim").is_empty(), "acked entries must never be reclaimed");
-    assert!(log.read_group(&g, &c3, 10, Duration::ZERO).await.must("read_group").is_empty(), "acked entries must never be delivered again by read_group");
+    assert!(
+        log.read_group(&g, &c3, 10, Duration::ZERO).await.must("read_group").is_empty(),
+        "acked entries must never be delivered again by read_group"
+    );
     for c in [&c1, &c2, &c3] {
-        assert!(log.read_pending(&g, c, 10).await.must("read_pending").is_empty(), "acked entries must not come back from read_pending of {c}");
+        assert!(
+            log.read_pending(&g, c, 10).await.must("read_pending").is_empty(),
+            "acked entries must not come back from read_pending of {c}"
+        );
     }
     let info = log.group_info(&g).await.must("group_info");
     assert_eq!((info.pending, info.undelivered), (0, 0), "everything is acked");
@@ -106,7 +124,11 @@ pub async fn ack_is_idempotent(f: &dyn LogFactory) {
 
     let rest = log.read_group(&g, &c, 10, Duration::ZERO).await.must("read_group");
     assert_eq!(delivered_positions(&rest), p[1..].to_vec(), "an entry acked before delivery must still be delivered");
-    assert_eq!(log.ack(&g, &[p[1].clone(), p[1].clone()]).await.must("ack with a duplicate"), 1, "a position listed twice stops being pending once");
+    assert_eq!(
+        log.ack(&g, &[p[1].clone(), p[1].clone()]).await.must("ack with a duplicate"),
+        1,
+        "a position listed twice stops being pending once"
+    );
     assert_eq!(log.ack(&g, &p).await.must("ack all"), 1, "only the one entry still pending counts");
     assert_eq!(log.group_info(&g).await.must("group_info").pending, 0, "nothing is pending");
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use eventstream_core::{ConsumerName, Delivery, Event, EventLog, GroupName, Position, StartFrom};
 
-use crate::fixtures::{
-    assert_increasing, assert_record_is, assert_unique, assert_unknown_group, consumer, delivered_positions, group, long_ago, read_all, sample_event,
-    sample_events, sample_index, unique_name, wait_for_clock_after, Must,
-};
 use crate::LogFactory;
+use crate::fixtures::{
+    Must, assert_increasing, assert_record_is, assert_unique, assert_unknown_group, consumer, delivered_positions, group, long_ago,
+    read_all, sample_event, sample_events, sample_index, unique_name, wait_for_clock_after,
+};
 
 /// Reads the group until `read_group` returns nothing.
 async fn drain(log: &dyn EventLog, g: &GroupName, c: &ConsumerName, max: usize) -> Vec<Delivery> {
@@ -31,7 +31,9 @@ async fn drain(log: &dyn EventLog, g: &GroupName, c: &ConsumerName, max: usize) 
 fn assert_first_deliveries(ds: &[Delivery], appended: &HashMap<Position, Event>, context: &str) {
     for d in ds {
         assert_eq!(d.delivery_count, 1, "{context}: first delivery of {} must have delivery_count 1", d.record.position);
-        let want = appended.get(&d.record.position).unwrap_or_else(|| panic!("{context}: delivered position {} was never appended", d.record.position));
+        let want = appended
+            .get(&d.record.position)
+            .unwrap_or_else(|| panic!("{context}: delivered position {} was never appended", d.record.position));
         assert_record_is(&d.record, want, context);
     }
 }
@@ -76,7 +78,10 @@ pub async fn each_group_gets_every_event_once(f: &dyn LogFactory) {
     union.extend(delivered_positions(&got2));
     assert_unique(&union, "entries delivered to one group");
     assert_eq!(union.iter().cloned().collect::<HashSet<_>>(), all, "the consumers of a group together must receive every entry");
-    assert!(log.read_group(&g, &consumer("c3"), 10, Duration::ZERO).await.must("read_group c3").is_empty(), "a third consumer must get nothing once all entries are delivered");
+    assert!(
+        log.read_group(&g, &consumer("c3"), 10, Duration::ZERO).await.must("read_group c3").is_empty(),
+        "a third consumer must get nothing once all entries are delivered"
+    );
     let info = log.group_info(&g).await.must("group_info");
     assert_eq!((info.pending, info.undelivered), (20, 0), "all 20 entries are delivered and pending");
 
@@ -151,7 +156,10 @@ pub async fn group_resumes_after_reopen(f: &dyn LogFactory) {
     assert_eq!(delivered_positions(&pending), vec![appended[1].clone()], "the consumer's unacked entry must come back from read_pending");
     assert!(pending[0].delivery_count >= 1, "delivery_count is at least 1");
     assert_eq!(pending[0].record.event.as_ref().ok().and_then(sample_index), Some(1), "the pending entry must hold event 1");
-    assert!(log.read_pending(&g, &consumer("c2"), 10).await.must("read_pending c2").is_empty(), "read_pending returns only the consumer's own entries");
+    assert!(
+        log.read_pending(&g, &consumer("c2"), 10).await.must("read_pending c2").is_empty(),
+        "read_pending returns only the consumer's own entries"
+    );
     let rest = log.read_group(&g, &c1, 10, Duration::ZERO).await.must("read_group after reopen");
     assert_eq!(delivered_positions(&rest), appended[2..].to_vec(), "after a reopen the group must continue where it stopped");
 }
@@ -164,7 +172,11 @@ pub async fn lag_counts_unacked(f: &dyn LogFactory) {
     log.ensure_group(&g, &StartFrom::Beginning).await.must("ensure_group");
     let info = log.group_info(&g).await.must("group_info");
     assert_eq!(info.name, g, "group_info names the group");
-    assert_eq!((info.pending, info.undelivered, info.lag(), info.last_delivered.clone()), (0, 6, 6, None), "a new group at the beginning lags by every entry");
+    assert_eq!(
+        (info.pending, info.undelivered, info.lag(), info.last_delivered.clone()),
+        (0, 6, 6, None),
+        "a new group at the beginning lags by every entry"
+    );
 
     log.read_group(&g, &c, 4, Duration::ZERO).await.must("read_group");
     let info = log.group_info(&g).await.must("group_info");
@@ -186,7 +198,11 @@ pub async fn lag_counts_unacked(f: &dyn LogFactory) {
 
     let all = log.groups().await.must("groups");
     let listed = all.iter().find(|i| i.name == g).unwrap_or_else(|| panic!("groups() must list {g}, got {all:?}"));
-    assert_eq!((listed.pending, listed.undelivered, listed.last_delivered.clone()), (1, 4, Some(p[3].clone())), "groups() must agree with group_info");
+    assert_eq!(
+        (listed.pending, listed.undelivered, listed.last_delivered.clone()),
+        (1, 4, Some(p[3].clone())),
+        "groups() must agree with group_info"
+    );
     assert!(all.iter().any(|i| i.name == g_end), "groups() must list every group");
     assert_eq!(all.len(), 2, "groups() lists exactly the groups of this log");
 }
@@ -254,9 +270,16 @@ pub async fn ensure_group_is_idempotent_and_start_positions_work(f: &dyn LogFact
 
     // Idempotent on a group that has delivered entries: position and pending entries are kept.
     log.ensure_group(&g_begin, &StartFrom::Beginning).await.must("ensure_group again");
-    assert!(log.read_group(&g_begin, &c, 100, Duration::ZERO).await.must("read_group").is_empty(), "ensure_group on an existing group must not rewind it");
+    assert!(
+        log.read_group(&g_begin, &c, 100, Duration::ZERO).await.must("read_group").is_empty(),
+        "ensure_group on an existing group must not rewind it"
+    );
     let info = log.group_info(&g_begin).await.must("group_info");
-    assert_eq!((info.pending, info.last_delivered.as_ref()), (5, all.last()), "ensure_group on an existing group must keep its pending entries and position");
+    assert_eq!(
+        (info.pending, info.last_delivered.as_ref()),
+        (5, all.last()),
+        "ensure_group on an existing group must keep its pending entries and position"
+    );
 }
 
 /// Clause 4 (exception): `set_group_position` moves a group back (replay) or forward; pending entries stay
@@ -274,7 +297,12 @@ pub async fn set_group_position_replays(f: &dyn LogFactory) {
     let replay = log.read_group(&g, &c, 10, Duration::ZERO).await.must("read_group after rewind");
     assert_eq!(delivered_positions(&replay), p, "after moving to Beginning every acked entry is delivered again");
     for (d, i) in replay.iter().zip(0u64..) {
-        assert_eq!(d.record.event.as_ref().ok().and_then(sample_index), Some(i), "the replayed entry {} holds event {i}", d.record.position);
+        assert_eq!(
+            d.record.event.as_ref().ok().and_then(sample_index),
+            Some(i),
+            "the replayed entry {} holds event {i}",
+            d.record.position
+        );
     }
     assert_eq!(log.ack(&g, &p).await.must("ack replay"), 4, "replayed entries are pending again");
 
@@ -284,7 +312,10 @@ pub async fn set_group_position_replays(f: &dyn LogFactory) {
     log.ack(&g, &p).await.must("ack");
 
     log.set_group_position(&g, &StartFrom::End).await.must("set_group_position End");
-    assert!(log.read_group(&g, &c, 10, Duration::ZERO).await.must("read_group at End").is_empty(), "after moving to End nothing old is delivered");
+    assert!(
+        log.read_group(&g, &c, 10, Duration::ZERO).await.must("read_group at End").is_empty(),
+        "after moving to End nothing old is delivered"
+    );
     let p4 = log.append(&[sample_event(4)]).await.must("append after End");
     let fresh = log.read_group(&g, &c, 10, Duration::ZERO).await.must("read_group new");
     assert_eq!(delivered_positions(&fresh), p4, "after moving to End new entries are delivered");

@@ -7,11 +7,11 @@ use chrono::Duration as ChronoDuration;
 use chrono::Utc;
 use eventstream_core::{Position, StartFrom};
 
-use crate::fixtures::{
-    assert_increasing, assert_record_is, assert_records_are, assert_unique, group, long_ago, positions, read_all, sample_event, sample_events, sample_index,
-    unique_name, wait_for_clock_after, Must,
-};
 use crate::LogFactory;
+use crate::fixtures::{
+    Must, assert_increasing, assert_record_is, assert_records_are, assert_unique, group, long_ago, positions, read_all, sample_event,
+    sample_events, sample_index, unique_name, wait_for_clock_after,
+};
 
 /// Clause 1: `append` returns one increasing position per event, and a read returns every entry in append
 /// order with those positions and the events unchanged.
@@ -34,7 +34,14 @@ pub async fn appends_are_read_back_in_order(f: &dyn LogFactory) {
     assert_eq!(positions(&records), appended, "read must return every entry, in append order, at the positions append returned");
     assert_records_are(&records, &events, "read from the beginning");
     for w in records.windows(2) {
-        assert!(w[0].appended_at <= w[1].appended_at, "append times must not go backwards in position order: {} at {} then {} at {}", w[0].position, w[0].appended_at, w[1].position, w[1].appended_at);
+        assert!(
+            w[0].appended_at <= w[1].appended_at,
+            "append times must not go backwards in position order: {} at {} then {} at {}",
+            w[0].position,
+            w[0].appended_at,
+            w[1].position,
+            w[1].appended_at
+        );
     }
     assert_eq!(log.head().await.must("head"), appended.last().cloned(), "head must be the last appended position");
 
@@ -86,10 +93,17 @@ pub async fn range_read_by_position_and_time(f: &dyn LogFactory) {
     let all = read_all(&*log).await;
     assert_eq!(all.len(), 6, "both batches must be read back");
     let b_first_at = all[3].appended_at;
-    assert!(b_first_at > a_last_at, "an append made after the clock passed the first batch's append time ({a_last_at}) must get a later append time, got {b_first_at}");
+    assert!(
+        b_first_at > a_last_at,
+        "an append made after the clock passed the first batch's append time ({a_last_at}) must get a later append time, got {b_first_at}"
+    );
 
     let by_time = log.read(&StartFrom::Time(b_first_at), 100, Duration::ZERO).await.must("read from a time");
-    assert_eq!(positions(&by_time), pb, "read from the second batch's append time must return exactly the second batch (time is inclusive)");
+    assert_eq!(
+        positions(&by_time),
+        pb,
+        "read from the second batch's append time must return exactly the second batch (time is inclusive)"
+    );
     assert_records_are(&by_time, &second, "read from a time");
     let from_first = log.read(&StartFrom::Time(a_first_at), 100, Duration::ZERO).await.must("read from the first append time");
     assert_eq!(from_first.len(), 6, "read from the first entry's append time must include it and everything after");
@@ -118,7 +132,11 @@ pub async fn read_back_is_newest_first(f: &dyn LogFactory) {
     let events = sample_events(0..5);
     let p = log.append(&events).await.must("append");
     let newest = log.read_back(None, 3).await.must("read_back newest");
-    assert_eq!(positions(&newest), vec![p[4].clone(), p[3].clone(), p[2].clone()], "read_back(None, 3) must return the 3 newest, newest first");
+    assert_eq!(
+        positions(&newest),
+        vec![p[4].clone(), p[3].clone(), p[2].clone()],
+        "read_back(None, 3) must return the 3 newest, newest first"
+    );
     for (r, i) in newest.iter().zip([4usize, 3, 2]) {
         assert_record_is(r, &events[i], "read_back");
     }
@@ -173,9 +191,15 @@ pub async fn concurrent_appends_lose_nothing(f: &dyn LogFactory) {
         let mut previous_end: Option<usize> = None;
         for (base, ps) in batches {
             assert_eq!(ps.len() as u64, PER_BATCH, "append must return one position per event");
-            let at: Vec<usize> = ps.iter().map(|p| *index.get(p).unwrap_or_else(|| panic!("position {p} returned by append is not in the log"))).collect();
+            let at: Vec<usize> =
+                ps.iter().map(|p| *index.get(p).unwrap_or_else(|| panic!("position {p} returned by append is not in the log"))).collect();
             for (k, w) in at.windows(2).enumerate() {
-                assert_eq!(w[1], w[0] + 1, "batch starting at event {base} is not contiguous: entry {k} and {} are separated in the log", k + 1);
+                assert_eq!(
+                    w[1],
+                    w[0] + 1,
+                    "batch starting at event {base} is not contiguous: entry {k} and {} are separated in the log",
+                    k + 1
+                );
             }
             for (k, &idx) in at.iter().enumerate() {
                 let e = records[idx].event.as_ref().ok().and_then(sample_index);

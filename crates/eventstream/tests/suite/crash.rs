@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use eventstream::{handler_fn, ConsumerRuntime, HandlerError, Subscription};
+use eventstream::{ConsumerRuntime, HandlerError, Subscription, handler_fn};
 use eventstream_core::{ConsumerName, EventLog, GroupName, TypePattern};
 use futures::FutureExt;
 use rand::Rng;
@@ -29,7 +29,8 @@ pub fn run_child(dir: &Path) {
         let consumer: ConsumerName = "replica-1".parse().unwrap();
         let mut runtime = ConsumerRuntime::new(log, store, consumer);
         let handler = handler_fn(|ctx, event| async move { write_effect(ctx.tx, event).await.map_err(HandlerError::transient) }.boxed());
-        let sub = Subscription::new(subscriber(), vec![TypePattern::all()], handler).with_options(eventstream::SubscriptionOptions { batch_size: 64, ..fast_options() });
+        let sub = Subscription::new(subscriber(), vec![TypePattern::all()], handler)
+            .with_options(eventstream::SubscriptionOptions { batch_size: 64, ..fast_options() });
         runtime.spawn(sub);
         std::future::pending::<()>().await;
     });
@@ -80,7 +81,11 @@ async fn sigkilled_subscriber_processes_every_event_exactly_once() {
         child.wait().unwrap();
         let (rows, _) = effect_counts(&store).await;
         let info = log.group_info(&subscriber()).await.ok();
-        eprintln!("round {round}: killed past {target} effects ({rows} after the kill), pending {:?}, lag {:?}", info.as_ref().map(|i| i.pending), info.map(|i| i.lag()));
+        eprintln!(
+            "round {round}: killed past {target} effects ({rows} after the kill), pending {:?}, lag {:?}",
+            info.as_ref().map(|i| i.pending),
+            info.map(|i| i.lag())
+        );
     }
     // Final run to completion.
     let mut child = spawn_child(dir.path());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use eventstream::{Backoff, SubscriptionOptions};
 use eventstream_core::{Event, EventLog, GroupName};
 use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
-use eventstream_sql::{sqlx, StateStore, StoreOptions, Tx};
+use eventstream_sql::{StateStore, StoreOptions, Tx, sqlx};
 use serde_json::json;
 
 pub async fn embedded(dir: &Path) -> Arc<dyn EventLog> {
@@ -38,7 +38,12 @@ pub async fn create_effects(store: &StateStore) {
 
 /// Writes one effect row inside the handler's transaction.
 pub async fn write_effect(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO effects (event_id, note) VALUES ($1, $2)").bind(event.id.to_string()).bind(event.event_type.to_string()).execute(tx.conn()).await.map(|_| ())
+    sqlx::query("INSERT INTO effects (event_id, note) VALUES ($1, $2)")
+        .bind(event.id.to_string())
+        .bind(event.event_type.to_string())
+        .execute(tx.conn())
+        .await
+        .map(|_| ())
 }
 
 /// (rows, distinct event ids) in `effects`.

@@ -1,12 +1,14 @@
 //! The emit path: with the log down, `emit` still returns at once and loses nothing.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use eventstream::{handler_fn, ConsumerRuntime, EventStream, HandlerError, PublisherOptions, Subscription};
-use eventstream_core::{Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern};
+use eventstream::{ConsumerRuntime, EventStream, HandlerError, PublisherOptions, Subscription, handler_fn};
+use eventstream_core::{
+    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
+};
 use futures::FutureExt;
 
 use super::helpers::{create_effects, effect_counts, embedded, events, eventually, fast_options, group, sqlite_store, write_effect};
@@ -87,7 +89,10 @@ async fn emit_survives_a_log_outage_and_delivers_every_event_once() {
     let log: Arc<dyn EventLog> = faulty.clone();
     let store = sqlite_store(dir.path()).await;
     create_effects(&store).await;
-    let options = PublisherOptions { relay_backoff: eventstream::Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200) }, ..PublisherOptions::default() };
+    let options = PublisherOptions {
+        relay_backoff: eventstream::Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200) },
+        ..PublisherOptions::default()
+    };
     let (stream, tasks) = EventStream::start(log.clone(), store.clone(), None, options);
 
     let batch = events(N, "task.created");
@@ -106,11 +111,17 @@ async fn emit_survives_a_log_outage_and_delivers_every_event_once() {
     let handler = handler_fn(|ctx, event| async move { write_effect(ctx.tx, event).await.map_err(HandlerError::transient) }.boxed());
     let name = group("outbox");
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), "r1".parse().unwrap());
-    runtime.spawn(Subscription::new(name.clone(), vec![TypePattern::all()], handler).with_options(eventstream::SubscriptionOptions { batch_size: 128, ..fast_options() }));
+    runtime.spawn(
+        Subscription::new(name.clone(), vec![TypePattern::all()], handler)
+            .with_options(eventstream::SubscriptionOptions { batch_size: 128, ..fast_options() }),
+    );
 
     faulty.down.store(false, Ordering::SeqCst);
     eventually(Duration::from_secs(120), "every emitted event processed", || async { effect_counts(&store).await.1 as usize == N }).await;
-    eventually(Duration::from_secs(20), "outbox drained and no lag", || async { stream.outbox_stats().await.unwrap().0 == 0 && log.group_info(&name).await.unwrap().lag() == 0 }).await;
+    eventually(Duration::from_secs(20), "outbox drained and no lag", || async {
+        stream.outbox_stats().await.unwrap().0 == 0 && log.group_info(&name).await.unwrap().lag() == 0
+    })
+    .await;
     assert_eq!(effect_counts(&store).await, (N as i64, N as i64), "each event arrives once in effect");
     let ids: std::collections::HashSet<_> = batch.iter().map(|e| e.id.to_string()).collect();
     assert_eq!(ids.len(), N);

@@ -1,10 +1,10 @@
 //! Replay without and with `reprocess`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use eventstream::{handler_fn, replay, ConsumerRuntime, HandlerError, Subscription};
+use eventstream::{ConsumerRuntime, HandlerError, Subscription, handler_fn, replay};
 use eventstream_core::{StartFrom, TypePattern};
 use futures::FutureExt;
 
@@ -30,12 +30,18 @@ async fn replay_skips_processed_events_unless_reprocessing() {
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), "r1".parse().unwrap());
     let stats = runtime.spawn(Subscription::new(name.clone(), vec![TypePattern::all()], handler).with_options(fast_options()));
     log.append(&events(100, "task.created")).await.unwrap();
-    eventually(Duration::from_secs(20), "100 processed", || async { effect_counts(&store).await.0 == 100 && log.group_info(&name).await.unwrap().lag() == 0 }).await;
+    eventually(Duration::from_secs(20), "100 processed", || async {
+        effect_counts(&store).await.0 == 100 && log.group_info(&name).await.unwrap().lag() == 0
+    })
+    .await;
 
     // Without reprocess: every event is delivered again, the inbox skips them all.
     let report = replay::replay(&log, &store, &name, &StartFrom::Beginning, false, &|_, _| {}).await.unwrap();
     assert_eq!(report.inbox_rows_removed, 0);
-    eventually(Duration::from_secs(20), "replayed deliveries acked", || async { stats.snapshot().duplicates == 100 && log.group_info(&name).await.unwrap().lag() == 0 }).await;
+    eventually(Duration::from_secs(20), "replayed deliveries acked", || async {
+        stats.snapshot().duplicates == 100 && log.group_info(&name).await.unwrap().lag() == 0
+    })
+    .await;
     assert_eq!(calls.load(Ordering::SeqCst), 100, "no handler call for already-processed events");
     assert_eq!(effect_counts(&store).await.0, 100);
 
@@ -43,7 +49,10 @@ async fn replay_skips_processed_events_unless_reprocessing() {
     let report = replay::replay(&log, &store, &name, &StartFrom::Beginning, true, &|_, _| {}).await.unwrap();
     assert_eq!(report.events_in_range, 100);
     assert_eq!(report.inbox_rows_removed, 100);
-    eventually(Duration::from_secs(20), "reprocessed", || async { effect_counts(&store).await.0 == 200 && log.group_info(&name).await.unwrap().lag() == 0 }).await;
+    eventually(Duration::from_secs(20), "reprocessed", || async {
+        effect_counts(&store).await.0 == 200 && log.group_info(&name).await.unwrap().lag() == 0
+    })
+    .await;
     assert_eq!(calls.load(Ordering::SeqCst), 200);
     assert_eq!(effect_counts(&store).await.1, 100);
     runtime.shutdown(Duration::from_secs(5)).await;

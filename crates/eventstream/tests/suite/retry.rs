@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventstream::{dlq, handler_fn, ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions};
+use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions, dlq, handler_fn};
 use eventstream_core::{ConsumerName, EventLog, TypePattern};
 use eventstream_sql::{DeadLetterFilter, DeadLetterKind, DeadLetterStatus, StateStore};
 use futures::FutureExt;
 
-use super::helpers::{create_effects, effect_counts, embedded, events, eventually, fast_options, group, postgres_store, sqlite_store, write_effect};
+use super::helpers::{
+    create_effects, effect_counts, embedded, events, eventually, fast_options, group, postgres_store, sqlite_store, write_effect,
+};
 
 #[derive(Default)]
 struct Script {
@@ -37,7 +39,9 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
             };
             match event.event_type.as_str() {
                 "task.flaky" if n <= 3 => return Err(HandlerError::transient(format!("dependency down (call {n})"))),
-                "task.poison" if !s.poison_fixed.load(Ordering::SeqCst) => return Err(HandlerError::permanent("payload cannot be handled")),
+                "task.poison" if !s.poison_fixed.load(Ordering::SeqCst) => {
+                    return Err(HandlerError::permanent("payload cannot be handled"));
+                }
                 "task.panics" => panic!("handler bug"),
                 _ => {}
             }
@@ -49,7 +53,11 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
     });
     let name = group("retry");
     // One slot only: a retrying event must not hold it.
-    let options = SubscriptionOptions { concurrency: 1, backoff: eventstream::Backoff { initial: Duration::from_millis(60), max: Duration::from_millis(240) }, ..fast_options() };
+    let options = SubscriptionOptions {
+        concurrency: 1,
+        backoff: eventstream::Backoff { initial: Duration::from_millis(60), max: Duration::from_millis(240) },
+        ..fast_options()
+    };
     let sub = Subscription::new(name.clone(), vec!["task.*".parse::<TypePattern>().unwrap()], handler).with_options(options);
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), "r1".parse::<ConsumerName>().unwrap());
     runtime.spawn(sub);
@@ -74,11 +82,16 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
     {
         let order = script.successes.lock().unwrap();
         let flaky_at = order.iter().position(|(t, _)| t == "task.flaky").unwrap();
-        let normal_before: std::collections::HashSet<_> = order[..flaky_at].iter().filter(|(t, _)| t == "task.normal").map(|(_, id)| id).collect();
+        let normal_before: std::collections::HashSet<_> =
+            order[..flaky_at].iter().filter(|(t, _)| t == "task.normal").map(|(_, id)| id).collect();
         let normal_before = normal_before.len();
         assert!(normal_before >= 10, "events behind the retrying one were not held up: {normal_before} of 20 done before it");
     }
-    eventually(Duration::from_secs(10), "two dead letters", || async { store.list_dead_letters(&DeadLetterFilter { subscriber: Some(name.clone()), ..DeadLetterFilter::default() }).await.unwrap().len() == 2 }).await;
+    eventually(Duration::from_secs(10), "two dead letters", || async {
+        store.list_dead_letters(&DeadLetterFilter { subscriber: Some(name.clone()), ..DeadLetterFilter::default() }).await.unwrap().len()
+            == 2
+    })
+    .await;
     let dead = store.list_dead_letters(&DeadLetterFilter { subscriber: Some(name.clone()), ..DeadLetterFilter::default() }).await.unwrap();
     let poison_dl = dead.iter().find(|d| d.event_id == poison[0].id.as_str()).expect("poison dead-lettered");
     assert_eq!(poison_dl.kind, DeadLetterKind::Permanent);
@@ -94,11 +107,17 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
     // Fix the handler, retry the dead letter: it is delivered again to this subscriber and succeeds once.
     script.poison_fixed.store(true, Ordering::SeqCst);
     dlq::retry_dead_letter(&log, &store, poison_dl.id).await.unwrap();
-    eventually(Duration::from_secs(10), "poison processed after the retry", || async { script.successes.lock().unwrap().iter().any(|(t, _)| t == "task.poison") }).await;
+    eventually(Duration::from_secs(10), "poison processed after the retry", || async {
+        script.successes.lock().unwrap().iter().any(|(t, _)| t == "task.poison")
+    })
+    .await;
     assert_eq!(calls(poison[0].id.as_str()), 2);
     let dl = store.get_dead_letter(poison_dl.id).await.unwrap().unwrap();
     assert_eq!(dl.status, DeadLetterStatus::Retried);
-    assert!(matches!(dlq::retry_dead_letter(&log, &store, poison_dl.id).await, Err(dlq::DlqError::NotOpen { .. })), "a retried letter cannot be retried twice");
+    assert!(
+        matches!(dlq::retry_dead_letter(&log, &store, poison_dl.id).await, Err(dlq::DlqError::NotOpen { .. })),
+        "a retried letter cannot be retried twice"
+    );
     // Effects: 20 normal + flaky + poison, each exactly once.
     eventually(Duration::from_secs(10), "22 effects", || async { effect_counts(&store).await == (22, 22) }).await;
     runtime.shutdown(Duration::from_secs(5)).await;
@@ -133,11 +152,15 @@ async fn retries_are_exhausted_into_the_dead_letter_queue() {
         .boxed()
     });
     let name = group("exhaust");
-    let sub = Subscription::new(name.clone(), vec![TypePattern::all()], handler).with_options(SubscriptionOptions { max_attempts: 3, ..fast_options() });
+    let sub = Subscription::new(name.clone(), vec![TypePattern::all()], handler)
+        .with_options(SubscriptionOptions { max_attempts: 3, ..fast_options() });
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), "r1".parse().unwrap());
     runtime.spawn(sub);
     log.append(&events(1, "task.created")).await.unwrap();
-    eventually(Duration::from_secs(10), "dead letter", || async { !store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty() }).await;
+    eventually(Duration::from_secs(10), "dead letter", || async {
+        !store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty()
+    })
+    .await;
     let dl = &store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap()[0];
     assert_eq!(dl.kind, DeadLetterKind::TransientExhausted);
     assert_eq!(dl.attempts, 3);

@@ -1,9 +1,9 @@
 //! Bad input: each case is a 4xx with its stable code (and field where one is at fault), never a 5xx.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::helpers::{send, task_event, Api};
+use super::helpers::{Api, send, task_event};
 
 struct Case {
     name: &'static str,
@@ -16,8 +16,25 @@ struct Case {
     field: Option<&'static str>,
 }
 
-fn case(name: &'static str, method: Method, path: &str, body: Option<Value>, status: u16, code: &'static str, field: Option<&'static str>) -> Case {
-    Case { name, method, path: path.to_owned(), content_type: body.as_ref().map(|_| "application/json"), body: body.map(|b| b.to_string().into_bytes()), status, code, field }
+fn case(
+    name: &'static str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> Case {
+    Case {
+        name,
+        method,
+        path: path.to_owned(),
+        content_type: body.as_ref().map(|_| "application/json"),
+        body: body.map(|b| b.to_string().into_bytes()),
+        status,
+        code,
+        field,
+    }
 }
 
 fn raw(name: &'static str, path: &str, content_type: Option<&'static str>, body: &[u8], status: u16, code: &'static str) -> Case {
@@ -47,20 +64,124 @@ async fn bad_inputs_get_4xx_with_stable_codes() {
         raw("oversized body", "/api/events", Some("application/json"), huge.as_bytes(), 413, "payload_too_large"),
         case("body is an array", Method::POST, "/api/events", Some(json!([1, 2])), 422, "invalid_body", None),
         case("type is a number", Method::POST, "/api/events", Some(with(ok.clone(), "type", json!(5))), 422, "invalid_body", Some("type")),
-        case("payload is a string", Method::POST, "/api/events", Some(with(ok.clone(), "payload", json!("x"))), 422, "invalid_body", Some("payload")),
+        case(
+            "payload is a string",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "payload", json!("x"))),
+            422,
+            "invalid_body",
+            Some("payload"),
+        ),
         case("missing type", Method::POST, "/api/events", Some(json!({"payload": {}})), 422, "invalid_body", None),
-        case("unknown envelope field", Method::POST, "/api/events", Some(with(ok.clone(), "colour", json!("red"))), 422, "invalid_body", None),
-        case("invalid type syntax", Method::POST, "/api/events", Some(with(ok.clone(), "type", json!("Task Created"))), 422, "invalid_event", Some("type")),
-        case("unknown event type", Method::POST, "/api/events", Some(json!({"type": "nosuch.thing", "source": "s", "payload": {}})), 422, "unknown_event_type", Some("/type")),
-        case("invalid payload", Method::POST, "/api/events", Some(json!({"type": "task.created", "payload": {"task_id": 5}})), 422, "invalid_payload", None),
-        case("invalid enum value", Method::POST, "/api/events", Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "URGENT"}})), 422, "invalid_payload", Some("/payload/priority")),
-        case("invalid UUID id", Method::POST, "/api/events", Some(with(ok.clone(), "id", json!("not-a-uuid"))), 422, "invalid_event", Some("id")),
-        case("invalid timestamp", Method::POST, "/api/events", Some(with(ok.clone(), "timestamp", json!("yesterday"))), 422, "invalid_event", Some("timestamp")),
-        case("invalid severity", Method::POST, "/api/events", Some(with(ok.clone(), "severity", json!("LOUD"))), 422, "invalid_event", Some("severity")),
-        case("invalid tenant", Method::POST, "/api/events", Some(with(ok.clone(), "tenant_id", json!("a b"))), 422, "invalid_event", Some("tenant_id")),
-        case("overlong correlation id", Method::POST, "/api/events", Some(with(ok.clone(), "correlation_id", json!("c".repeat(300)))), 422, "invalid_event", Some("correlation_id")),
-        case("overlong payload string", Method::POST, "/api/events", Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "LOW", "note": big_string}})), 413, "payload_too_large", Some("/payload/note")),
-        case("payload too deep", Method::POST, "/api/events", Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "LOW", "deep": deep}})), 422, "payload_too_deep", None),
+        case(
+            "unknown envelope field",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "colour", json!("red"))),
+            422,
+            "invalid_body",
+            None,
+        ),
+        case(
+            "invalid type syntax",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "type", json!("Task Created"))),
+            422,
+            "invalid_event",
+            Some("type"),
+        ),
+        case(
+            "unknown event type",
+            Method::POST,
+            "/api/events",
+            Some(json!({"type": "nosuch.thing", "source": "s", "payload": {}})),
+            422,
+            "unknown_event_type",
+            Some("/type"),
+        ),
+        case(
+            "invalid payload",
+            Method::POST,
+            "/api/events",
+            Some(json!({"type": "task.created", "payload": {"task_id": 5}})),
+            422,
+            "invalid_payload",
+            None,
+        ),
+        case(
+            "invalid enum value",
+            Method::POST,
+            "/api/events",
+            Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "URGENT"}})),
+            422,
+            "invalid_payload",
+            Some("/payload/priority"),
+        ),
+        case(
+            "invalid UUID id",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "id", json!("not-a-uuid"))),
+            422,
+            "invalid_event",
+            Some("id"),
+        ),
+        case(
+            "invalid timestamp",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "timestamp", json!("yesterday"))),
+            422,
+            "invalid_event",
+            Some("timestamp"),
+        ),
+        case(
+            "invalid severity",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "severity", json!("LOUD"))),
+            422,
+            "invalid_event",
+            Some("severity"),
+        ),
+        case(
+            "invalid tenant",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "tenant_id", json!("a b"))),
+            422,
+            "invalid_event",
+            Some("tenant_id"),
+        ),
+        case(
+            "overlong correlation id",
+            Method::POST,
+            "/api/events",
+            Some(with(ok.clone(), "correlation_id", json!("c".repeat(300)))),
+            422,
+            "invalid_event",
+            Some("correlation_id"),
+        ),
+        case(
+            "overlong payload string",
+            Method::POST,
+            "/api/events",
+            Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "LOW", "note": big_string}})),
+            413,
+            "payload_too_large",
+            Some("/payload/note"),
+        ),
+        case(
+            "payload too deep",
+            Method::POST,
+            "/api/events",
+            Some(json!({"type": "task.created", "payload": {"task_id": "t", "mission_type": "m", "priority": "LOW", "deep": deep}})),
+            422,
+            "payload_too_deep",
+            None,
+        ),
         case("unknown query parameter", Method::GET, "/api/events?colour=red", None, 400, "invalid_query", Some("colour")),
         case("invalid cursor", Method::GET, "/api/events?cursor=garbage", None, 400, "invalid_cursor", Some("cursor")),
         case("forged cursor", Method::GET, "/api/events?cursor=ZTE6LTE", None, 400, "invalid_cursor", Some("cursor")),
@@ -73,7 +194,15 @@ async fn bad_inputs_get_4xx_with_stable_codes() {
         case("stream with cursor", Method::GET, "/api/events/stream?cursor=x", None, 400, "invalid_query", Some("cursor")),
         case("dead letter id not a number", Method::GET, "/api/dlq/abc", None, 400, "invalid_id", Some("id")),
         case("dead letter id negative", Method::POST, "/api/dlq/-1/retry", Some(json!({})), 400, "invalid_id", Some("id")),
-        case("dead letter id overflow", Method::POST, "/api/dlq/99999999999999999999/discard", Some(json!({})), 400, "invalid_id", Some("id")),
+        case(
+            "dead letter id overflow",
+            Method::POST,
+            "/api/dlq/99999999999999999999/discard",
+            Some(json!({})),
+            400,
+            "invalid_id",
+            Some("id"),
+        ),
         case("unknown dead letter", Method::GET, "/api/dlq/424242", None, 404, "not_found", None),
         case("invalid dlq status", Method::GET, "/api/dlq?status=lost", None, 400, "invalid_query", Some("status")),
         case("invalid dlq cursor", Method::GET, "/api/dlq?cursor=x", None, 400, "invalid_cursor", Some("cursor")),
@@ -81,8 +210,22 @@ async fn bad_inputs_get_4xx_with_stable_codes() {
         case("wrong method", Method::DELETE, "/api/events", None, 405, "method_not_allowed", None),
         raw("cloudevent without mode", "/api/cloudevents", Some("text/plain"), b"hi", 415, "unsupported_media_type"),
         raw("malformed cloudevent", "/api/cloudevents", Some("application/cloudevents+json"), b"{", 400, "malformed_json"),
-        raw("cloudevent without specversion", "/api/cloudevents", Some("application/cloudevents+json"), br#"{"id":"1","source":"/brain/x","type":"task.created"}"#, 422, "invalid_cloudevent"),
-        raw("cloudevent of unknown type", "/api/cloudevents", Some("application/cloudevents+json"), br#"{"specversion":"1.0","id":"1","source":"/brain/x","type":"nosuch.thing","data":{}}"#, 422, "unknown_event_type"),
+        raw(
+            "cloudevent without specversion",
+            "/api/cloudevents",
+            Some("application/cloudevents+json"),
+            br#"{"id":"1","source":"/brain/x","type":"task.created"}"#,
+            422,
+            "invalid_cloudevent",
+        ),
+        raw(
+            "cloudevent of unknown type",
+            "/api/cloudevents",
+            Some("application/cloudevents+json"),
+            br#"{"specversion":"1.0","id":"1","source":"/brain/x","type":"nosuch.thing","data":{}}"#,
+            422,
+            "unknown_event_type",
+        ),
     ];
     for c in &cases {
         let mut r = api.req(c.method.clone(), &c.path, Some(&writer));
@@ -101,7 +244,9 @@ async fn bad_inputs_get_4xx_with_stable_codes() {
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: a message for people", c.name);
     }
     // Admin-only replay: bad bodies are still 4xx.
-    for (body, code) in [(json!({"from": true}), "invalid_body"), (json!({"from": "start", "extra": 1}), "invalid_body"), (json!({}), "invalid_body")] {
+    for (body, code) in
+        [(json!({"from": true}), "invalid_body"), (json!({"from": "start", "extra": 1}), "invalid_body"), (json!({}), "invalid_body")]
+    {
         let (status, v) = api.post("/api/consumers/event_index/replay", &api.admin, &body).await;
         assert_eq!((status, v["code"].as_str()), (422, Some(code)), "{body}: {v}");
     }

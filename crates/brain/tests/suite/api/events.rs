@@ -2,9 +2,9 @@
 //! every event exactly once, CloudEvents in both modes.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::helpers::{ids, send, Api};
+use super::helpers::{Api, ids, send};
 
 #[tokio::test]
 async fn published_events_get_defaults_and_are_found_by_id() {
@@ -43,7 +43,13 @@ async fn history_filters_in_the_query_and_pages_with_a_cursor() {
         let r = api.publish_task(&w, &format!("t{i}"), json!({"correlation_id": corr, "task_id": format!("t{i}")})).await;
         task_ids.push(r["id"].as_str().unwrap().to_owned());
     }
-    let (status, r) = api.post("/api/events", &w, &json!({"type": "mission.log_appended", "payload": {"mission_id": "m1", "entry": {"level": "info", "message": "hi"}}})).await;
+    let (status, r) = api
+        .post(
+            "/api/events",
+            &w,
+            &json!({"type": "mission.log_appended", "payload": {"mission_id": "m1", "entry": {"level": "info", "message": "hi"}}}),
+        )
+        .await;
     let mission_id = if status == 201 { r["id"].as_str().map(str::to_owned) } else { None };
 
     // Pages of 10: every task event exactly once, oldest first.
@@ -99,7 +105,12 @@ async fn cloudevents_are_accepted_in_structured_and_binary_mode() {
     let data = json!({"task_id": "ce1", "mission_type": "m", "priority": "HIGH"});
     let structured = json!({"specversion": "1.0", "id": "ce-structured-1", "source": "/brain/ce_tests", "type": "task.created",
         "time": "2026-01-01T00:00:00Z", "correlationid": "ce-flow", "data": data});
-    let (status, v) = send(api.req(Method::POST, "/api/cloudevents", Some(&w)).header("content-type", "application/cloudevents+json").body(structured.to_string())).await;
+    let (status, v) = send(
+        api.req(Method::POST, "/api/cloudevents", Some(&w))
+            .header("content-type", "application/cloudevents+json")
+            .body(structured.to_string()),
+    )
+    .await;
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["id"], "ce-structured-1");
     let (status, v) = send(
@@ -120,6 +131,9 @@ async fn cloudevents_are_accepted_in_structured_and_binary_mode() {
     assert_eq!((e["source"].as_str(), e["tenant_id"].as_str()), (Some("ce_tests"), Some("acme")));
     // Invalid payload through CloudEvents is validated like any other.
     let bad = json!({"specversion": "1.0", "id": "ce-bad", "source": "/brain/x", "type": "task.created", "data": {"task_id": 1}});
-    let (status, v) = send(api.req(Method::POST, "/api/cloudevents", Some(&w)).header("content-type", "application/cloudevents+json").body(bad.to_string())).await;
+    let (status, v) = send(
+        api.req(Method::POST, "/api/cloudevents", Some(&w)).header("content-type", "application/cloudevents+json").body(bad.to_string()),
+    )
+    .await;
     assert_eq!((status, v["code"].as_str()), (422, Some("invalid_payload")));
 }

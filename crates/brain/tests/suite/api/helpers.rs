@@ -4,9 +4,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Method, RequestBuilder, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::suite::support::{brain, ok_stdout, Server};
+use crate::suite::support::{Server, brain, ok_stdout};
 
 /// The failing-subscriber test hook.
 pub const FAILING_ENV: &str = "BRAIN_TEST_FAILING_SUBSCRIBER";

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::helpers::{ids, send, task_event, Api, SseReader, FAILING_ENV};
+use super::helpers::{Api, FAILING_ENV, SseReader, ids, send, task_event};
 
 /// Every `/api` route (placeholders: EVT an event id, DL a dead-letter id, SUB a subscriber).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -39,15 +39,20 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
     let a1 = api.publish_task(&wa, "a1", json!({"correlation_id": "corr-a"})).await;
     let b2 = api.publish_task(&api.admin, "b2", json!({"tenant_id": "tenant_b"})).await;
     let a2 = api.publish_task(&wa, "a2", json!({"tenant_id": "tenant_a"})).await;
-    let (status, v) = api.post("/api/events", &wa, &{
-        let mut e = task_event("x");
-        e["tenant_id"] = "tenant_b".into();
-        e
-    }).await;
+    let (status, v) = api
+        .post("/api/events", &wa, &{
+            let mut e = task_event("x");
+            e["tenant_id"] = "tenant_b".into();
+            e
+        })
+        .await;
     assert_eq!((status, v["code"].as_str(), v["field"].as_str()), (403, Some("forbidden"), Some("tenant_id")));
     let ce = json!({"specversion": "1.0", "id": "ce-x", "source": "/brain/tests", "type": "task.created", "tenantid": "tenant_b",
         "data": {"task_id": "x", "mission_type": "m", "priority": "LOW"}});
-    let (status, _) = send(api.req(Method::POST, "/api/cloudevents", Some(&wa)).header("content-type", "application/cloudevents+json").body(ce.to_string())).await;
+    let (status, _) = send(
+        api.req(Method::POST, "/api/cloudevents", Some(&wa)).header("content-type", "application/cloudevents+json").body(ce.to_string()),
+    )
+    .await;
     assert_eq!(status, 403, "a CloudEvent of another tenant");
 
     // Readers cannot write.
@@ -55,7 +60,10 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
     assert_eq!((status, v["code"].as_str()), (403, Some("forbidden")));
     let ce_a = json!({"specversion": "1.0", "id": "ce-a", "source": "/brain/tests", "type": "task.created",
         "data": {"task_id": "x", "mission_type": "m", "priority": "LOW"}});
-    let (status, _) = send(api.req(Method::POST, "/api/cloudevents", Some(&ra)).header("content-type", "application/cloudevents+json").body(ce_a.to_string())).await;
+    let (status, _) = send(
+        api.req(Method::POST, "/api/cloudevents", Some(&ra)).header("content-type", "application/cloudevents+json").body(ce_a.to_string()),
+    )
+    .await;
     assert_eq!(status, 403);
 
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
@@ -84,7 +92,12 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
     assert_eq!(ids(&v), b_ids);
 
     // Live tail: resuming after B's first event, A's reader gets a1 and a2 and nothing of B in between.
-    let resp = api.req(Method::GET, "/api/events/stream", Some(&ra)).header("last-event-id", b1["position"].as_str().unwrap()).send().await.unwrap();
+    let resp = api
+        .req(Method::GET, "/api/events/stream", Some(&ra))
+        .header("last-event-id", b1["position"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut sse = SseReader::new(resp);
     let mut got = Vec::new();
     while got.len() < 2 {

@@ -2,8 +2,8 @@
 
 use reqwest::Method;
 
-use super::helpers::{send, Api};
-use crate::suite::support::{brain, ok_stdout, Server};
+use super::helpers::{Api, send};
+use crate::suite::support::{Server, brain, ok_stdout};
 
 #[tokio::test]
 async fn first_start_prints_the_admin_key_once_and_stores_it_privately() {

@@ -14,7 +14,8 @@ async fn openapi_document_lists_every_route_and_is_valid() {
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    let mut expected: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_lowercase(), p.replace("EVT", "{id}").replace("DL", "{id}").replace("SUB", "{name}"))).collect();
+    let mut expected: Vec<(String, String)> =
+        ROUTES.iter().map(|(m, p)| (m.to_lowercase(), p.replace("EVT", "{id}").replace("DL", "{id}").replace("SUB", "{name}"))).collect();
     expected.extend([("get".into(), "/health".into()), ("get".into(), "/ready".into()), ("get".into(), "/metrics".into())]);
     for (method, path) in &expected {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");

@@ -1,7 +1,7 @@
 //! Replicas sharing one PostgreSQL state store share API keys and the event index: the first start
 //! creates the admin key, the second does not, and each answers with the other's keys and events.
 
-use eventstream_sql::{sqlx, StateStore, StoreOptions};
+use eventstream_sql::{StateStore, StoreOptions, sqlx};
 use serde_json::json;
 
 use super::helpers::{ids, send};
@@ -32,7 +32,8 @@ async fn replicas_on_one_postgres_share_keys_and_the_event_index() {
 
     let client = reqwest::Client::new();
     let (status, v) = send(client.post(one.url("/api/events")).bearer_auth(&admin).json(&json!({
-        "type": "task.created", "payload": {"task_id": "pg1", "mission_type": "m", "priority": "LOW"}, "correlation_id": "pg-flow"}))).await;
+        "type": "task.created", "payload": {"task_id": "pg1", "mission_type": "m", "priority": "LOW"}, "correlation_id": "pg-flow"})))
+    .await;
     assert_eq!(status, 201, "{v}");
     let (status, page) = send(client.get(two.url("/api/events?correlation_id=pg-flow&type=task.*")).bearer_auth(&admin)).await;
     assert_eq!(status, 200, "the other replica accepts the key: {page}");

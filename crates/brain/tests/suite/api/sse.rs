@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use super::helpers::{task_event, Api, SseReader};
+use super::helpers::{Api, SseReader, task_event};
 
 #[tokio::test]
 async fn published_event_reaches_a_filtered_sse_client_within_100ms() {
@@ -25,11 +25,13 @@ async fn published_event_reaches_a_filtered_sse_client_within_100ms() {
         // Events the filter excludes, then one it matches.
         api.publish_task(&writer, &format!("other-{i}"), json!({"correlation_id": "flow-2"})).await;
         let started = Instant::now();
-        let (status, published) = api.post("/api/events", &writer, &{
-            let mut e = task_event(&format!("t{i}"));
-            e["correlation_id"] = "flow-1".into();
-            e
-        }).await;
+        let (status, published) = api
+            .post("/api/events", &writer, &{
+                let mut e = task_event(&format!("t{i}"));
+                e["correlation_id"] = "flow-1".into();
+                e
+            })
+            .await;
         assert_eq!(status, 201);
         let ev = sse.next(Duration::from_secs(5)).await.expect("the event arrives");
         let took = started.elapsed();
@@ -48,7 +50,12 @@ async fn sse_resumes_after_last_event_id() {
     let first = api.publish_task(&api.admin, "one", json!({})).await;
     let second = api.publish_task(&api.admin, "two", json!({})).await;
     let third = api.publish_task(&api.admin, "three", json!({})).await;
-    let resp = api.req(Method::GET, "/api/events/stream", Some(&api.admin)).header("last-event-id", first["position"].as_str().unwrap()).send().await.unwrap();
+    let resp = api
+        .req(Method::GET, "/api/events/stream", Some(&api.admin))
+        .header("last-event-id", first["position"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut sse = SseReader::new(resp);
     for want in [&second, &third] {
         let ev = sse.next(Duration::from_secs(10)).await.expect("missed events are replayed");
