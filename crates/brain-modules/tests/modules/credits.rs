@@ -76,7 +76,17 @@ async fn ledger_routes_change_balances_and_emit_events() {
 
 #[tokio::test]
 async fn credits_cannot_go_negative_under_one_hundred_concurrent_consumes() {
-    let app = App::start(fast_config()).await;
+    one_hundred_concurrent_consumes(App::start(fast_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_cannot_go_negative_under_one_hundred_concurrent_consumes_on_postgres() {
+    // PostgreSQL runs the consumes truly in parallel (SQLite serialises writers).
+    let Some(app) = App::start_postgres(fast_config()).await else { return };
+    one_hundred_concurrent_consumes(app).await;
+}
+
+async fn one_hundred_concurrent_consumes(app: App) {
     let (status, _) = app.post("/api/credits/agents/hot/allocate", json!({"amount": 37})).await;
     assert_eq!(status, 200);
     let calls = (0..100).map(|_| app.post("/api/credits/agents/hot/consume", json!({"amount": 1})));

@@ -50,6 +50,8 @@ pub struct App {
     runtime: Option<ConsumerRuntime>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// The PostgreSQL schema to drop at `stop` (URL, schema).
+    pg_schema: Option<(String, String)>,
 }
 
 /// A config with short intervals for tests.
@@ -68,9 +70,29 @@ impl App {
     /// pool, timers) start with [`App::start_background`].
     pub async fn start(config: ModulesConfig) -> App {
         let dir = tempfile::tempdir().expect("temp dir");
+        let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.expect("open store");
+        Self::start_with(config, dir, store).await
+    }
+
+    /// The app on PostgreSQL (a fresh schema in `BRAIN_TEST_DATABASE_URL` or the local `test` database),
+    /// or `None` when PostgreSQL is unreachable (a loud skip; a failure under `CI=true`).
+    pub async fn start_postgres(config: ModulesConfig) -> Option<App> {
+        let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if !eventstream_testkit::require_service("postgres", &url) {
+            return None;
+        }
+        let schema = format!("mod_{}", uuid::Uuid::new_v4().simple());
+        let store = StateStore::connect_with(&url, eventstream_sql::StoreOptions::default().schema(schema.clone()))
+            .await
+            .expect("open postgres store");
+        let mut app = Self::start_with(config, tempfile::tempdir().expect("temp dir"), store).await;
+        app.pg_schema = Some((url, schema));
+        Some(app)
+    }
+
+    async fn start_with(config: ModulesConfig, dir: tempfile::TempDir, store: StateStore) -> App {
         let log: Arc<dyn EventLog> =
             Arc::new(EmbeddedLog::open(dir.path().join("log"), EmbeddedOptions::default()).await.expect("open log"));
-        let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.expect("open store");
         let options = PublisherOptions { relay_poll: Duration::from_millis(50), ..PublisherOptions::default() };
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), None, options);
         let modules = Modules::init(events.clone(), log.clone(), config).await.expect("init modules");
@@ -97,6 +119,7 @@ impl App {
             runtime: Some(runtime),
             server,
             background: Vec::new(),
+            pg_schema: None,
         }
     }
 
@@ -185,6 +208,12 @@ impl App {
             p.shutdown(Duration::from_secs(5)).await;
         }
         self.server.abort();
+        if let Some((url, schema)) = self.pg_schema.take()
+            && let Ok(store) = StateStore::connect(&url).await
+        {
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            let _ = eventstream_sql::sqlx::query(eventstream_sql::sqlx::AssertSqlSafe(drop)).execute(store.pool()).await;
+        }
     }
 }
 

@@ -162,7 +162,16 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
 /// and the metrics aggregation agree with the mission table.
 #[tokio::test]
 async fn one_hundred_missions_run_in_priority_order_with_retries_and_agreeing_statistics() {
-    let mut app = App::start(fast_config()).await;
+    one_hundred_missions(App::start(fast_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_missions_on_postgres() {
+    let Some(app) = App::start_postgres(fast_config()).await else { return };
+    one_hundred_missions(app).await;
+}
+
+async fn one_hundred_missions(mut app: App) {
     let priorities = [10, 20, 30, 40];
     let mut expected: Vec<(i64, usize, String)> = Vec::new();
     let mut kind: HashMap<String, &str> = HashMap::new();
