@@ -176,6 +176,10 @@ pub(crate) struct Settings {
     pub(crate) validation: brain_events::ValidationMode,
     /// The modules' settings (worker pool, metrics interval, heartbeat timeout).
     pub(crate) modules: brain_modules::ModulesConfig,
+    /// This replica's consumer name in every group (`BRAIN_CONSUMER_NAME`); a stable name lets a restarted
+    /// replica take back its own pending deliveries at once instead of after the idle timeout. Default:
+    /// `<host>-<pid>-<random>`.
+    pub(crate) consumer_name: Option<eventstream_core::ConsumerName>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -285,7 +289,12 @@ impl Settings {
             }
             modules.heartbeat_timeout = std::time::Duration::from_secs(s);
         }
+        let consumer_name = match std::env::var("BRAIN_CONSUMER_NAME") {
+            Ok(v) => Some(v.parse().map_err(|e| anyhow::anyhow!("BRAIN_CONSUMER_NAME: {e}"))?),
+            Err(_) => None,
+        };
         Ok(Self {
+            consumer_name,
             modules,
             validation,
             data_dir,

@@ -46,7 +46,8 @@ impl Application {
         let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
             .await
             .context("cannot start the modules")?;
-        let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), default_consumer_name());
+        let mut runtime =
+            ConsumerRuntime::new(log.clone(), store.clone(), settings.consumer_name.clone().unwrap_or_else(default_consumer_name));
         let mut consumers = Vec::new();
         for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(modules.subscriptions()).chain(subscriptions) {
             let name = sub.name().clone();

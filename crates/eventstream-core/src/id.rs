@@ -165,6 +165,13 @@ string_newtype!(
     }
 );
 
+impl ConsumerName {
+    /// A fresh unique name, `consumer-<uuid>`, for a replica that has no better one.
+    pub fn generate() -> Self {
+        Self(format!("consumer-{}", uuid::Uuid::now_v7().simple()))
+    }
+}
+
 string_newtype!(
     /// A position in an event log. Opaque to everything but the backend that issued it: the embedded log
     /// uses a decimal sequence (`42`), Redis a stream id (`1700000000000-0`), NATS a stream sequence.

@@ -99,17 +99,11 @@ pub struct ConsumerRuntime {
 
 /// A unique consumer name for this process: `<host>-<pid>-<random>`.
 pub fn default_consumer_name() -> ConsumerName {
-    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "brain".into());
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
     let host: String = host.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+    let host = if host.is_empty() { "brain".to_owned() } else { host };
     let suffix: u32 = rand::random();
-    let name = format!("{}-{}-{suffix:08x}", if host.is_empty() { "brain" } else { &host }, std::process::id());
-    name.parse().unwrap_or_else(|_| ConsumerName::try_from(format!("brain-{suffix:08x}")).unwrap_or_else(|_| unreachable_name()))
-}
-
-#[cold]
-fn unreachable_name() -> ConsumerName {
-    // "brain-" followed by hex digits is always a valid consumer name.
-    std::process::abort()
+    format!("{host}-{}-{suffix:08x}", std::process::id()).parse().unwrap_or_else(|_| ConsumerName::generate())
 }
 
 impl ConsumerRuntime {
