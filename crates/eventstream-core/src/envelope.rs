@@ -344,6 +344,15 @@ fn decode_timestamp(v: FieldValue<'_>) -> Result<DateTime<Utc>, DecodeError> {
 /// Decodes the envelope from any field source. Shared by the JSON and Redis codecs so both apply the same
 /// rules and name the same fields in errors.
 pub(crate) fn decode_fields(src: &dyn FieldSource) -> Result<Event, DecodeError> {
+    // Whatever fails after the type was read, the error carries the type.
+    let event_type = src.get("type").and_then(|v| as_text(&v, "type").ok().and_then(|t| t.parse::<EventType>().ok()));
+    decode_all(src).map_err(|e| match &event_type {
+        Some(t) => e.with_event_type(t.clone()),
+        None => e,
+    })
+}
+
+fn decode_all(src: &dyn FieldSource) -> Result<Event, DecodeError> {
     let parse_id = |name: &'static str| -> Result<String, DecodeError> { Ok(as_text(&required(src, name)?, name)?.to_owned()) };
     let id: EventId = parse_id("id")?.parse().map_err(|e: crate::id::InvalidId| DecodeError::new("id", e.reason))?;
     let event_type: EventType = parse_id("type")?.parse().map_err(|e: crate::id::InvalidId| DecodeError::new("type", e.reason))?;

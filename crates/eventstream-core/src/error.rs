@@ -11,12 +11,22 @@ pub struct DecodeError {
     pub field: String,
     /// What is wrong with it.
     pub reason: String,
+    /// The entry's event type, when it could be read before the failure: a consumer that does not want
+    /// that type can skip the entry instead of dead-lettering it.
+    pub event_type: Option<crate::EventType>,
 }
 
 impl DecodeError {
     /// A decode error for `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self { field: field.into(), reason: reason.into(), event_type: None }
+    }
+
+    /// Records the entry's event type.
+    #[must_use]
+    pub fn with_event_type(mut self, t: crate::EventType) -> Self {
+        self.event_type = Some(t);
+        self
     }
 }
 

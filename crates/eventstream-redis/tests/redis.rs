@@ -16,5 +16,6 @@ mod suite {
     pub(crate) mod outage;
     pub(crate) mod retention;
     pub(crate) mod server;
+    pub(crate) mod undecodable;
     pub(crate) mod wire;
 }

@@ -2,7 +2,8 @@
 //! letters in the [`StateStore`].
 //!
 //! Per delivery:
-//! 1. An undecodable entry is dead-lettered (`undecodable`) and acked. A type the subscriber does not want,
+//! 1. An undecodable entry is dead-lettered (`undecodable`) and acked, unless its type could be read and the
+//!    subscriber does not want it. A type the subscriber does not want,
 //!    or a redelivery addressed to another subscriber, is acked without a trace (it is not ours).
 //! 2. In one state-store transaction: the inbox row `(subscriber, event_id)` is inserted with
 //!    `ON CONFLICT DO NOTHING`; if it already existed the event is a duplicate and is acked without calling
@@ -306,6 +307,10 @@ impl Worker {
         for d in ds {
             match &d.record.event {
                 Ok(e) if !self.is_ours(e) => acked.push(d.record.position.clone()),
+                // An undecodable entry whose type was readable and is not ours: not our concern.
+                Err(err) if err.event_type.as_ref().is_some_and(|t| !self.sub.patterns.iter().any(|p| p.matches(t))) => {
+                    acked.push(d.record.position.clone());
+                }
                 Ok(_) if d.delivery_count <= 1 => batch.push(d),
                 _ => singles.push((d, None)),
             }
