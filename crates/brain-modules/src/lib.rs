@@ -34,6 +34,7 @@ pub mod dna;
 pub mod hardware;
 pub mod metrics;
 pub mod missions;
+pub mod routes;
 mod sql;
 pub mod supervisor;
 pub mod telemetry;

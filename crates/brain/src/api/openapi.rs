@@ -192,7 +192,36 @@ pub(crate) fn spec() -> Value {
     })
 }
 
+/// Adds the modules' routes ([`brain_modules::routes::ROUTES`]) to the document: path parameters from the
+/// `{param}` segments, a JSON body for `post`, JSON answers and the module error codes.
+fn add_module_routes(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for route in brain_modules::routes::ROUTES {
+        let params: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| path_param(name, "Identifier: 1 to 128 characters", json!({"type": "string", "maxLength": 128})))
+            .collect();
+        let mut extra = json!({"parameters": params});
+        if route.method == "post" {
+            extra["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        let rs = responses(&[
+            ("200", ok_json("Success (201 for creations)", json!({"type": "object"}))),
+            ("400", error_response("Invalid input (`invalid_path`, `invalid_query`, `malformed_json`, `invalid_correlation_id`, ...)")),
+            ("404", error_response("Unknown id for this tenant (`*_not_found`)")),
+            ("409", error_response("Conflict with the current state (`illegal_transition`, `insufficient_credits`, ...)")),
+            ("422", error_response("A value out of range or a missing field (`validation_failed`, `invalid_body`)")),
+        ]);
+        let entry = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        entry[route.method] = op(route.summary, route.module, rs, extra);
+    }
+}
+
 /// `GET /api/openapi.json`.
 pub(super) async fn document(State(_state): State<AppState>, _principal: Principal) -> axum::Json<Value> {
-    axum::Json(spec())
+    let mut doc = spec();
+    add_module_routes(&mut doc);
+    axum::Json(doc)
 }

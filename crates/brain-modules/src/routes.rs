@@ -1,0 +1,60 @@
+//! The modules' HTTP routes as data, for the server's OpenAPI document. A test in the `brain` crate
+//! checks that every route here is served and documented.
+
+/// One route of a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteDoc {
+    /// `get`, `post`.
+    pub method: &'static str,
+    /// The axum path, with `{param}` segments.
+    pub path: &'static str,
+    /// The module (OpenAPI tag).
+    pub module: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+}
+
+const fn r(method: &'static str, path: &'static str, module: &'static str, summary: &'static str) -> RouteDoc {
+    RouteDoc { method, path, module, summary }
+}
+
+/// Every route the modules serve (the WebSocket upgrade included, as a `get`).
+pub const ROUTES: &[RouteDoc] = &[
+    r("post", "/api/missions", "missions", "Create a mission (queued for the worker pool)"),
+    r("get", "/api/missions", "missions", "List missions with filters"),
+    r("get", "/api/missions/info", "missions", "Module information"),
+    r("get", "/api/missions/health", "missions", "Module health"),
+    r("post", "/api/missions/enqueue", "missions", "Legacy: enqueue a mission with a priority"),
+    r("get", "/api/missions/queue", "missions", "Legacy: preview the queue in execution order"),
+    r("get", "/api/missions/worker/status", "missions", "Legacy: worker pool status"),
+    r("get", "/api/missions/stats/overview", "missions", "Mission counts by status"),
+    r("get", "/api/missions/{mission_id}", "missions", "One mission"),
+    r("post", "/api/missions/{mission_id}/status", "missions", "Change a mission's status (409 on an illegal transition)"),
+    r("post", "/api/missions/{mission_id}/cancel", "missions", "Cancel a mission"),
+    r("post", "/api/missions/{mission_id}/execute", "missions", "Queue a pending mission for execution now"),
+    r("get", "/api/missions/{mission_id}/log", "missions", "A mission's log entries"),
+    r("post", "/api/missions/{mission_id}/log", "missions", "Append a log entry to a mission"),
+    r("get", "/api/supervisor/health", "supervisor", "Supervisor health"),
+    r("get", "/api/supervisor/status", "supervisor", "Mission statistics from the supervisor's projection of events"),
+    r("get", "/api/supervisor/agents", "supervisor", "Agents from agent.* events (offline after missed heartbeats)"),
+    r("get", "/api/credits/health", "credits", "Credits health"),
+    r("get", "/api/credits/info", "credits", "Credits module information"),
+    r("get", "/api/credits/accounts", "credits", "The tenant's credit accounts"),
+    r("post", "/api/credits/agents/{agent_id}/allocate", "credits", "Allocate credits to an agent"),
+    r("post", "/api/credits/agents/{agent_id}/consume", "credits", "Consume credits (409 when the balance does not cover it)"),
+    r("post", "/api/credits/agents/{agent_id}/refund", "credits", "Refund consumed credits"),
+    r("get", "/api/credits/agents/{agent_id}/balance", "credits", "An agent's balance"),
+    r("get", "/api/credits/agents/{agent_id}/history", "credits", "An agent's ledger entries"),
+    r("get", "/api/hardware/info", "hardware", "Hardware module information and command bounds"),
+    r("post", "/api/hardware/robots/{robot_id}/command", "hardware", "Send a movement command (422 outside the bounds)"),
+    r("get", "/api/hardware/robots/{robot_id}/state", "hardware", "The simulated robot's state"),
+    r("get", "/api/telemetry/info", "telemetry", "Telemetry module information"),
+    r("get", "/api/telemetry/ws/{robot_id}", "telemetry", "WebSocket: a robot's telemetry connection (metrics frames become events)"),
+    r("get", "/api/telemetry/robots/{robot_id}/metrics", "telemetry", "A robot's latest metrics"),
+    r("post", "/api/metrics/aggregate", "metrics", "Run the mission metrics aggregation now"),
+    r("get", "/api/metrics/results", "metrics", "Aggregated mission metrics"),
+    r("post", "/api/dna/snapshot", "dna", "Create an agent DNA snapshot"),
+    r("post", "/api/dna/agents/{agent_id}/mutate", "dna", "Mutate an agent's DNA (new version)"),
+    r("post", "/api/dna/agents/{agent_id}/karma", "dna", "Update an agent's KARMA score"),
+    r("get", "/api/dna/agents/{agent_id}/history", "dna", "An agent's DNA versions"),
+];
