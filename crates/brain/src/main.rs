@@ -8,6 +8,7 @@ mod backend;
 mod cli;
 mod commands;
 mod config;
+mod dashboard;
 mod keys;
 mod output;
 mod server;

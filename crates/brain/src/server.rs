@@ -54,6 +54,7 @@ pub(crate) fn router(state: AppState, modules: Router) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .merge(crate::api::routes(state.clone()))
+        .merge(crate::dashboard::routes(state.clone()))
         .merge(modules.with_state(()));
     crate::api::finish(routes).with_state(state)
 }

@@ -1,7 +1,14 @@
 //! The API-key middleware: `Authorization: Bearer KEY` -> a [`Principal`] in the request extensions.
+//!
+//! The header is the way to send a key. One exception: browsers' `EventSource` cannot set headers, so
+//! `GET /api/events/stream` (and only it) also takes the key as `?access_token=KEY` when no
+//! `Authorization` header is sent. The middleware removes the parameter from the query before the
+//! handler sees it. A key in a URL can end up in proxy logs and browser history: prefer the header
+//! wherever the client can set one.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use brain_http::ApiError;
@@ -16,9 +23,74 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The only route that takes `?access_token=`.
+const QUERY_TOKEN_PATH: &str = "/api/events/stream";
+/// The query parameter of [`QUERY_TOKEN_PATH`].
+const QUERY_TOKEN_PARAM: &str = "access_token";
+
+/// For `GET /api/events/stream` only: the `access_token` query parameter (percent-decoded), and the URI
+/// without it. `None` elsewhere or without the parameter.
+fn query_token(req: &Request) -> Option<(String, Uri)> {
+    if req.method() != Method::GET || req.uri().path() != QUERY_TOKEN_PATH {
+        return None;
+    }
+    let query = req.uri().query()?;
+    let mut token = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some((QUERY_TOKEN_PARAM, v)) if token.is_none() => token = Some(percent_decode(v)?),
+            _ if pair.is_empty() => {}
+            _ => rest.push(pair),
+        }
+    }
+    let token = token?;
+    let path_and_query = if rest.is_empty() { QUERY_TOKEN_PATH.to_owned() } else { format!("{QUERY_TOKEN_PATH}?{}", rest.join("&")) };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Some((token, Uri::from_parts(parts).ok()?))
+}
+
+/// Decodes `%XX` escapes and `+`; `None` for invalid escapes or UTF-8. (Keys are URL-safe, so this is
+/// rarely needed, but a client may escape them anyway.)
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Authenticates the request; 401 `unauthorized` without a valid, unrevoked key.
 pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(token) = bearer(&req) else { return ApiError::unauthorized().into_response() };
+    let from_query;
+    let token = match bearer(&req) {
+        Some(token) => token,
+        None => match query_token(&req) {
+            Some((token, uri)) => {
+                *req.uri_mut() = uri;
+                from_query = token;
+                from_query.as_str()
+            }
+            None => return ApiError::unauthorized().into_response(),
+        },
+    };
     match state.keys.authenticate(token).await {
         Ok(Some(principal)) => {
             req.extensions_mut().insert(principal);
@@ -26,5 +98,29 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
         }
         Ok(None) => ApiError::unauthorized().into_response(),
         Err(e) => errors::keys(&e).into_response(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn req(method: Method, uri: &str) -> Request {
+        Request::builder().method(method).uri(uri).body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn access_token_is_taken_from_the_stream_query_only() {
+        let (token, uri) = query_token(&req(Method::GET, "/api/events/stream?type=task.*&access_token=brk_a%2Bb&since=1h")).unwrap();
+        assert_eq!(token, "brk_a+b");
+        assert_eq!(uri.to_string(), "/api/events/stream?type=task.*&since=1h");
+        let (token, uri) = query_token(&req(Method::GET, "/api/events/stream?access_token=k")).unwrap();
+        assert_eq!((token.as_str(), uri.to_string().as_str()), ("k", "/api/events/stream"));
+        assert!(query_token(&req(Method::GET, "/api/events?access_token=k")).is_none());
+        assert!(query_token(&req(Method::POST, "/api/events/stream?access_token=k")).is_none());
+        assert!(query_token(&req(Method::GET, "/api/events/stream?type=x")).is_none());
+        assert!(query_token(&req(Method::GET, "/api/events/stream?access_token=%zz")).is_none());
     }
 }

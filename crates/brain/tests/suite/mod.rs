@@ -4,4 +4,5 @@ pub mod support;
 
 mod api;
 mod cli;
+mod dashboard;
 mod modules;

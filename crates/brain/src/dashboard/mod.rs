@@ -1,0 +1,121 @@
+//! The web dashboard at `/` and the gauges it shows, `GET /api/stats`.
+//!
+//! The page is one static document (HTML, CSS and vanilla JS, embedded in the binary with
+//! `include_str!`: no build step, no CDN). Serving it needs no key: it holds no data. The page asks for an
+//! API key once (kept in the browser's `localStorage`, or taken from the URL fragment `#key=KEY`, which
+//! never reaches the server) and then calls the JSON API with `Authorization: Bearer KEY`, like any
+//! client; it sees what that key may see. The live tail uses `EventSource`, which cannot send headers, so
+//! `GET /api/events/stream` also accepts `?access_token=KEY` (see [`crate::api::auth`]).
+//!
+//! Fragment options (for links and headless snapshots): `#key=KEY` stores the key and removes it from the
+//! address bar; `event=ID` opens that event; `live=off` skips the live tail (an open `EventSource` keeps
+//! headless Chromium's virtual time from advancing).
+//!
+//! The page renders every piece of event data with `textContent` / text nodes, never as HTML.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use brain_http::Principal;
+use serde_json::{Value, json};
+
+use crate::server::AppState;
+
+/// The page.
+const INDEX_HTML: &str = include_str!("index.html");
+/// Its script.
+const APP_JS: &str = include_str!("app.js");
+/// Its style sheet.
+const STYLE_CSS: &str = include_str!("style.css");
+
+/// Everything the page loads comes from this server; no inline script, no framing.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
+                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// `GET /`, the page's assets (no key), and `GET /api/stats` (behind the key middleware).
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
+    let api =
+        Router::new().route("/api/stats", get(stats)).route_layer(middleware::from_fn_with_state(state, crate::api::auth::require_key));
+    Router::new().route("/", get(index)).route("/dashboard/app.js", get(app_js)).route("/dashboard/style.css", get(style_css)).merge(api)
+}
+
+/// Serves an embedded asset with its content type; `no-cache` so a new binary's page is picked up.
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache"), (X_CONTENT_TYPE_OPTIONS, "nosniff"), (CONTENT_SECURITY_POLICY, CSP)], body)
+}
+
+async fn index() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn app_js() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn style_css() -> impl IntoResponse {
+    asset("text/css; charset=utf-8", STYLE_CSS)
+}
+
+/// `GET /api/stats`: the dashboard's gauges as JSON (the numbers of `/metrics`, without parsing text).
+///
+/// ```json
+/// {"backend": "embedded", "stream": "brain.events",
+///  "dead_letters": {"open": 1, "retried": 0, "discarded": 0},
+///  "outbox": {"depth": 0, "oldest_age_seconds": 0.0},
+///  "subscribers": [{"name": "...", "lag": 0, "pending": 0, "dead_letters_open": 1}],
+///  "events_seen_by_type": {"task.created": 3}}
+/// ```
+///
+/// Dead-letter counts are scoped to the key's tenant (admins: every tenant). The outbox, the log's
+/// consumer groups and the per-type counters span every tenant, so only admins get them (`null`
+/// otherwise), as in `GET /api/consumers`. A part whose backend does not answer is `null` and logged: the
+/// call itself does not fail, like a `/metrics` scrape.
+async fn stats(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, brain_http::ApiError> {
+    let tenant = principal.scope(None)?;
+    let admin = principal.is_admin();
+    let counts = match state.store.dead_letter_counts(tenant.as_ref()).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "stats: cannot count dead letters");
+            None
+        }
+    };
+    let dead_letters = counts.as_ref().map(|c| {
+        let sum = |f: fn(&eventstream_sql::DeadLetterCounts) -> u64| c.iter().map(f).sum::<u64>();
+        json!({"open": sum(|c| c.open), "retried": sum(|c| c.retried), "discarded": sum(|c| c.discarded)})
+    });
+    let mut body = json!({
+        "backend": state.log.backend(),
+        "stream": state.log.stream(),
+        "dead_letters": dead_letters,
+        "outbox": null,
+        "subscribers": null,
+        "events_seen_by_type": null,
+    });
+    if !admin {
+        return Ok(Json(body));
+    }
+    match state.events.outbox_stats().await {
+        Ok((depth, oldest)) => {
+            body["outbox"] = json!({"depth": depth, "oldest_age_seconds": oldest.map_or(0.0, |d| d.as_secs_f64())});
+        }
+        Err(e) => tracing::warn!(error = %e, "stats: cannot read the outbox"),
+    }
+    match state.log.groups().await {
+        Ok(groups) => {
+            let open_of = |name: &str| counts.as_ref().and_then(|c| c.iter().find(|c| c.subscriber.as_str() == name)).map_or(0, |c| c.open);
+            let subs: Vec<Value> = groups
+                .iter()
+                .map(|g| json!({"name": g.name, "lag": g.lag(), "pending": g.pending, "dead_letters_open": open_of(g.name.as_str())}))
+                .collect();
+            body["subscribers"] = Value::Array(subs);
+        }
+        Err(e) => tracing::warn!(error = %e, "stats: cannot read the consumer groups"),
+    }
+    body["events_seen_by_type"] = json!(state.index.seen_by_type());
+    Ok(Json(body))
+}
