@@ -1,0 +1,30 @@
+//! [`EventLog`](eventstream_core::EventLog) on NATS JetStream.
+//!
+//! One log is two JetStream streams:
+//!
+//! - `<stream>` with the single subject `<stream>.events` holds the events as canonical JSON
+//!   ([`Event::to_json_value`](eventstream_core::Event::to_json_value)), each published with
+//!   `Nats-Msg-Id` = event id, so a retried append inside the duplicate window is stored once. A position
+//!   is the stream sequence in decimal.
+//! - `<stream>_pending` with subjects `<stream>.pending.<group>.<seq>` (one message per subject) records
+//!   which consumer of a group holds each delivered, unacknowledged entry. JetStream keeps one pending set
+//!   per durable consumer and does not know the replicas inside it, while the contract asks for
+//!   per-consumer pending entries (`read_pending` after a restart, `reclaim` to another consumer); this
+//!   stream is that ownership table, shared by every process and surviving restarts.
+//!
+//! A group is a durable pull consumer (explicit acks, unlimited deliveries, a long ack wait so the server
+//! does not redeliver behind `reclaim`'s back). See [`NatsLog`] for how each operation maps.
+//!
+//! # Layout
+//! `config.rs` the settings, `names.rs` stream, subject and consumer names, `error.rs` mapping client
+//! errors to [`LogError`](eventstream_core::LogError), `pending.rs` the ownership table, `log.rs` the
+//! [`EventLog`](eventstream_core::EventLog) implementation.
+
+mod config;
+mod error;
+mod log;
+mod names;
+mod pending;
+
+pub use config::{ConfigError, NatsConfig};
+pub use log::NatsLog;
