@@ -31,6 +31,11 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
             let log = eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {url}"))?;
             Arc::new(log)
         }
+        LogSettings::Nats { url, stream } => {
+            let config = eventstream_nats::NatsConfig::new(url.clone(), stream.clone());
+            let log = eventstream_nats::NatsLog::connect(config).await.with_context(|| format!("cannot reach NATS JetStream at {url}"))?;
+            Arc::new(log)
+        }
     };
     log.health().await.with_context(|| format!("the {} event log does not answer", log.backend()))?;
     Ok(log)

@@ -30,7 +30,7 @@ pub(crate) struct LogArgs {
     #[arg(long, env = "BRAIN_DATA_DIR", global = true)]
     pub(crate) data_dir: Option<PathBuf>,
 
-    /// Event log backend: `embedded` (default, no services) or `redis`.
+    /// Event log backend: `embedded` (default, no services), `redis` or `nats`.
     #[arg(long, env = "BRAIN_BACKEND", global = true)]
     pub(crate) backend: Option<String>,
 
@@ -38,7 +38,12 @@ pub(crate) struct LogArgs {
     #[arg(long, env = "BRAIN_REDIS_URL", global = true)]
     pub(crate) redis_url: Option<String>,
 
-    /// Stream name (Redis key) of the log; default `brain:events:stream`.
+    /// NATS URL for `--backend nats`.
+    #[arg(long, env = "BRAIN_NATS_URL", global = true)]
+    pub(crate) nats_url: Option<String>,
+
+    /// Stream name of the log: the Redis key (default `brain:events:stream`) or the JetStream stream
+    /// (default `BRAIN_EVENTS`).
     #[arg(long, env = "BRAIN_STREAM", global = true)]
     pub(crate) stream: Option<String>,
 

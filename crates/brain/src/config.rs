@@ -15,6 +15,7 @@
 //! backend = "embedded"          # or "redis"
 //! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
 //! redis_url = "redis://127.0.0.1:6379"
+//! nats_url = "nats://127.0.0.1:4222"      # backend = "nats": JetStream stream BRAIN_EVENTS by default
 //! stream = "brain:events:stream"
 //!
 //! [database]
@@ -113,6 +114,7 @@ struct FileLog {
     backend: Option<String>,
     durability: Option<String>,
     redis_url: Option<String>,
+    nats_url: Option<String>,
     stream: Option<String>,
 }
 
@@ -149,6 +151,13 @@ pub(crate) enum LogSettings {
         /// Server URL.
         url: String,
         /// Stream key.
+        stream: String,
+    },
+    /// NATS JetStream.
+    Nats {
+        /// Server URL.
+        url: String,
+        /// JetStream stream name.
         stream: String,
     },
 }
@@ -207,9 +216,8 @@ impl Settings {
             bail!("data dir must not be empty");
         }
         let backend = args.backend.clone().or(file.log.backend).unwrap_or_else(|| "embedded".into());
-        let stream =
-            args.stream.clone().or(file.log.stream).unwrap_or_else(|| eventstream_core::codec::redis_fields::DEFAULT_STREAM.into());
-        if stream.is_empty() {
+        let stream = args.stream.clone().or(file.log.stream);
+        if stream.as_deref() == Some("") {
             bail!("stream name must not be empty");
         }
         let log = match backend.as_str() {
@@ -224,9 +232,23 @@ impl Settings {
                 if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
                     bail!("invalid Redis URL {url:?}: expected redis://HOST:PORT");
                 }
+                let stream = stream.unwrap_or_else(|| eventstream_core::codec::redis_fields::DEFAULT_STREAM.into());
                 LogSettings::Redis { url, stream }
             }
-            other => bail!("unknown backend {other:?}: expected `embedded` or `redis`"),
+            "nats" => {
+                let Some(url) = args.nats_url.clone().or(file.log.nats_url) else {
+                    bail!("--backend nats needs --nats-url (or BRAIN_NATS_URL, or log.nats_url in brain.toml)");
+                };
+                if !(url.starts_with("nats://") || url.starts_with("tls://") || url.starts_with("ws://") || url.starts_with("wss://")) {
+                    bail!("invalid NATS URL {url:?}: expected nats://HOST:PORT");
+                }
+                let stream = stream.unwrap_or_else(|| "BRAIN_EVENTS".into());
+                if !stream.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || stream.len() > 64 {
+                    bail!("invalid JetStream stream name {stream:?}: 1 to 64 characters of A-Z a-z 0-9 _ -");
+                }
+                LogSettings::Nats { url, stream }
+            }
+            other => bail!("unknown backend {other:?}: expected `embedded`, `redis` or `nats`"),
         };
         let host = host.map(str::to_owned).or(file.server.host).unwrap_or_else(|| DEFAULT_HOST.into());
         let port = port.or(file.server.port).unwrap_or(DEFAULT_PORT);
