@@ -63,6 +63,51 @@ pub trait LogFactory: Send + Sync {
 }
 
 /// Every clause, in turn: for a quick check of a new backend or a run against a service in one test.
+/// One contract clause as a value: what [`conformance_tests!`] hands to a backend's runner.
+pub type Clause = for<'a> fn(&'a dyn LogFactory) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// Expands to one `#[tokio::test]` per contract clause. `$runner` is an async fn taking a [`Clause`]: it
+/// checks that its service is reachable (see [`require_service`]), builds its [`LogFactory`], runs the
+/// clause on it and cleans up. The list of clauses lives here once, so every backend runs all of them.
+///
+/// ```ignore
+/// async fn run(clause: eventstream_testkit::Clause) {
+///     clause(&Factory::new()).await;
+/// }
+/// eventstream_testkit::conformance_tests!(run);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($runner:path) => {
+        $crate::conformance_tests!(@clauses $runner;
+            appends_are_read_back_in_order,
+            appends_survive_reopen,
+            each_group_gets_every_event_once,
+            groups_are_isolated,
+            unacked_delivery_is_redelivered_after_reclaim,
+            acked_delivery_is_never_redelivered,
+            ack_is_idempotent,
+            group_resumes_after_reopen,
+            range_read_by_position_and_time,
+            read_back_is_newest_first,
+            lag_counts_unacked,
+            concurrent_appends_lose_nothing,
+            unknown_group_is_an_error,
+            ensure_group_is_idempotent_and_start_positions_work,
+            set_group_position_replays,
+            read_blocks_until_append,
+            read_group_blocks_until_append,
+        );
+    };
+    (@clauses $runner:path; $($clause:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $clause() {
+            let clause: $crate::Clause = |f| ::std::boxed::Box::pin($crate::$clause(f));
+            $runner(clause).await;
+        }
+    )*};
+}
+
 pub async fn run_all(f: &dyn LogFactory) {
     appends_are_read_back_in_order(f).await;
     appends_survive_reopen(f).await;
