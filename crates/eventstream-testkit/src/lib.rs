@@ -62,7 +62,6 @@ pub trait LogFactory: Send + Sync {
     async fn open(&self, name: &str) -> Arc<dyn EventLog>;
 }
 
-/// Every clause, in turn: for a quick check of a new backend or a run against a service in one test.
 /// One contract clause as a value: what [`conformance_tests!`] hands to a backend's runner.
 pub type Clause = for<'a> fn(&'a dyn LogFactory) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
 
@@ -108,6 +107,7 @@ macro_rules! conformance_tests {
     )*};
 }
 
+/// Every clause, in turn: for a quick check of a new backend or a run against a service in one test.
 pub async fn run_all(f: &dyn LogFactory) {
     appends_are_read_back_in_order(f).await;
     appends_survive_reopen(f).await;

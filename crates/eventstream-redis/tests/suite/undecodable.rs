@@ -2,6 +2,8 @@
 //! the consumer runtime as dead letters of the subscribers that want their type, and are skipped by the
 //! others; nothing stalls and nothing is dropped silently.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

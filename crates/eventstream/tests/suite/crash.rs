@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use eventstream::{ConsumerRuntime, HandlerError, Subscription, handler_fn};
-use eventstream_core::{ConsumerName, EventLog, GroupName, TypePattern};
+use eventstream_core::{ConsumerName, GroupName, TypePattern};
 use futures::FutureExt;
 use rand::Rng;
 
@@ -45,11 +45,6 @@ fn spawn_child(dir: &Path) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-async fn processed(log: &dyn EventLog) -> Option<u64> {
-    let info = log.group_info(&subscriber()).await.ok()?;
-    Some(info.lag())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
