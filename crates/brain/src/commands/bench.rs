@@ -29,12 +29,14 @@ struct Row {
     latency_p99_ms: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median (the upper one for an even count).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
+/// `n` `task.created` events with a payload of typical size.
+pub(super) fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
     let event_type: EventType = "task.created".parse()?;
     let source: Source = "bench".parse()?;
     let tenant: TenantId = "bench".parse()?;

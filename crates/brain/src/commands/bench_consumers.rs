@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Map, json};
 
+use super::bench::median;
 use crate::cli::BenchArgs;
 
 #[derive(Debug, Serialize)]
@@ -216,11 +217,6 @@ async fn measure_baseline(store: &StateStore, events: &[Event], concurrency: usi
         t.await.context("baseline task panicked")??;
     }
     Ok(events.len() as f64 / start.elapsed().as_secs_f64())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {

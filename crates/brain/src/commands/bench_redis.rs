@@ -28,14 +28,14 @@ use comfy_table::Table;
 use eventstream::{
     ConsumerRuntime, EventStream, Handler, HandlerContext, HandlerError, PublisherOptions, Subscription, SubscriptionOptions,
 };
-use eventstream_core::{Event, EventId, EventLog, EventType, GroupName, Source, StartFrom, TenantId, TypePattern};
+use eventstream_core::{Event, EventId, EventLog, GroupName, StartFrom, TypePattern};
 use eventstream_redis::baseline::RawStream;
 use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_sql::StateStore;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use serde_json::{Map, json};
+use serde_json::json;
 
 use crate::cli::BenchArgs;
 
@@ -82,27 +82,7 @@ enum Mode {
     Batched,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
-    let event_type: EventType = "task.created".parse()?;
-    let source: Source = "bench".parse()?;
-    let tenant: TenantId = "bench".parse()?;
-    Ok((0..n)
-        .map(|i| {
-            let mut p = Map::new();
-            p.insert("task_id".into(), json!(format!("task-{i}")));
-            p.insert("priority".into(), json!(20));
-            p.insert("note".into(), json!("benchmark event with a payload of typical size for a task event"));
-            let mut e = Event::new(event_type.clone(), source.clone(), p);
-            e.tenant_id = Some(tenant.clone());
-            e
-        })
-        .collect())
-}
+use super::bench::{bench_events, median};
 
 /// Runs `f` over `events` dealt round-robin to `tasks` concurrent tasks; returns events per second.
 async fn concurrently<F, Fut>(events: Vec<Event>, tasks: usize, f: F) -> anyhow::Result<f64>
