@@ -20,14 +20,25 @@ pub async fn sqlite_store(dir: &Path) -> StateStore {
     StateStore::connect(&eventstream_sql::sqlite_url(&dir.join("state.db"))).await.unwrap()
 }
 
-/// A PostgreSQL store in a fresh schema, or `None` (skipped loudly; a failure under CI=true).
-pub async fn postgres_store() -> Option<StateStore> {
-    let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+fn pg_url() -> String {
+    std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A PostgreSQL store in a fresh schema and the schema's name (drop it with [`drop_schema`]), or `None`
+/// (skipped loudly; a failure under CI=true).
+pub async fn postgres_store() -> Option<(StateStore, String)> {
+    let url = pg_url();
     if !eventstream_testkit::require_service("postgres", &url) {
         return None;
     }
     let schema = format!("rt_{}", uuid::Uuid::new_v4().simple());
-    Some(StateStore::connect_with(&url, StoreOptions::default().schema(schema)).await.unwrap())
+    Some((StateStore::connect_with(&url, StoreOptions::default().schema(schema.clone())).await.unwrap(), schema))
+}
+
+/// Drops a test schema made by [`postgres_store`].
+pub async fn drop_schema(schema: &str) {
+    let store = StateStore::connect(&pg_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await.unwrap();
 }
 
 /// Creates the `effects` table: one row per handler effect, deliberately WITHOUT a unique constraint, so

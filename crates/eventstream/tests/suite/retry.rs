@@ -11,7 +11,8 @@ use eventstream_sql::{DeadLetterFilter, DeadLetterKind, DeadLetterStatus, StateS
 use futures::FutureExt;
 
 use super::helpers::{
-    create_effects, effect_counts, embedded, events, eventually, fast_options, group, postgres_store, sqlite_store, write_effect,
+    create_effects, drop_schema, effect_counts, embedded, events, eventually, fast_options, group, postgres_store, sqlite_store,
+    write_effect,
 };
 
 #[derive(Default)]
@@ -131,9 +132,11 @@ async fn transient_failures_retry_permanent_ones_dead_letter_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_retry_permanent_ones_dead_letter_postgres() {
-    let Some(store) = postgres_store().await else { return };
+    let Some((store, schema)) = postgres_store().await else { return };
     let dir = tempfile::tempdir().unwrap();
-    retry_scenario(embedded(dir.path()).await, store).await;
+    retry_scenario(embedded(dir.path()).await, store.clone()).await;
+    store.close().await;
+    drop_schema(&schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
