@@ -1,7 +1,9 @@
 //! `brain serve` and the CLI on the service backends: Redis Streams and NATS JetStream, each on its own
 //! stream, removed at the end.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use eventstream_testkit::fixtures::eventually;
 
 use super::support::{Server, brain, ok_stdout};
 
@@ -44,17 +46,12 @@ async fn round_trip(args: &[&str]) {
     let types: Vec<String> =
         out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(types, ["system.health", "task.created"], "{out}");
-    let start = Instant::now();
-    loop {
+    eventually("event_index caught up", Duration::from_secs(20), || async {
         let rows: Vec<serde_json::Value> =
             serde_json::from_str(&ok_stdout(brain(dir.path()).args(["consumers", "--json"]).args(args))).unwrap();
-        let index = rows.iter().find(|r| r["name"] == "event_index");
-        if index.is_some_and(|r| r["lag"] == 0 && r["position"].is_string()) {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "event_index did not catch up: {rows:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        rows.iter().find(|r| r["name"] == "event_index").is_some_and(|r| r["lag"] == 0 && r["position"].is_string()).then_some(())
+    })
+    .await;
     let (status, body) = {
         let r = http.get(server.url("/api/events?correlation_id=backend-rt")).bearer_auth(&key).send().await.unwrap();
         (r.status(), r.json::<serde_json::Value>().await.unwrap())

@@ -2,7 +2,7 @@
 //! conformance suite's [`LogFactory`], and raw connections for writing entries the way other producers do.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use eventstream_core::EventLog;
@@ -96,18 +96,5 @@ pub(crate) async fn xadd_raw(con: &mut ::redis::aio::MultiplexedConnection, key:
     cmd.query_async(con).await.unwrap_or_else(|e| panic!("XADD {key}: {e}"))
 }
 
-/// Polls `attempt` every 20 ms until it yields a value, failing after `limit`.
-pub(crate) async fn poll<T, F, Fut>(what: &str, limit: Duration, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = attempt().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// Bounded polling: the testkit's helper, under the name these tests use.
+pub(crate) use eventstream_testkit::fixtures::eventually as poll;

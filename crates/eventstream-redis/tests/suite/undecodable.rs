@@ -5,14 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventstream::{ConsumerRuntime, Subscription, SubscriptionOptions};
 use eventstream_core::{EventLog, TypePattern};
 use eventstream_sql::{DeadLetterFilter, DeadLetterKind, StateStore};
 
 use super::effects::{RecordEffect, create_effects_table, effect_counts};
-use super::helpers::{Prefix, raw, redis_available, redis_url, xadd_raw};
+use super::helpers::{Prefix, poll, raw, redis_available, redis_url, xadd_raw};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_entries_are_dead_lettered_by_the_subscribers_of_their_type_only() {
@@ -61,18 +61,12 @@ async fn undecodable_entries_are_dead_lettered_by_the_subscribers_of_their_type_
     runtime.spawn(Subscription::new(tasks, vec!["task.*".parse::<TypePattern>().unwrap()], effect()).with_options(options.clone()));
     runtime.spawn(Subscription::new(missions, vec!["mission.*".parse::<TypePattern>().unwrap()], effect()).with_options(options));
 
-    let start = Instant::now();
-    loop {
-        let lags = (
-            log.group_info(&"tasks".parse().unwrap()).await.map(|g| g.lag()),
-            log.group_info(&"missions".parse().unwrap()).await.map(|g| g.lag()),
-        );
-        if matches!(lags, (Ok(0), Ok(0))) && effect_counts(&store).await.0 == 2 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "not caught up: {lags:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll("both subscribers caught up and two effects", Duration::from_secs(20), || async {
+        let tasks = log.group_info(&"tasks".parse().unwrap()).await.map(|g| g.lag());
+        let missions = log.group_info(&"missions".parse().unwrap()).await.map(|g| g.lag());
+        (matches!((tasks, missions), (Ok(0), Ok(0))) && effect_counts(&store).await.0 == 2).then_some(())
+    })
+    .await;
     let dead = store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dead.len(), 1, "only the subscriber of task.* dead-letters the bad task entry: {dead:?}");
     assert_eq!(dead[0].subscriber.as_str(), "tasks");

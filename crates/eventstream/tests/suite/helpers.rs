@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventstream::{Backoff, SubscriptionOptions};
 use eventstream_core::{Event, EventLog, GroupName};
@@ -83,15 +83,15 @@ pub fn fast_options() -> SubscriptionOptions {
     }
 }
 
-/// Polls `check` until it returns true, for at most `limit`.
+/// Polls `check` until it returns true, for at most `limit` (the testkit's bounded polling).
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventstream_testkit::fixtures::eventually(what, limit, || {
+        let done = check();
+        async move { done.await.then_some(()) }
+    })
+    .await;
 }
