@@ -25,7 +25,7 @@
 //! it takes every append already waiting into one `BEGIN IMMEDIATE` transaction, commits once, and answers
 //! each caller with its positions. While one commit (and its fsync) is in flight the queue fills, so 64
 //! concurrent publishers pay a handful of fsyncs instead of 64 ([`EmbeddedLog::writer_stats`] counts them;
-//! [`baseline`] measures the naive path for comparison). A batch is atomic: a failed commit answers every
+//! `baseline`, behind the `bench` feature, measures the naive path for comparison). A batch is atomic: a failed commit answers every
 //! caller in it with the error and leaves none of their events behind. Reads run on pooled connections on
 //! tokio's blocking pool; no SQLite call runs on a runtime worker thread.
 //!
@@ -42,6 +42,7 @@
 //! `writer.rs` the writer thread and group commit, `log.rs` the trait implementation and waiting,
 //! `baseline.rs` the naive path for benchmarks, `error.rs` the errors.
 
+#[cfg(feature = "bench")]
 pub mod baseline;
 mod error;
 mod log;

@@ -8,7 +8,7 @@
 //! - [`RedisConfig`]: URL, key and group naming, timeouts.
 //! - [`Retention`] / [`RedisLog::trim`]: trimming that never removes an entry a consumer group has not
 //!   acknowledged (the original's `MAXLEN ~ 10000` silently did), unless forced.
-//! - [`baseline::RawStream`]: raw pipelined `XADD` of the same entries, the baseline of `brain bench`.
+//! - `baseline::RawStream` (feature `bench`): raw pipelined `XADD` of the same entries, the baseline of `brain bench`.
 //!
 //! # Layout
 //! `config.rs` settings, `log.rs` the trait implementation and connection handling, `reply.rs` parsing
@@ -18,6 +18,7 @@
 //! Requires Redis 7.0 or newer (`XAUTOCLAIM` with deleted ids, `XINFO GROUPS` lag, `XTRIM MINID`,
 //! exclusive `(` ranges).
 
+#[cfg(feature = "bench")]
 pub mod baseline;
 mod config;
 mod error;

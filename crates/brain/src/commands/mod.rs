@@ -1,8 +1,6 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
-mod bench_consumers;
-mod bench_redis;
 pub(crate) mod catalog;
 mod consumers;
 mod dlq;

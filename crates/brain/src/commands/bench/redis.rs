@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use comfy_table::Table;
 use eventstream::{
     ConsumerRuntime, EventStream, Handler, HandlerContext, HandlerError, PublisherOptions, Subscription, SubscriptionOptions,
 };
@@ -33,7 +32,7 @@ use eventstream_redis::baseline::RawStream;
 use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_sql::StateStore;
 use hdrhistogram::Histogram;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::json;
 
@@ -82,7 +81,9 @@ enum Mode {
     Batched,
 }
 
-use super::bench::{bench_events, median};
+use brain_events::task::TaskCreated;
+
+use super::{Section, bench_events, median, ms, per_sec, print_report, progress, ratio};
 
 /// Runs `f` over `events` dealt round-robin to `tasks` concurrent tasks; returns events per second.
 async fn concurrently<F, Fut>(events: Vec<Event>, tasks: usize, f: F) -> anyhow::Result<f64>
@@ -297,10 +298,10 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
             for ours_first in [run % 2 == 0, run % 2 != 0] {
                 if ours_first {
                     bar.set_message(format!("{label}, run {}: ours", run + 1));
-                    ours.push(measure_ours(&stream, mode, bench_events(a.events)?).await?);
+                    ours.push(measure_ours(&stream, mode, bench_events::<TaskCreated>(a.events)?).await?);
                 } else {
                     bar.set_message(format!("{label}, run {}: raw XADD", run + 1));
-                    base.push(measure_raw(raw, mode, bench_events(a.events)?).await?);
+                    base.push(measure_raw(raw, mode, bench_events::<TaskCreated>(a.events)?).await?);
                 }
                 raw.delete().await.context("cannot delete the benchmark stream")?;
                 bar.inc(1);
@@ -332,7 +333,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             bar.set_message(format!("latency at {rate}/s, run {}", run + 1));
-            let r = measure_latency(log_dyn.clone(), &stream, bench_events(events)?, rate, a.concurrency).await?;
+            let r = measure_latency(log_dyn.clone(), &stream, bench_events::<TaskCreated>(events)?, rate, a.concurrency).await?;
             raw.delete().await.context("cannot delete the benchmark stream")?;
             sent.push(r.sent_rate);
             handled.push(r.handled_rate);
@@ -362,7 +363,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
 /// # Errors
 /// Invalid arguments, an unreachable server, or a failed measurement. The benchmark's stream is deleted
 /// in every case where the server is still reachable.
-pub(crate) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
+pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }
@@ -372,8 +373,7 @@ pub(crate) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
     let raw = RawStream::connect(redis_url, key.clone()).await.with_context(|| format!("cannot reach Redis at {redis_url}"))?;
 
     let steps = (a.runs * ((a.publishers.len() + 1) * 2 + LATENCY_RATES.len())) as u64;
-    let bar = ProgressBar::new(steps);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = progress(steps);
     let result = tokio::select! {
         r = measure_all(a, &log, &raw, &bar) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
@@ -384,52 +384,56 @@ pub(crate) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
     }
     let report = result?;
 
-    if a.json {
-        let out = json!({
-            "backend": "redis",
-            "runs": a.runs,
-            "baseline": "raw XADD, same fields, same client library (redis-rs multiplexed connection), same concurrency; a batch is one pipeline",
-            "throughput": report.throughput,
-            "latency": report.latency,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    let mut t = Table::new();
-    t.set_header(["call", "publishers", "batch", "events", "ours (events/s)", "raw XADD (events/s)", "ratio"]);
-    for r in &report.throughput {
-        t.add_row([
-            r.mode.to_owned(),
-            r.publishers.to_string(),
-            r.batch.to_string(),
-            r.events.to_string(),
-            format!("{:.0}", r.events_per_sec),
-            format!("{:.0}", r.baseline_events_per_sec),
-            format!("{:.2}x", r.ratio),
-        ]);
-    }
-    println!(
-        "redis backend at {redis_url}, median of {} runs; baseline = raw XADD of the same entries with the same client and concurrency (a batch = one pipeline)",
-        a.runs
-    );
-    println!("{t}");
-    let mut t = Table::new();
-    t.set_header(["publish -> handler rate (events/s)", "sent/s", "handled/s", "events (recorded)", "p50 (ms)", "p99 (ms)", "max (ms)"]);
-    for l in &report.latency {
-        t.add_row([
-            l.rate_per_sec.to_string(),
-            format!("{:.0}", l.achieved_rate_per_sec),
-            format!("{:.0}", l.handled_rate_per_sec),
-            format!("{} ({})", l.events, l.recorded),
-            format!("{:.2}", l.p50_ms),
-            format!("{:.2}", l.p99_ms),
-            format!("{:.2}", l.max_ms),
-        ]);
-    }
-    println!(
-        "end-to-end: publish (paced) -> ConsumerRuntime subscriber (concurrency {}, in-memory SQLite inbox) -> handler; first {WARMUP} events not recorded",
-        a.concurrency
-    );
-    println!("{t}");
-    Ok(())
+    let out = json!({
+        "backend": "redis",
+        "runs": a.runs,
+        "baseline": "raw XADD, same fields, same client library (redis-rs multiplexed connection), same concurrency; a batch is one pipeline",
+        "throughput": report.throughput,
+        "latency": report.latency,
+    });
+    let throughput = Section {
+        caption: format!(
+            "redis backend at {redis_url}, median of {} runs; baseline = raw XADD of the same entries with the same client and concurrency (a batch = one pipeline)",
+            a.runs
+        ),
+        header: vec!["call", "publishers", "batch", "events", "ours (events/s)", "raw XADD (events/s)", "ratio"],
+        rows: report
+            .throughput
+            .iter()
+            .map(|r| {
+                vec![
+                    r.mode.to_owned(),
+                    r.publishers.to_string(),
+                    r.batch.to_string(),
+                    r.events.to_string(),
+                    per_sec(r.events_per_sec),
+                    per_sec(r.baseline_events_per_sec),
+                    ratio(r.ratio),
+                ]
+            })
+            .collect(),
+    };
+    let latency = Section {
+        caption: format!(
+            "end-to-end: publish (paced) -> ConsumerRuntime subscriber (concurrency {}, in-memory SQLite inbox) -> handler; first {WARMUP} events not recorded",
+            a.concurrency
+        ),
+        header: vec!["publish -> handler rate (events/s)", "sent/s", "handled/s", "events (recorded)", "p50 (ms)", "p99 (ms)", "max (ms)"],
+        rows: report
+            .latency
+            .iter()
+            .map(|l| {
+                vec![
+                    l.rate_per_sec.to_string(),
+                    per_sec(l.achieved_rate_per_sec),
+                    per_sec(l.handled_rate_per_sec),
+                    format!("{} ({})", l.events, l.recorded),
+                    ms(l.p50_ms),
+                    ms(l.p99_ms),
+                    ms(l.max_ms),
+                ]
+            })
+            .collect(),
+    };
+    print_report(a.json, &out, vec![throughput, latency])
 }

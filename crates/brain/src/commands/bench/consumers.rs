@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use comfy_table::Table;
 use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions, handler_fn};
 use eventstream_core::{
     Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
@@ -19,9 +18,10 @@ use eventstream_sql::{StateStore, StoreOptions, sqlx};
 use futures::FutureExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use serde_json::{Map, json};
+use brain_events::task::TaskCompleted;
+use serde_json::json;
 
-use super::bench::median;
+use super::{Section, bench_events, median, ms, per_sec, print_report, ratio};
 use crate::cli::BenchArgs;
 
 #[derive(Debug, Serialize)]
@@ -100,19 +100,6 @@ impl EventLog for AckTimes {
     async fn health(&self) -> Result<(), LogError> {
         self.inner.health().await
     }
-}
-
-fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
-    let t: eventstream_core::EventType = "task.completed".parse()?;
-    let s: eventstream_core::Source = "bench".parse()?;
-    Ok((0..n)
-        .map(|i| {
-            let mut p = Map::new();
-            p.insert("task_id".into(), json!(format!("task-{i}")));
-            p.insert("duration_ms".into(), json!(i % 1000));
-            Event::new(t.clone(), s.clone(), p)
-        })
-        .collect())
 }
 
 async fn create_tables(store: &StateStore) -> anyhow::Result<()> {
@@ -219,7 +206,11 @@ async fn measure_baseline(store: &StateStore, events: &[Event], concurrency: usi
     Ok(events.len() as f64 / start.elapsed().as_secs_f64())
 }
 
-pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
+/// Runs the consumer benchmark on SQLite and, with `--pg-url`, PostgreSQL.
+///
+/// # Errors
+/// Invalid arguments, an unreachable database or a failed measurement.
+pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     if a.events == 0 || a.runs == 0 || a.concurrency == 0 {
         bail!("--events, --runs and --concurrency must be at least 1");
     }
@@ -244,12 +235,12 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             eprintln!("{label}: run {} of {}", run + 1, a.runs);
-            let events = bench_events(a.events)?;
+            let events = bench_events::<TaskCompleted>(a.events)?;
             let (eps, hist) = measure_runtime(store, &events, a.concurrency).await?;
             ours.push(eps);
             p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
             p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
-            base.push(measure_baseline(store, &bench_events(a.events)?, a.concurrency).await?);
+            base.push(measure_baseline(store, &bench_events::<TaskCompleted>(a.events)?, a.concurrency).await?);
         }
         let (ours, base) = (median(ours), median(base));
         rows.push(Row {
@@ -268,34 +259,34 @@ pub(crate) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await;
     }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"runs": a.runs, "results": rows}))?);
-        return Ok(());
-    }
-    let mut t = Table::new();
-    t.set_header([
-        "store",
-        "events",
-        "concurrency",
-        "runtime (events/s)",
-        "direct inserts (events/s)",
-        "ratio",
-        "handler→ack p50 (ms)",
-        "handler→ack p99 (ms)",
-    ]);
-    for r in &rows {
-        t.add_row([
-            r.store.clone(),
-            r.events.to_string(),
-            r.concurrency.to_string(),
-            format!("{:.0}", r.events_per_sec),
-            format!("{:.0}", r.baseline_events_per_sec),
-            format!("{:.2}x", r.ratio),
-            format!("{:.2}", r.handler_to_ack_p50_ms),
-            format!("{:.2}", r.handler_to_ack_p99_ms),
-        ]);
-    }
-    println!("consumer runtime with dedup vs the same inserts done directly; median of {} runs", a.runs);
-    println!("{t}");
-    Ok(())
+    let rows_text = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.store.clone(),
+                r.events.to_string(),
+                r.concurrency.to_string(),
+                per_sec(r.events_per_sec),
+                per_sec(r.baseline_events_per_sec),
+                ratio(r.ratio),
+                ms(r.handler_to_ack_p50_ms),
+                ms(r.handler_to_ack_p99_ms),
+            ]
+        })
+        .collect();
+    let section = Section {
+        caption: format!("consumer runtime with dedup vs the same inserts done directly; median of {} runs", a.runs),
+        header: vec![
+            "store",
+            "events",
+            "concurrency",
+            "runtime (events/s)",
+            "direct inserts (events/s)",
+            "ratio",
+            "handler→ack p50 (ms)",
+            "handler→ack p99 (ms)",
+        ],
+        rows: rows_text,
+    };
+    print_report(a.json, &json!({"runs": a.runs, "results": rows}), vec![section])
 }

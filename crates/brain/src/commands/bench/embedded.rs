@@ -1,4 +1,4 @@
-//! `brain bench`: append throughput and append-to-read latency of the embedded log for several publisher
+//! `brain bench` (embedded): append throughput and append-to-read latency of the embedded log for several publisher
 //! counts, against a baseline measured in the same run: raw SQLite inserts of the same rows into the same
 //! kind of store with the same durability, one transaction per event (what code without group commit
 //! does). Throughput is measured alone, as the baseline is; latency in a second pass with a reader tailing
@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use comfy_table::Table;
-use eventstream_core::{Event, EventLog, EventType, Position, Source, StartFrom, TenantId};
+use brain_events::task::TaskCreated;
+use eventstream_core::{Event, EventLog, Position, StartFrom};
 use hdrhistogram::Histogram;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use serde_json::{Map, json};
+use serde_json::json;
 
+use super::{Section, bench_events, median, ms, per_sec, print_report, progress, ratio};
 use crate::cli::BenchArgs;
 use crate::config::DurabilitySetting;
 
@@ -27,30 +27,6 @@ struct Row {
     ratio: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
-}
-
-/// The median (the upper one for an even count).
-pub(super) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-/// `n` `task.created` events with a payload of typical size.
-pub(super) fn bench_events(n: usize) -> anyhow::Result<Vec<Event>> {
-    let event_type: EventType = "task.created".parse()?;
-    let source: Source = "bench".parse()?;
-    let tenant: TenantId = "bench".parse()?;
-    Ok((0..n)
-        .map(|i| {
-            let mut p = Map::new();
-            p.insert("task_id".into(), json!(format!("task-{i}")));
-            p.insert("priority".into(), json!(20));
-            p.insert("note".into(), json!("benchmark event with a payload of typical size for a task event"));
-            let mut e = Event::new(event_type.clone(), source.clone(), p);
-            e.tenant_id = Some(tenant.clone());
-            e
-        })
-        .collect())
 }
 
 fn durability(d: DurabilitySetting) -> eventstream_embedded::Durability {
@@ -131,13 +107,11 @@ async fn measure_latency(
     tokio::time::timeout(Duration::from_secs(120), reader).await.context("reader did not see every event")?.context("reader panicked")?
 }
 
-pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
-    if a.consumers {
-        return super::bench_consumers::run(&a).await;
-    }
-    if let crate::config::LogSettings::Redis { url, .. } = crate::config::Settings::resolve(&a.log, None, None)?.log {
-        return super::bench_redis::run(&a, &url).await;
-    }
+/// Runs the embedded-log benchmark.
+///
+/// # Errors
+/// Invalid arguments, an unusable temp dir or a failed measurement.
+pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }
@@ -150,23 +124,22 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
         None => std::env::temp_dir(),
     };
     let total = (a.publishers.len() * a.runs * 2) as u64;
-    let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = progress(total);
     let mut rows = Vec::new();
     for &p in &a.publishers {
         let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             bar.set_message(format!("{p} publishers, run {}: ours", run + 1));
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
-            ours.push(measure_throughput(dir.path(), bench_events(a.events)?, p, d).await?);
+            ours.push(measure_throughput(dir.path(), bench_events::<TaskCreated>(a.events)?, p, d).await?);
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
-            let hist = measure_latency(dir.path(), bench_events(a.events)?, p, d).await?;
+            let hist = measure_latency(dir.path(), bench_events::<TaskCreated>(a.events)?, p, d).await?;
             p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
             p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
             bar.inc(1);
             bar.set_message(format!("{p} publishers, run {}: baseline", run + 1));
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
-            let events = bench_events(a.events)?;
+            let events = bench_events::<TaskCreated>(a.events)?;
             let path = dir.path().to_path_buf();
             let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
             let elapsed = tokio::task::spawn_blocking(move || {
@@ -190,27 +163,27 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
         });
     }
     bar.finish_and_clear();
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"durability": a.durability, "runs": a.runs, "results": rows}))?);
-        return Ok(());
-    }
-    let mut t = Table::new();
-    t.set_header(["publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "p50 latency (ms)", "p99 latency (ms)"]);
-    for r in &rows {
-        t.add_row([
-            r.publishers.to_string(),
-            r.events.to_string(),
-            format!("{:.0}", r.events_per_sec),
-            format!("{:.0}", r.baseline_events_per_sec),
-            format!("{:.2}x", r.ratio),
-            format!("{:.2}", r.latency_p50_ms),
-            format!("{:.2}", r.latency_p99_ms),
-        ]);
-    }
-    println!(
-        "embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability",
-        a.durability, a.runs
-    );
-    println!("{t}");
-    Ok(())
+    let rows_text = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.publishers.to_string(),
+                r.events.to_string(),
+                per_sec(r.events_per_sec),
+                per_sec(r.baseline_events_per_sec),
+                ratio(r.ratio),
+                ms(r.latency_p50_ms),
+                ms(r.latency_p99_ms),
+            ]
+        })
+        .collect();
+    let section = Section {
+        caption: format!(
+            "embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability",
+            a.durability, a.runs
+        ),
+        header: vec!["publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "p50 latency (ms)", "p99 latency (ms)"],
+        rows: rows_text,
+    };
+    print_report(a.json, &json!({"durability": a.durability, "runs": a.runs, "results": rows}), vec![section])
 }

@@ -1,0 +1,117 @@
+//! `brain bench`: performance measurements, each against a baseline measured in the same run, reported
+//! as ratios (the machines are shared and noisy; absolute numbers alone mean little).
+//!
+//! - [`embedded`]: append throughput and append-to-read latency of the embedded log vs raw SQLite
+//!   insert + commit per event (the default).
+//! - [`consumers`]: the consumer runtime with inbox dedup vs the same inserts done directly
+//!   (`--consumers`).
+//! - [`redis`]: `publish` / `publish_batch` vs raw pipelined `XADD`, and paced publish-to-handler
+//!   latency (`--backend redis`).
+//!
+//! This module holds what they share: the event generator, the median, the progress bar and the report
+//! printer (a table on stdout, or one JSON document with `--json`).
+
+mod consumers;
+mod embedded;
+mod redis;
+
+use brain_events::EventPayload;
+use comfy_table::Table;
+use eventstream_core::{Event, EventType, Source, TenantId};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, json};
+
+use crate::cli::BenchArgs;
+
+/// Runs the benchmark the arguments select.
+///
+/// # Errors
+/// Invalid arguments, an unreachable service or a failed measurement.
+pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.consumers {
+        return consumers::run(&a).await;
+    }
+    if let crate::config::LogSettings::Redis { url, .. } = crate::config::Settings::resolve(&a.log, None, None)?.log {
+        return redis::run(&a, &url).await;
+    }
+    embedded::run(a).await
+}
+
+/// The median (the upper one for an even count).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The one event generator of every benchmark: `n` events of catalog type `P` with a payload of typical
+/// size for a task event (`task_id`, a number, a note), tenant `bench`.
+pub(super) fn bench_events<P: EventPayload>(n: usize) -> anyhow::Result<Vec<Event>> {
+    let event_type: EventType = P::TYPE.parse()?;
+    let source: Source = "bench".parse()?;
+    let tenant: TenantId = "bench".parse()?;
+    Ok((0..n)
+        .map(|i| {
+            let mut p = Map::new();
+            p.insert("task_id".into(), json!(format!("task-{i}")));
+            p.insert("priority".into(), json!(20));
+            p.insert("duration_ms".into(), json!(i % 1000));
+            p.insert("note".into(), json!("benchmark event with a payload of typical size for a task event"));
+            let mut e = Event::new(event_type.clone(), source.clone(), p);
+            e.tenant_id = Some(tenant.clone());
+            e
+        })
+        .collect())
+}
+
+/// A progress bar of `steps` steps on stderr, in the style every benchmark uses.
+pub(super) fn progress(steps: u64) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// One printed table of a report: a caption line, the header and the rows.
+pub(super) struct Section {
+    /// What was measured and against which baseline, printed above the table.
+    pub(super) caption: String,
+    /// Column names.
+    pub(super) header: Vec<&'static str>,
+    /// Rows, already formatted.
+    pub(super) rows: Vec<Vec<String>>,
+}
+
+/// Prints a report: with `--json` the document `json` alone on stdout, otherwise each section as a table.
+///
+/// # Errors
+/// Only when `json` cannot be serialised.
+pub(super) fn print_report(as_json: bool, json: &serde_json::Value, sections: Vec<Section>) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(json)?);
+        return Ok(());
+    }
+    for s in sections {
+        let mut t = Table::new();
+        t.set_header(s.header);
+        for r in s.rows {
+            t.add_row(r);
+        }
+        println!("{}", s.caption);
+        println!("{t}");
+    }
+    Ok(())
+}
+
+/// `x` events per second as printed in the tables.
+pub(super) fn per_sec(x: f64) -> String {
+    format!("{x:.0}")
+}
+
+/// A ratio as printed in the tables.
+pub(super) fn ratio(x: f64) -> String {
+    format!("{x:.2}x")
+}
+
+/// Milliseconds as printed in the tables.
+pub(super) fn ms(x: f64) -> String {
+    format!("{x:.2}")
+}
