@@ -131,6 +131,22 @@ string_newtype!(
     }
 );
 
+impl TenantId {
+    /// The tenant of events that carry none (the original's modules never set one) and of the first admin
+    /// key: `default`.
+    pub const DEFAULT: &'static str = "default";
+
+    /// The [`TenantId::DEFAULT`] tenant as a value.
+    pub fn default_tenant() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+
+    /// The tenant of an event that may carry none: `tenant`, or the default tenant.
+    pub fn or_default(tenant: Option<&TenantId>) -> &str {
+        tenant.map_or(Self::DEFAULT, TenantId::as_str)
+    }
+}
+
 string_newtype!(
     /// The producing component of an event, e.g. `hardware_router` (1 to 200 characters).
     Source,
@@ -386,6 +402,8 @@ mod tests {
         assert!("evt_dna_1700000000000".parse::<EventId>().is_ok());
         assert!("tenant a".parse::<TenantId>().is_err());
         assert!("acme-1".parse::<TenantId>().is_ok());
+        assert_eq!(TenantId::DEFAULT.parse::<TenantId>().ok(), Some(TenantId::default_tenant()), "the default tenant is a valid id");
+        assert_eq!(TenantId::or_default(None), "default");
         assert!("1700000000000-0".parse::<Position>().is_ok());
         assert!("a b".parse::<Position>().is_err());
     }
