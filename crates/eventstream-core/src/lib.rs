@@ -15,7 +15,7 @@
 
 pub mod codec;
 mod envelope;
-mod error;
+pub mod error;
 mod id;
 mod log;
 
