@@ -23,11 +23,13 @@
 //! a clause that needs a reopen opens the same name twice. Each one asserts behaviour a backend that broke
 //! the clause could not fake, and says in its message what the backend got wrong.
 //!
-//! Tests against external services call [`require_service`] first (DESIGN.md §10).
+//! Tests against external services call [`require_service`] first, tests needing a binary, browser or
+//! Python module [`require_tool`] (DESIGN.md §10): under CI ([`running_in_ci`]) a missing one fails, elsewhere
+//! it is skipped with a visible banner. [`test_python`] is the interpreter for Python interop tests.
 //!
 //! # Layout
 //! `clauses/` the clause functions by theme, `fixtures.rs` event builders, names and assertions,
-//! `service.rs` the reachability check.
+//! `service.rs` the CI rule and the reachability check, `tool.rs` tool probes and the interop Python.
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ use eventstream_core::EventLog;
 pub mod clauses;
 pub mod fixtures;
 mod service;
+mod tool;
 
 pub use clauses::blocking::{read_blocks_until_append, read_group_blocks_until_append};
 pub use clauses::delivery::{ack_is_idempotent, acked_delivery_is_never_redelivered, unacked_delivery_is_redelivered_after_reclaim};
@@ -49,7 +52,8 @@ pub use clauses::order::{
     read_back_is_newest_first,
 };
 pub use fixtures::{sample_event, sample_events};
-pub use service::require_service;
+pub use service::{require_service, running_in_ci};
+pub use tool::{PYTHON_ENV, PYTHON_VENV, ToolProbe, require_tool, test_python};
 
 /// Opens logs of the backend under test.
 #[async_trait]

@@ -1,40 +1,80 @@
-//! DESIGN.md §10: tests against an external service run when it is reachable; with `CI=true` an
-//! unreachable service fails the run, elsewhere the suite says loudly what it skipped.
+//! DESIGN.md §10: tests against an external service, tool or browser run when it is there; with `CI=true`
+//! a missing one fails the run, elsewhere the suite says loudly what it skipped.
+//!
+//! [`running_in_ci`] is the one reading of the `CI` flag. [`require_service`] checks a TCP service,
+//! [`require_tool`](crate::require_tool) a binary, browser or Python module. Their `SKIPPED` banners go
+//! straight to the process's stderr: libtest captures `eprintln!` of passing tests, which would hide them.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// How long to wait for a TCP connection to the service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Whether the tests run in CI: the environment variable `CI` is `true` or `1` (case-insensitive).
+///
+/// Under CI a test must not skip because something it needs is missing: it fails instead.
+pub fn running_in_ci() -> bool {
+    ci_flag(std::env::var("CI").ok().as_deref())
+}
+
+fn ci_flag(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
+/// What a test needs and why it is missing, for [`decide`].
+pub(crate) struct Missing {
+    /// What cannot run, e.g. `"redis tests"`.
+    pub(crate) what: String,
+    /// Why, e.g. `"127.0.0.1:6379 is unreachable (connection refused)"`.
+    pub(crate) why: String,
+    /// How to get it, e.g. `"Start redis there"`.
+    pub(crate) fix: String,
+}
+
+/// `true` when nothing is missing; otherwise fails under CI (`ci`), or prints a `SKIPPED` banner to stderr
+/// and returns `false`.
+///
+/// # Panics
+/// When something is missing and `ci` is true.
+#[track_caller]
+pub(crate) fn decide(ci: bool, missing: Option<Missing>) -> bool {
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+    decide_to(ci, missing, &mut io::stderr().lock())
+}
+
+/// [`decide`], writing the banner to `out`.
+#[track_caller]
+fn decide_to(ci: bool, missing: Option<Missing>, out: &mut dyn Write) -> bool {
+    let Some(Missing { what, why, fix }) = missing else { return true };
+    if ci {
+        panic!("{what} cannot run: {why}, and CI=true: a test must not be skipped in CI. {fix}.");
+    }
+    let rule = "*".repeat(80);
+    let banner = format!("\n{rule}\nSKIPPED: {what}: {why}.\n{fix}; with CI=true this fails.\n{rule}\n\n");
+    // One write, so parallel tests' banners do not interleave.
+    let _ = out.write_all(banner.as_bytes());
+    false
+}
+
 /// Whether the tests of `name` (e.g. `"redis"`) can run against the service at `url`
 /// (`redis://127.0.0.1:6379`, `postgres://user@host/db`, `nats://127.0.0.1:4222`, or `host:port`).
 ///
-/// Checks that a TCP connection to the URL's host and port opens. When it does not: with the environment
-/// variable `CI` set to `true` (or `1`) this panics, failing the test; otherwise it prints a loud
-/// `SKIPPED: ...` line to stderr and returns `false`, and the caller returns early.
+/// Checks that a TCP connection to the URL's host and port opens. When it does not: under CI
+/// ([`running_in_ci`]) this panics, failing the test; otherwise it writes a loud `SKIPPED: ...` banner to
+/// stderr (visible in a normal `cargo test`) and returns `false`, and the caller returns early.
 ///
 /// # Panics
 /// When the service is unreachable and `CI=true`.
+#[track_caller]
 pub fn require_service(name: &str, url: &str) -> bool {
-    match probe(url) {
-        Ok(()) => true,
-        Err(e) if running_in_ci() => {
-            panic!("{name} at {url} is unreachable ({e}) and CI=true: tests against real services must not be skipped in CI")
-        }
-        Err(e) => {
-            eprintln!("\n********************************************************************************");
-            eprintln!("SKIPPED: {name} tests: {url} is unreachable ({e}).");
-            eprintln!("Start {name} there (or point the BRAIN_TEST_*_URL variable at it) to run them; with CI=true this fails.");
-            eprintln!("********************************************************************************\n");
-            false
-        }
-    }
-}
-
-fn running_in_ci() -> bool {
-    std::env::var("CI").map(|v| v.eq_ignore_ascii_case("true") || v == "1").unwrap_or(false)
+    let missing = probe(url).err().map(|e| Missing {
+        what: format!("{name} tests"),
+        why: format!("{url} is unreachable ({e})"),
+        fix: format!("Start {name} there (or point the BRAIN_TEST_*_URL variable at it) to run them"),
+    });
+    decide(running_in_ci(), missing)
 }
 
 /// The default port of a URL scheme.
@@ -126,5 +166,38 @@ mod tests {
         if !running_in_ci() {
             assert!(!require_service("local", &format!("tcp://{addr}")), "a closed port is skipped outside CI");
         }
+    }
+
+    #[test]
+    fn ci_is_true_or_1_in_any_case() {
+        for on in ["true", "TRUE", "True", "1", " true "] {
+            assert!(ci_flag(Some(on)), "{on:?}");
+        }
+        for off in [None, Some(""), Some("0"), Some("false"), Some("yes")] {
+            assert!(!ci_flag(off), "{off:?}");
+        }
+    }
+
+    fn missing() -> Option<Missing> {
+        Some(Missing { what: "thing tests".into(), why: "it is gone".into(), fix: "Bring it back".into() })
+    }
+
+    #[test]
+    fn something_missing_is_skipped_loudly_outside_ci_and_nothing_missing_runs() {
+        let mut out = Vec::new();
+        assert!(!decide_to(false, missing(), &mut out));
+        let banner = String::from_utf8_lossy(&out);
+        assert!(banner.contains("SKIPPED: thing tests: it is gone.\nBring it back; with CI=true this fails."), "{banner}");
+        for ci in [false, true] {
+            let mut out = Vec::new();
+            assert!(decide_to(ci, None, &mut out));
+            assert!(out.is_empty(), "nothing is printed when nothing is missing");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "thing tests cannot run: it is gone, and CI=true")]
+    fn something_missing_fails_in_ci() {
+        decide_to(true, missing(), &mut Vec::new());
     }
 }
