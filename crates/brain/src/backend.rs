@@ -83,3 +83,43 @@ pub(crate) fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// Opens every backend the server runs on: the log, the state store, the local outbox and (Redis with a
+/// retention limit) the stream trimmer.
+///
+/// # Errors
+/// As [`open_log`], [`open_store`] and [`open_local_outbox`]; a trimmer that cannot be built.
+pub(crate) async fn open_backends(settings: &Settings) -> anyhow::Result<brain_server::Backends> {
+    let log = open_log(settings).await?;
+    let store = open_store(settings).await?;
+    let local_outbox = open_local_outbox(settings, &store).await?;
+    let trimmer: Option<Arc<dyn eventstream::maintenance::StreamTrimmer>> = match &settings.log {
+        LogSettings::Redis { url, stream } if settings.stream_max_len.is_some() || settings.stream_max_age.is_some() => {
+            let log = eventstream_redis::RedisLog::new(eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone()))
+                .with_context(|| format!("cannot prepare stream trimming on Redis at {}", redact(url)))?;
+            let policy = eventstream_redis::Retention { max_len: settings.stream_max_len, max_age: settings.stream_max_age, force: false };
+            Some(Arc::new(RedisTrimmer { log, policy }))
+        }
+        _ => {
+            if settings.stream_max_len.is_some() || settings.stream_max_age.is_some() {
+                tracing::warn!(backend = %log.backend(), "[retention] stream_max_len / stream_max_age apply to the redis backend only; ignored");
+            }
+            None
+        }
+    };
+    Ok(brain_server::Backends { log, store, local_outbox, trimmer })
+}
+
+/// Stream trimming on Redis Streams by [`eventstream_redis::Retention`].
+#[derive(Debug)]
+struct RedisTrimmer {
+    log: eventstream_redis::RedisLog,
+    policy: eventstream_redis::Retention,
+}
+
+#[async_trait::async_trait]
+impl eventstream::maintenance::StreamTrimmer for RedisTrimmer {
+    async fn trim(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(format!("{:?}", self.log.trim(&self.policy).await?))
+    }
+}

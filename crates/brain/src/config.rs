@@ -205,6 +205,19 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
 }
 
 impl Settings {
+    /// The server's share of the settings.
+    pub(crate) fn server(&self) -> brain_server::ServerSettings {
+        brain_server::ServerSettings {
+            host: self.host.clone(),
+            port: self.port,
+            data_dir: self.data_dir.clone(),
+            validation: self.validation,
+            modules: self.modules.clone(),
+            consumer_name: self.consumer_name.clone(),
+            retention: eventstream::maintenance::RetentionPolicy { dedup: self.dedup_retention, ..Default::default() },
+        }
+    }
+
     /// Resolves the layers for a command that uses the log; `host`/`port` come from `serve`'s flags.
     ///
     /// # Errors

@@ -3,17 +3,11 @@
 //! Glue only: parse the command line, load and validate the configuration, install tracing, run the
 //! command, map its error to one line on stderr and a non-zero exit code.
 
-mod api;
 mod backend;
 mod cli;
 mod commands;
 mod config;
-mod dashboard;
-mod keys;
 mod output;
-mod server;
-mod startup;
-mod time_arg;
 
 use std::process::ExitCode;
 

@@ -10,6 +10,7 @@
 //!   dead letters for permanent failures and exhausted retries, reclaim of a dead replica's deliveries,
 //!   graceful shutdown.
 //! - [`dlq::retry_dead_letter`] and [`replay::replay`]: the repair tools.
+//! - [`maintenance`]: the retention task (inbox purge, stream trimming through a [`maintenance::StreamTrimmer`]).
 //!
 //! # Layout
 //! `publisher.rs` publish/emit/outbox relay, `subscriber.rs` subscription options, `handler.rs` the handler
@@ -18,6 +19,7 @@
 mod backoff;
 pub mod dlq;
 mod handler;
+pub mod maintenance;
 mod publisher;
 pub mod replay;
 mod runtime;

@@ -12,7 +12,7 @@ use crate::backend::open_log;
 use crate::cli::EventsArgs;
 use crate::config::Settings;
 use crate::output::print_record;
-use crate::time_arg::parse_since;
+use brain_server::time_arg::parse_since;
 
 /// Entries read per round trip.
 const PAGE: usize = 500;

@@ -10,7 +10,7 @@ use eventstream_core::TenantId;
 use crate::backend::open_store;
 use crate::cli::LogArgs;
 use crate::config::Settings;
-use crate::keys::KeyStore;
+use brain_server::keys::KeyStore;
 
 #[derive(Debug, Args)]
 pub(crate) struct KeysArgs {

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend::{open_log, open_store};
 use crate::cli::ReplayArgs;
 use crate::config::Settings;
-use crate::time_arg::parse_since;
+use brain_server::time_arg::parse_since;
 
 /// `start`, a position, or a time.
 fn parse_from(s: &str) -> anyhow::Result<StartFrom> {

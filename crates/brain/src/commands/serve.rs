@@ -4,18 +4,21 @@ use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::config::Settings;
-use crate::startup::Application;
+use brain_server::Application;
+
+use crate::backend::open_backends;
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.log, args.host.as_deref(), args.port)?;
-    let app = Application::build(&settings, Vec::new()).await?;
+    let backends = open_backends(&settings).await?;
+    let app = Application::build(settings.server(), backends, Vec::new()).await?;
     let local = app.local_addr().context("cannot read the bound address")?;
     eprintln!("brain serve: data dir {}", settings.data_dir.display());
     if let Some(key) = app.new_admin_key() {
         eprintln!("admin key: {key}");
         eprintln!(
             "brain serve: the admin key is shown once; it is also in {}",
-            settings.data_dir.join(crate::keys::ADMIN_KEY_FILE).display()
+            settings.data_dir.join(brain_server::keys::ADMIN_KEY_FILE).display()
         );
     }
     eprintln!("listening on http://{local}");

@@ -23,26 +23,26 @@ const MAX_KEY_CHARS: usize = 200;
 /// The tenant of the admin key created on first start.
 pub(crate) const DEFAULT_TENANT: &str = "default";
 /// The file the first-start admin key is written to, in the data dir.
-pub(crate) const ADMIN_KEY_FILE: &str = "admin.key";
+pub const ADMIN_KEY_FILE: &str = "admin.key";
 
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct KeyInfo {
+pub struct KeyInfo {
     /// Public id (`key_...`).
-    pub(crate) id: String,
+    pub id: String,
     /// The tenant it acts for.
-    pub(crate) tenant: TenantId,
+    pub tenant: TenantId,
     /// What it may do.
-    pub(crate) role: Role,
+    pub role: Role,
     /// When it was created.
-    pub(crate) created: DateTime<Utc>,
+    pub created: DateTime<Utc>,
     /// When it was revoked, if it was.
-    pub(crate) revoked: Option<DateTime<Utc>>,
+    pub revoked: Option<DateTime<Utc>>,
 }
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum KeyError {
+pub enum KeyError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,14 +67,14 @@ pub(crate) enum KeyError {
 
 impl KeyError {
     /// Whether retrying later may help (the database is down).
-    pub(crate) fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         matches!(self, KeyError::Store(e) if e.is_transient())
     }
 }
 
 /// The key table. A cheap handle: clones share the store's pool.
 #[derive(Debug, Clone)]
-pub(crate) struct KeyStore {
+pub struct KeyStore {
     store: StateStore,
 }
 
@@ -118,7 +118,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn open(store: StateStore) -> Result<Self, KeyError> {
+    pub async fn open(store: StateStore) -> Result<Self, KeyError> {
         let sql = "CREATE TABLE IF NOT EXISTS api_keys (
                 id         TEXT PRIMARY KEY,
                 key_hash   TEXT NOT NULL UNIQUE,
@@ -135,7 +135,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn create(&self, tenant: &TenantId, role: Role) -> Result<(KeyInfo, String), KeyError> {
+    pub async fn create(&self, tenant: &TenantId, role: Role) -> Result<(KeyInfo, String), KeyError> {
         let secret = format!("{KEY_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
         let id = format!("key_{}", hex::encode(rand::random::<[u8; 8]>()));
         let now = Utc::now();
@@ -156,7 +156,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails, or the key's row is corrupt.
-    pub(crate) async fn authenticate(&self, presented: &str) -> Result<Option<Principal>, KeyError> {
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Principal>, KeyError> {
         if !presented.starts_with(KEY_PREFIX) || presented.len() > MAX_KEY_CHARS {
             return Ok(None);
         }
@@ -178,7 +178,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails, or a row is corrupt.
-    pub(crate) async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
         let rows = sqlx::query("SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
             .fetch_all(self.store.pool())
             .await
@@ -206,7 +206,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn revoke(&self, id: &str) -> Result<bool, KeyError> {
+    pub async fn revoke(&self, id: &str) -> Result<bool, KeyError> {
         let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(Utc::now().timestamp_millis())
@@ -230,7 +230,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// The state store fails or the file cannot be written.
-    pub(crate) async fn bootstrap_admin(&self, data_dir: &Path) -> Result<Option<String>, KeyError> {
+    pub async fn bootstrap_admin(&self, data_dir: &Path) -> Result<Option<String>, KeyError> {
         if self.count().await? > 0 {
             return Ok(None);
         }

@@ -1,27 +1,60 @@
-//! Builds the whole application from the settings: log, state store, publisher, consumers, HTTP server.
-//! Tests build it on port 0 in a temp dir and stop it through the shutdown future.
+//! Builds the whole application from checked settings and opened backends: publisher, consumers (system
+//! and module subscribers), maintenance, HTTP listener. Tests build it on port 0 in a temp dir and stop it
+//! through the shutdown future.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use brain_events::Catalog;
+use eventstream::maintenance::{RetentionPolicy, StreamTrimmer};
 use eventstream::{ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, Subscription, default_consumer_name};
+use eventstream_core::EventLog;
+use eventstream_sql::StateStore;
 use tokio::net::TcpListener;
 
-use crate::backend::{open_local_outbox, open_log, open_store};
-use crate::config::Settings;
 use crate::server::{self, AppState, ConsumerInfo};
 
 /// How long shutdown waits for in-flight handlers and the outbox relay.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// How often the retention jobs run.
-const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Everything the server needs to know besides its backends: checked values (the `brain` binary builds
+/// them from `brain.toml`, the environment and flags).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen host.
+    pub host: String,
+    /// Listen port (0 picks a free one; [`Application::local_addr`] tells which).
+    pub port: u16,
+    /// Data directory: the first admin key file, and whatever else a subsystem keeps on local disk.
+    pub data_dir: PathBuf,
+    /// How API-published payloads are checked against the catalog.
+    pub validation: brain_events::ValidationMode,
+    /// The modules' settings.
+    pub modules: brain_modules::ModulesConfig,
+    /// This replica's consumer name in every group; `None`: `<host>-<pid>-<random>`.
+    pub consumer_name: Option<eventstream_core::ConsumerName>,
+    /// Inbox retention and how often it runs.
+    pub retention: RetentionPolicy,
+}
+
+/// The opened backends the server runs on. Only the binary knows which backend is which.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// The event log.
+    pub log: Arc<dyn EventLog>,
+    /// The state store: inbox, dead letters, outbox, module data, keys.
+    pub store: StateStore,
+    /// The local outbox of `emit` when the state store is not local (PostgreSQL); `None` uses the store.
+    pub local_outbox: Option<StateStore>,
+    /// Trims the stream by the configured limits, when the backend can and limits are set.
+    pub trimmer: Option<Arc<dyn StreamTrimmer>>,
+}
 
 /// A built application, ready to run.
-pub(crate) struct Application {
+pub struct Application {
     listener: TcpListener,
     state: AppState,
     runtime: ConsumerRuntime,
@@ -33,15 +66,14 @@ pub(crate) struct Application {
 }
 
 impl Application {
-    /// Opens everything and binds the listener. `subscriptions` are the subscribers this process runs.
+    /// Prepares everything on the opened backends and binds the listener. `subscriptions` are extra
+    /// subscribers this process runs besides the system and module ones.
     ///
     /// # Errors
-    /// A backend cannot be opened, or the address cannot be bound.
-    pub(crate) async fn build(settings: &Settings, subscriptions: Vec<Subscription>) -> anyhow::Result<Self> {
-        let log = open_log(settings).await?;
-        let store = open_store(settings).await?;
-        let outbox = open_local_outbox(settings, &store).await?;
-        let (events, publisher) = EventStream::start(log.clone(), store.clone(), outbox, PublisherOptions::default());
+    /// A table cannot be prepared, a module cannot start, or the address cannot be bound.
+    pub async fn build(settings: ServerSettings, backends: Backends, subscriptions: Vec<Subscription>) -> anyhow::Result<Self> {
+        let Backends { log, store, local_outbox, trimmer } = backends;
+        let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
         let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
             .await
@@ -68,7 +100,7 @@ impl Application {
             index: api.index,
             metrics: api.metrics,
         };
-        let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
+        let maintenance = eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
         let module_tasks = modules.spawn_background(runtime.shutdown_token());
         Ok(Self {
             listener,
@@ -83,19 +115,18 @@ impl Application {
     }
 
     /// The admin key created by this start (only the first start on a store), to print once.
-    pub(crate) fn new_admin_key(&self) -> Option<&str> {
+    pub fn new_admin_key(&self) -> Option<&str> {
         self.new_admin_key.as_deref()
     }
 
     /// The bound address.
-    pub(crate) fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// The shared state (tests publish through it).
-    #[allow(dead_code)]
-    pub(crate) fn state(&self) -> &AppState {
-        &self.state
+    /// The publishing handle of this application (tests and embeddings publish through it).
+    pub fn events(&self) -> &EventStream {
+        &self.state.events
     }
 
     /// Serves until `shutdown` resolves, then stops consumers (draining in-flight handlers) and the
@@ -103,7 +134,7 @@ impl Application {
     ///
     /// # Errors
     /// The server fails.
-    pub(crate) async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, .. } = self;
         let result = server::run(listener, state, modules_router, shutdown).await.context("server failed");
         maintenance.abort();
@@ -115,38 +146,5 @@ impl Application {
         }
         publisher.shutdown(GRACE).await;
         result
-    }
-}
-
-/// The retention jobs: inbox rows older than the dedup retention, and (Redis) stream trimming that never
-/// removes an entry a consumer group still needs. Runs at start and then hourly.
-async fn maintenance(settings: Settings, store: eventstream_sql::StateStore, stop: tokio_util::sync::CancellationToken) {
-    let trimmer = match &settings.log {
-        crate::config::LogSettings::Redis { url, stream } if settings.stream_max_len.is_some() || settings.stream_max_age.is_some() => {
-            eventstream_redis::RedisLog::new(eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone())).ok()
-        }
-        _ => None,
-    };
-    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        match store.purge_processed_older_than(settings.dedup_retention).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "inbox retention: deleted old processed_events rows"),
-            Err(e) => tracing::warn!(error = %e, "inbox retention failed"),
-        }
-        if let Err(e) = store.purge_retry_state_older_than(settings.dedup_retention).await {
-            tracing::warn!(error = %e, "retry-state retention failed");
-        }
-        if let Some(log) = &trimmer {
-            let policy = eventstream_redis::Retention { max_len: settings.stream_max_len, max_age: settings.stream_max_age, force: false };
-            match log.trim(&policy).await {
-                Ok(report) => tracing::info!(?report, "stream retention"),
-                Err(e) => tracing::warn!(error = %e, "stream retention failed"),
-            }
-        }
     }
 }

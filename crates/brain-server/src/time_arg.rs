@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 /// Parses an absolute time (RFC 3339, naive ISO, `YYYY-MM-DD`, epoch seconds) or an age relative to
 /// `now` (`90s`, `15m`, `2h`, `7d`).
-pub(crate) fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Some(age) = parse_age(s) {
         return Ok(now - age);

@@ -1,0 +1,26 @@
+//! The BRAiN EventStream server as a library: everything `brain serve` runs, so that tests (and any other
+//! embedding) can start the whole application in-process on port 0.
+//!
+//! ```no_run
+//! # async fn demo(settings: brain_server::ServerSettings, backends: brain_server::Backends) -> anyhow::Result<()> {
+//! let app = brain_server::Application::build(settings, backends, Vec::new()).await?;
+//! println!("listening on {}", app.local_addr()?);
+//! app.run_until_stopped(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! What it owns: startup ([`Application`]: publisher, consumer runtime with the system and module
+//! subscribers, maintenance, listener), the HTTP server (`server.rs`: health, readiness, the router), the
+//! event API under `/api` (`api/`), the dashboard at `/` (`dashboard/`), the API-key store ([`keys`]) and
+//! the time/position grammar shared with the CLI ([`time_arg`]). What it does not own: choosing and
+//! opening a backend and reading configuration — the `brain` binary does that and hands over
+//! [`ServerSettings`] and opened [`Backends`].
+
+mod api;
+mod dashboard;
+pub mod keys;
+mod server;
+mod startup;
+pub mod time_arg;
+
+pub use startup::{Application, Backends, ServerSettings};

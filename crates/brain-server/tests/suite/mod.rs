@@ -1,0 +1,5 @@
+//! Test modules; `helpers` starts the application in-process.
+
+pub(crate) mod helpers;
+
+mod routes;
