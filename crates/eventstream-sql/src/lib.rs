@@ -21,6 +21,7 @@
 //! `retry.rs` one table each; `row.rs` typed column reading; `error.rs` the error. The DDL is in
 //! `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and applied at connect.
 
+mod counts;
 pub mod dead_letter;
 mod error;
 pub mod inbox;
@@ -29,6 +30,7 @@ pub mod retry;
 mod row;
 mod store;
 
+pub use counts::TypeCount;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterId, DeadLetterKind, DeadLetterStatus, NewDeadLetter};
 pub use error::{StoreError, is_transient_sqlx};
 pub use inbox::{DEFAULT_PROCESSED_RETENTION, ForgetScope, ProcessedRecord};

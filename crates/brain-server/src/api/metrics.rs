@@ -24,7 +24,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use eventstream_sql::sqlx::{self, Row};
 
 use crate::server::AppState;
 
@@ -97,37 +96,23 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "brain_publish_latency_seconds_sum {sum}");
     let _ = writeln!(out, "brain_publish_latency_seconds_count {}", state.metrics.latency_count.load(Ordering::Relaxed));
 
-    let per_type = |sql: &'static str| {
-        let pool = state.store.pool().clone();
-        async move {
-            let rows = sqlx::query(sql).fetch_all(&pool).await?;
-            let mut v = Vec::new();
-            for r in rows {
-                let sub: String = r.try_get("s")?;
-                let t: Option<String> = r.try_get("t")?;
-                let n: i64 = r.try_get("n")?;
-                v.push((sub, t.unwrap_or_default(), n));
-            }
-            Ok::<_, sqlx::Error>(v)
-        }
-    };
-    let store_up = match per_type("SELECT subscriber_name AS s, event_type AS t, COUNT(*) AS n FROM processed_events GROUP BY subscriber_name, event_type ORDER BY subscriber_name, event_type").await {
+    let store_up = match state.store.processed_counts_by_type().await {
         Ok(rows) => {
             header(&mut out, "brain_events_consumed", "gauge", "Events processed, by subscriber and type (inbox rows, within inbox retention).");
-            for (s, t, n) in rows {
-                let _ = writeln!(out, "brain_events_consumed{{subscriber=\"{}\",type=\"{}\"}} {n}", esc(&s), esc(&t));
+            for c in rows {
+                let _ = writeln!(out, "brain_events_consumed{{subscriber=\"{}\",type=\"{}\"}} {}", esc(&c.subscriber), esc(&c.event_type), c.count);
             }
             true
         }
         Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot count processed events");
+            tracing::warn!(error = %eventstream_core::error::chain(&e), "metrics: cannot count processed events");
             false
         }
     };
-    if let Ok(rows) = per_type("SELECT subscriber_name AS s, event_type AS t, COUNT(*) AS n FROM dead_letters GROUP BY subscriber_name, event_type ORDER BY subscriber_name, event_type").await {
+    if let Ok(rows) = state.store.dead_letter_counts_by_type().await {
         header(&mut out, "brain_events_failed", "gauge", "Events that failed for good (dead letters of every status), by subscriber and type.");
-        for (s, t, n) in rows {
-            let _ = writeln!(out, "brain_events_failed{{subscriber=\"{}\",type=\"{}\"}} {n}", esc(&s), esc(&t));
+        for c in rows {
+            let _ = writeln!(out, "brain_events_failed{{subscriber=\"{}\",type=\"{}\"}} {}", esc(&c.subscriber), esc(&c.event_type), c.count);
         }
     }
 
