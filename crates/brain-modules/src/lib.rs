@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
+pub mod ir;
 pub mod metrics;
 pub mod missions;
 pub mod routes;
