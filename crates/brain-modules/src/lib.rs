@@ -24,7 +24,7 @@ use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
-use eventstream_core::{EventLog, GroupName, InvalidId, TypePattern};
+use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
 use eventstream_sql::StoreError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -70,6 +70,12 @@ pub struct ModulesConfig {
     pub heartbeat_timeout: Duration,
     /// How often the supervisor looks for silent agents (default 5 s).
     pub heartbeat_check_interval: Duration,
+    /// This replica's consumer name: the owner of the mission leases its workers hold (default
+    /// [`eventstream::default_consumer_name`]; `brain serve` passes the runtime's name).
+    pub consumer_name: ConsumerName,
+    /// How long a worker's claim on a mission lasts without renewal; past it, any replica re-queues the
+    /// mission (default 30 s).
+    pub mission_lease: Duration,
 }
 
 impl Default for ModulesConfig {
@@ -84,6 +90,8 @@ impl Default for ModulesConfig {
             metrics_batch: 1000,
             heartbeat_timeout: Duration::from_secs(30),
             heartbeat_check_interval: Duration::from_secs(5),
+            consumer_name: eventstream::default_consumer_name(),
+            mission_lease: missions::DEFAULT_LEASE,
         }
     }
 }
@@ -150,7 +158,7 @@ impl Modules {
     ) -> Result<Modules, ModuleError> {
         let store = events.store().clone();
         let tables: [(&'static str, &[&'static str]); 7] = [
-            ("missions", missions::service::DDL),
+            ("missions", missions::rows::DDL),
             ("supervisor", supervisor::service_ddl()),
             ("credits", credits::service_ddl()),
             ("hardware", hardware::service_ddl()),
@@ -161,9 +169,13 @@ impl Modules {
         for (module, ddl) in tables {
             sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
         }
+        missions::rows::add_lease_columns(&store).await.map_err(|source| ModuleError::Tables { module: "missions", source })?;
         let catalog = Arc::new(Catalog::new());
         Ok(Modules {
-            missions: Arc::new(MissionService::new(events.clone(), config.default_max_retries)),
+            missions: Arc::new(
+                MissionService::new(events.clone(), config.default_max_retries)
+                    .with_lease(config.consumer_name.to_string(), config.mission_lease),
+            ),
             supervisor: Arc::new(SupervisorService::new(events.clone(), config.heartbeat_timeout)),
             credits: Arc::new(CreditsService::new(events.clone())),
             hardware: Arc::new(HardwareService::new(events.clone())),
