@@ -344,6 +344,26 @@ impl StateStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Runs idempotent DDL (`CREATE ... IF NOT EXISTS`, `INSERT ... ON CONFLICT DO NOTHING`): each
+    /// `;`-separated statement of `sql` in order (so no literal in it may contain `;`).
+    ///
+    /// Two processes starting at once on a fresh PostgreSQL schema both pass `IF NOT EXISTS` and one of
+    /// them then fails with 23505 (`unique_violation` on the catalog) or 42P07 (`duplicate_table`); the
+    /// object exists, which is all the statement asked for, so both are taken as success.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`] for the first statement that fails otherwise.
+    pub async fn run_ddl(&self, sql: &str) -> Result<(), StoreError> {
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            match sqlx::raw_sql(AssertSqlSafe(stmt.to_owned())).execute(&self.pool).await {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("23505" | "42P07")) => {}
+                Err(e) => return Err(StoreError::sqlx("creating a table", e)),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A state store transaction. See [`StateStore::begin`].

@@ -82,7 +82,8 @@ pub(crate) async fn add_lease_columns(store: &StateStore) -> Result<(), StoreErr
             return Err(StoreError::sqlx("adding the mission lease columns", e));
         }
     }
-    sqlx::query(LEASE_INDEX).execute(store.pool()).await.map_err(db("creating the mission lease index"))?;
+    // Tolerates another replica creating the index at the same moment.
+    store.run_ddl(LEASE_INDEX).await?;
     Ok(())
 }
 
