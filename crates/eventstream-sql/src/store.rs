@@ -292,6 +292,35 @@ impl StateStore {
         Ok(())
     }
 
+    /// Applies another crate's own versioned migrations through the same runner, recorded in its own
+    /// `table` (so version numbers never mix with the state store's). `set` is (version, description,
+    /// SQLite DDL, PostgreSQL DDL), oldest first. Safe when several processes start at once, like the
+    /// state store's own migrations (PostgreSQL advisory lock; SQLite write lock).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be locked, [`StoreError::Migrate`] when a
+    /// migration fails or an applied one was changed.
+    pub async fn migrate_set(&self, table: &'static str, set: &'static [(i64, &'static str, &'static str, &'static str)]) -> Result<(), StoreError> {
+        let migrations = set
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = if self.kind == StoreKind::Sqlite { sqlite } else { postgres };
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect();
+        let mut migrator = Migrator::with_migrations(migrations);
+        migrator.dangerous_set_table_name(table);
+        if self.kind == StoreKind::Postgres {
+            let mut conn = self.acquire().await?;
+            migrator.run_direct(None, &mut *conn, false).await.map_err(StoreError::Migrate)?;
+        } else {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
+            migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
+            tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
+        }
+        Ok(())
+    }
+
     /// Which database this store runs on.
     pub fn kind(&self) -> StoreKind {
         self.kind
