@@ -39,7 +39,7 @@ impl WindowQuery {
             .as_deref()
             .map(str::parse::<Window>)
             .transpose()
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.to_string()).with_field("window"))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).with_field("window"))
     }
 
     /// The tenant the query counts: the key's own, or for an admin the one named (`None` = every tenant).
@@ -49,7 +49,7 @@ impl WindowQuery {
             .as_deref()
             .map(str::parse::<TenantId>)
             .transpose()
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.to_string()).with_field("tenant"))?;
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).with_field("tenant"))?;
         ctx.principal.scope(named.as_ref())
     }
 }

@@ -38,7 +38,7 @@ struct AlertsQuery {
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", message).with_field(field)
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
 }
 
 type St = State<Arc<SecurityService>>;

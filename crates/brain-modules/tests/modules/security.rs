@@ -186,7 +186,7 @@ async fn alerts_fire_once(app: App) {
         [("limit=0", "limit"), ("limit=x", "limit"), ("rule=nope", "rule"), ("cursor=zzz", "cursor"), ("tenant=A%20B", "tenant")]
     {
         let (status, body) = app.get(&format!("/api/security/alerts?{bad}")).await;
-        assert!(status == 400 || status == 422, "{bad}: {status} {body}");
+        assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["field"].as_str(), Some(field_name), "{bad}");
     }
     let (status, rules) = app.get("/api/security/rules").await;
