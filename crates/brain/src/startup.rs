@@ -43,6 +43,10 @@ impl Application {
         let outbox = open_local_outbox(settings, &store).await?;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
+        let audit = eventstream_system::audit::AuditLog::open(store.clone(), &eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir))
+            .await
+            .context("cannot open the audit log")?;
+        api.subscriptions.push(audit.subscription().context("audit subscriber")?);
         let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
             .await
             .context("cannot start the modules")?;
@@ -67,9 +71,11 @@ impl Application {
             keys: api.keys,
             index: api.index,
             metrics: api.metrics,
+            audit,
         };
         let maintenance = tokio::spawn(maintenance(settings.clone(), state.store.clone(), runtime.shutdown_token()));
-        let module_tasks = modules.spawn_background(runtime.shutdown_token());
+        let mut module_tasks = modules.spawn_background(runtime.shutdown_token());
+        module_tasks.push(state.audit.spawn_checkpointer(runtime.shutdown_token()));
         Ok(Self {
             listener,
             state,
