@@ -246,6 +246,9 @@ pub struct MissionStatusChanged {
     pub new_status: MissionStatus,
     /// When it changed (epoch seconds; the mission's new `updated_at`).
     pub changed_at: f64,
+    /// Why, when the change was not asked for (e.g. `worker lost: ...` when an expired lease re-queued it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 event_payload!(MissionStatusChanged {

@@ -1,4 +1,5 @@
-//! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics and dna.
+//! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics, dna,
+//! analytics and security monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
 //! [`EventStream`] handle by construction, owns its tables in the state store (created by
@@ -24,27 +25,32 @@ use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
-use eventstream_core::{EventLog, GroupName, InvalidId, TypePattern};
+use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
 use eventstream_sql::StoreError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub mod analytics;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
+pub mod ir;
 pub mod metrics;
 pub mod missions;
 pub mod routes;
+pub mod security;
 mod sql;
 pub mod supervisor;
 pub mod telemetry;
 pub mod web;
 
+use analytics::AnalyticsService;
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
 use metrics::MetricsService;
 use missions::{MissionExecutor, MissionService, SimulatedExecutor};
+use security::{SecurityConfig, SecurityService};
 use supervisor::SupervisorService;
 use telemetry::TelemetryService;
 
@@ -69,6 +75,14 @@ pub struct ModulesConfig {
     pub heartbeat_timeout: Duration,
     /// How often the supervisor looks for silent agents (default 5 s).
     pub heartbeat_check_interval: Duration,
+    /// The security monitoring rules (`[security]` of `brain.toml`; see [`security::config`]).
+    pub security: SecurityConfig,
+    /// This replica's consumer name: the owner of the mission leases its workers hold (default
+    /// [`eventstream::default_consumer_name`]; `brain serve` passes the runtime's name).
+    pub consumer_name: ConsumerName,
+    /// How long a worker's claim on a mission lasts without renewal; past it, any replica re-queues the
+    /// mission (default 30 s).
+    pub mission_lease: Duration,
 }
 
 impl Default for ModulesConfig {
@@ -83,6 +97,9 @@ impl Default for ModulesConfig {
             metrics_batch: 1000,
             heartbeat_timeout: Duration::from_secs(30),
             heartbeat_check_interval: Duration::from_secs(5),
+            security: SecurityConfig::default(),
+            consumer_name: eventstream::default_consumer_name(),
+            mission_lease: missions::DEFAULT_LEASE,
         }
     }
 }
@@ -118,6 +135,8 @@ pub struct Modules {
     telemetry: Arc<TelemetryService>,
     metrics: Arc<MetricsService>,
     dna: Arc<DnaService>,
+    analytics: Arc<AnalyticsService>,
+    security: Arc<SecurityService>,
 }
 
 impl std::fmt::Debug for Modules {
@@ -148,27 +167,35 @@ impl Modules {
         executor: Arc<dyn MissionExecutor>,
     ) -> Result<Modules, ModuleError> {
         let store = events.store().clone();
-        let tables: [(&'static str, &[&'static str]); 7] = [
-            ("missions", missions::service::DDL),
+        let tables: [(&'static str, &[&'static str]); 9] = [
+            ("missions", missions::rows::DDL),
             ("supervisor", supervisor::service_ddl()),
             ("credits", credits::service_ddl()),
             ("hardware", hardware::service_ddl()),
             ("telemetry", telemetry::service_ddl()),
             ("metrics", metrics::service_ddl()),
             ("dna", dna::service_ddl()),
+            ("analytics", analytics::service_ddl()),
+            ("security", security::service_ddl()),
         ];
         for (module, ddl) in tables {
             sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
         }
+        missions::rows::add_lease_columns(&store).await.map_err(|source| ModuleError::Tables { module: "missions", source })?;
         let catalog = Arc::new(Catalog::new());
         Ok(Modules {
-            missions: Arc::new(MissionService::new(events.clone(), config.default_max_retries)),
+            missions: Arc::new(
+                MissionService::new(events.clone(), config.default_max_retries)
+                    .with_lease(config.consumer_name.to_string(), config.mission_lease),
+            ),
             supervisor: Arc::new(SupervisorService::new(events.clone(), config.heartbeat_timeout)),
             credits: Arc::new(CreditsService::new(events.clone())),
             hardware: Arc::new(HardwareService::new(events.clone())),
             telemetry: Arc::new(TelemetryService::new(events.clone())),
             metrics: Arc::new(MetricsService::new(events.clone(), log, catalog.clone(), config.metrics_batch)),
             dna: Arc::new(DnaService::new(events.clone())),
+            analytics: Arc::new(AnalyticsService::new(events.clone())),
+            security: Arc::new(SecurityService::new(events.clone(), config.security)),
             catalog,
             executor,
             events,
@@ -191,10 +218,13 @@ impl Modules {
             .merge(telemetry::router(self.telemetry.clone()))
             .merge(metrics::router(self.metrics.clone()))
             .merge(dna::router(self.dna.clone()))
+            .merge(analytics::router(self.analytics.clone()))
+            .merge(security::router(self.security.clone()))
     }
 
-    /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection) and
-    /// `credits` (mission charges). Both run with concurrency 1 so they apply events in log order.
+    /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection),
+    /// `credits` (mission charges), `analytics` (every event, counted) and `security_monitoring` (the
+    /// security rules). All run with concurrency 1 so they apply events in log order.
     ///
     /// # Panics
     /// Never: the names and patterns are constants checked by a unit test.
@@ -221,7 +251,20 @@ impl Modules {
                 vec![pattern("mission.*")?],
                 credits::handlers::MissionCharges { catalog: self.catalog.clone(), events: self.events.clone() },
             )
-            .with_options(ordered),
+            .with_options(ordered.clone()),
+            Subscription::new(
+                name(consumers::ANALYTICS)?,
+                vec![TypePattern::all()],
+                analytics::handlers::EventCounter { service: self.analytics.clone() },
+            )
+            .with_options(ordered.clone()),
+            Subscription::new(
+                name(consumers::SECURITY_MONITORING)?,
+                security::WATCHED_TYPES.iter().map(|t| pattern(t)).collect::<Result<Vec<_>, _>>()?,
+                security::handlers::SecurityMonitor { service: self.security.clone() },
+            )
+            // One event per transaction: each holds the lock row of one (tenant, rule) only.
+            .with_options(SubscriptionOptions { handler_batch: 1, ..ordered }),
         ])
     }
 
@@ -306,6 +349,16 @@ impl Modules {
     pub fn dna(&self) -> &Arc<DnaService> {
         &self.dna
     }
+
+    /// The analytics service.
+    pub fn analytics(&self) -> &Arc<AnalyticsService> {
+        &self.analytics
+    }
+
+    /// The security monitoring service.
+    pub fn security(&self) -> &Arc<SecurityService> {
+        &self.security
+    }
 }
 
 #[cfg(test)]
@@ -316,7 +369,16 @@ mod tests {
         for p in ["mission.*", "task.*", "agent.*"] {
             assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
         }
-        for n in [brain_events::consumers::SUPERVISOR, brain_events::consumers::CREDITS, brain_events::consumers::METRICS] {
+        for p in crate::security::WATCHED_TYPES {
+            assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
+        }
+        for n in [
+            brain_events::consumers::SUPERVISOR,
+            brain_events::consumers::CREDITS,
+            brain_events::consumers::METRICS,
+            brain_events::consumers::ANALYTICS,
+            brain_events::consumers::SECURITY_MONITORING,
+        ] {
             assert!(eventstream_core::GroupName::from_str(n).is_ok(), "{n}");
         }
     }

@@ -57,4 +57,8 @@ pub const ROUTES: &[RouteDoc] = &[
     r("post", "/api/dna/agents/{agent_id}/mutate", "dna", "Mutate an agent's DNA (new version)"),
     r("post", "/api/dna/agents/{agent_id}/karma", "dna", "Update an agent's KARMA score"),
     r("get", "/api/dna/agents/{agent_id}/history", "dna", "An agent's DNA versions"),
+    r("get", "/api/analytics/rates", "analytics", "Event rates by type, module and tenant over a window (?window=1m|1h|24h)"),
+    r("get", "/api/analytics/modules", "analytics", "Created/completed/failed counts and failure ratio per module"),
+    r("get", "/api/security/alerts", "security", "Security alerts (system.alert raised by the rules), newest first, paginated"),
+    r("get", "/api/security/rules", "security", "The security monitoring rules and their thresholds"),
 ];

@@ -7,14 +7,15 @@ use eventstream_sql::{StateStore, StoreError, Tx};
 /// The counters table: named sequences (queue order, snapshot ids) shared by the modules.
 const COUNTERS_DDL: &str = "CREATE TABLE IF NOT EXISTS module_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)";
 
-/// Runs `statements` in order (each `CREATE ... IF NOT EXISTS`, so running them again changes nothing).
+/// Runs `statements` in order (each `CREATE ... IF NOT EXISTS`, so running them again changes nothing),
+/// through [`StateStore::run_ddl`], which tolerates two replicas creating the same tables at once.
 ///
 /// # Errors
 /// The store's error for the first statement that fails.
 pub(crate) async fn create_tables(store: &StateStore, statements: &[&'static str]) -> Result<(), StoreError> {
-    sqlx::query(COUNTERS_DDL).execute(store.pool()).await.map_err(|e| StoreError::sqlx("creating module tables", e))?;
+    store.run_ddl(COUNTERS_DDL).await?;
     for ddl in statements {
-        sqlx::query(*ddl).execute(store.pool()).await.map_err(|e| StoreError::sqlx("creating module tables", e))?;
+        store.run_ddl(ddl).await?;
     }
     Ok(())
 }

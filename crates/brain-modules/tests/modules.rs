@@ -5,6 +5,8 @@
 #[path = "modules/helpers.rs"]
 mod helpers;
 
+#[path = "modules/analytics.rs"]
+mod analytics;
 #[path = "modules/bad_input.rs"]
 mod bad_input;
 #[path = "modules/credits.rs"]
@@ -13,10 +15,14 @@ mod credits;
 mod dna;
 #[path = "modules/hardware.rs"]
 mod hardware;
+#[path = "modules/ir_governance.rs"]
+mod ir_governance;
 #[path = "modules/metrics.rs"]
 mod metrics;
 #[path = "modules/missions.rs"]
 mod missions;
+#[path = "modules/security.rs"]
+mod security;
 #[path = "modules/supervisor.rs"]
 mod supervisor;
 #[path = "modules/telemetry.rs"]

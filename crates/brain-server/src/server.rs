@@ -44,6 +44,8 @@ pub(crate) struct AppState {
     pub(crate) index: Arc<crate::api::index::EventIndex>,
     /// Counters of the API (publish latency, published per type).
     pub(crate) metrics: Arc<crate::api::metrics::ApiMetrics>,
+    /// The verifiable audit log (proofs, checkpoints, browsing).
+    pub(crate) audit: eventstream_system::audit::AuditLog,
 }
 
 /// The router with every route.

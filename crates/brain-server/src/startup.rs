@@ -75,6 +75,10 @@ impl Application {
         let Backends { log, store, local_outbox, trimmer } = backends;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
+        let audit = eventstream_system::audit::AuditLog::open(store.clone(), &eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir))
+            .await
+            .context("cannot open the audit log")?;
+        api.subscriptions.push(audit.subscription().context("audit subscriber")?);
         let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
             .await
             .context("cannot start the modules")?;
@@ -99,9 +103,11 @@ impl Application {
             keys: api.keys,
             index: api.index,
             metrics: api.metrics,
+            audit,
         };
         let maintenance = eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
-        let module_tasks = modules.spawn_background(runtime.shutdown_token());
+        let mut module_tasks = modules.spawn_background(runtime.shutdown_token());
+        module_tasks.push(state.audit.spawn_checkpointer(runtime.shutdown_token()));
         Ok(Self {
             listener,
             state,

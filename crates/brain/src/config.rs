@@ -32,6 +32,11 @@
 //! metrics_interval_secs = 30
 //! heartbeat_timeout_secs = 30
 //!
+//! [security.ir_approval_invalid_burst]   # one table per rule; see brain_modules::security::config
+//! threshold = 5                # events of one tenant within the window that raise a system.alert
+//! window_secs = 60             # one alert per rule, tenant and window
+//! enabled = true
+//!
 //! [retention]
 //! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
 //! stream_max_len = 1000000     # redis: trim beyond this many entries ...
@@ -68,6 +73,8 @@ struct FileConfig {
     api: FileApi,
     #[serde(default)]
     modules: FileModules,
+    #[serde(default)]
+    security: brain_modules::security::SecuritySettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,6 +331,7 @@ impl Settings {
             }
             modules.heartbeat_timeout = std::time::Duration::from_secs(s);
         }
+        modules.security = file.security.resolve()?;
         let consumer_name = match std::env::var("BRAIN_CONSUMER_NAME") {
             Ok(v) => Some(v.parse().map_err(|e| anyhow::anyhow!("BRAIN_CONSUMER_NAME: {e}"))?),
             Err(_) => None,

@@ -140,6 +140,13 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Writes a timestamp as RFC 3339 in UTC with the offset `+00:00` and microsecond precision: the form
+/// Python's `datetime.fromisoformat` reads on every version since 3.7 (it reads `Z` only since 3.11). The
+/// Redis stream encoding uses it, so the original Python readers can parse what we write.
+pub(crate) fn format_timestamp_offset(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
 /// Reads a timestamp in any form producers wrote: RFC 3339 with `Z` or an offset, naive ISO 8601 (read as
 /// UTC, as the original's `datetime.utcnow().isoformat()` meant), or epoch seconds (integer or fraction).
 pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, &'static str> {

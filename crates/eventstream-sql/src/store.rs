@@ -292,6 +292,35 @@ impl StateStore {
         Ok(())
     }
 
+    /// Applies another crate's own versioned migrations through the same runner, recorded in its own
+    /// `table` (so version numbers never mix with the state store's). `set` is (version, description,
+    /// SQLite DDL, PostgreSQL DDL), oldest first. Safe when several processes start at once, like the
+    /// state store's own migrations (PostgreSQL advisory lock; SQLite write lock).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be locked, [`StoreError::Migrate`] when a
+    /// migration fails or an applied one was changed.
+    pub async fn migrate_set(&self, table: &'static str, set: &'static [(i64, &'static str, &'static str, &'static str)]) -> Result<(), StoreError> {
+        let migrations = set
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = if self.kind == StoreKind::Sqlite { sqlite } else { postgres };
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect();
+        let mut migrator = Migrator::with_migrations(migrations);
+        migrator.dangerous_set_table_name(table);
+        if self.kind == StoreKind::Postgres {
+            let mut conn = self.acquire().await?;
+            migrator.run_direct(None, &mut *conn, false).await.map_err(StoreError::Migrate)?;
+        } else {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
+            migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
+            tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
+        }
+        Ok(())
+    }
+
     /// Which database this store runs on.
     pub fn kind(&self) -> StoreKind {
         self.kind
@@ -343,6 +372,26 @@ impl StateStore {
     /// Closes the pool: waits for checked-out connections to come back and closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Runs idempotent DDL (`CREATE ... IF NOT EXISTS`, `INSERT ... ON CONFLICT DO NOTHING`): each
+    /// `;`-separated statement of `sql` in order (so no literal in it may contain `;`).
+    ///
+    /// Two processes starting at once on a fresh PostgreSQL schema both pass `IF NOT EXISTS` and one of
+    /// them then fails with 23505 (`unique_violation` on the catalog) or 42P07 (`duplicate_table`); the
+    /// object exists, which is all the statement asked for, so both are taken as success.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`] for the first statement that fails otherwise.
+    pub async fn run_ddl(&self, sql: &str) -> Result<(), StoreError> {
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            match sqlx::raw_sql(AssertSqlSafe(stmt.to_owned())).execute(&self.pool).await {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("23505" | "42P07")) => {}
+                Err(e) => return Err(StoreError::sqlx("creating a table", e)),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -11,16 +11,29 @@
 //! records statuses; any-to-any status changes and log appends to unknown missions are refused; a create
 //! with an existing id is 409 instead of an overwrite; `task.cancelled` is emitted by the new cancel route.
 //! Every `task.*` and `mission.*` event is written in the transaction of the change it reports (see
-//! [`service`] for the sequences).
+//! [`lifecycle`] for the sequences).
+//!
+//! Crash recovery: a worker holds the mission it runs under a lease (owner = the replica's consumer
+//! name, `lease_until` renewed while the attempt runs, `[modules] mission_lease_secs`, default 30 s).
+//! When `brain serve` dies, its leases expire and every replica (at start and every half lease) queues
+//! those missions again, counting the lost attempt toward `max_retries`, with a `mission.status_changed`
+//! whose `reason` says the worker was lost. An outcome is recorded only by the holder of the current
+//! claim, so a mission completes once even when a stalled worker comes back. On PostgreSQL claims use
+//! `FOR UPDATE SKIP LOCKED`, so replicas never take the same mission. Details in [`queue`].
 
 pub(crate) mod api;
 mod error;
 mod executor;
+pub mod lifecycle;
 pub mod model;
+pub mod queue;
+pub(crate) mod rows;
 pub mod service;
 pub(crate) mod worker;
 
 pub use error::MissionError;
 pub use executor::{ExecutionError, MissionExecutor, SimulatedExecutor};
 pub use model::{Mission, Priority};
-pub use service::{MissionService, MissionStats};
+pub use queue::{Claimed, Lease, WORKER_LOST};
+pub use service::{DEFAULT_LEASE, MissionService, MissionStats};
+pub use worker::WorkerState;

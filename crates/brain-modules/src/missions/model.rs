@@ -176,6 +176,13 @@ pub struct Mission {
     pub created_at: f64,
     /// When it last changed (epoch seconds).
     pub updated_at: f64,
+    /// The replica (its consumer name) whose worker holds the mission, while one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_owner: Option<String>,
+    /// Until when that worker's lease runs (epoch seconds; renewed while the attempt runs). Past it,
+    /// any replica re-queues the mission and counts the attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<f64>,
     /// The correlation id of the request that created it (carried into the worker's events).
     #[serde(skip)]
     pub correlation_id: Option<String>,

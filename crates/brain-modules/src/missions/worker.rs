@@ -1,12 +1,15 @@
 //! The mission worker pool: `n` tasks that take missions from the queue in priority order (FIFO within a
-//! priority), run them through the [`MissionExecutor`], and record success, retry or final failure.
+//! priority), run them through the [`MissionExecutor`] while renewing their lease, and record success,
+//! retry or final failure; and one recovery task that re-queues the missions of lost workers (expired
+//! leases, see [`super::queue`]) at start and every half lease.
 //!
 //! Fixes the original's worker: a failure keeps the mission id and counts attempts (the original
 //! re-enqueued a new mission with `retry_count` 0 and so retried forever); a store error never kills the
-//! loop; shutdown lets the attempt in progress finish and record its outcome.
+//! loop; shutdown lets the attempt in progress finish and record its outcome; a mission whose worker
+//! died is run again instead of staying `RUNNING` forever.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -14,7 +17,23 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::executor::{ExecutionError, MissionExecutor};
-use super::service::{Claimed, MissionService};
+use super::queue::Claimed;
+use super::service::MissionService;
+
+/// Counters of the worker pool, for `GET /api/missions/worker/status`.
+#[derive(Debug, Default)]
+pub struct WorkerState {
+    /// Whether the pool runs.
+    pub running: AtomicBool,
+    /// Workers started.
+    pub workers: AtomicUsize,
+    /// Workers executing a mission now.
+    pub busy: AtomicUsize,
+    /// Attempts finished (success or failure).
+    pub attempts: AtomicU64,
+    /// Missions recovered from lost workers (expired leases) by this replica.
+    pub recovered: AtomicU64,
+}
 
 /// Starts `workers` worker tasks; they stop when `shutdown` is cancelled.
 pub(crate) fn spawn_pool(
@@ -27,7 +46,7 @@ pub(crate) fn spawn_pool(
     let state = service.worker_state().clone();
     state.running.store(true, Ordering::SeqCst);
     state.workers.store(workers, Ordering::SeqCst);
-    (0..workers)
+    let mut tasks: Vec<JoinHandle<()>> = (0..workers)
         .map(|i| {
             let service = service.clone();
             let executor = executor.clone();
@@ -40,7 +59,26 @@ pub(crate) fn spawn_pool(
                 }
             })
         })
-        .collect()
+        .collect();
+    tasks.push(tokio::spawn(recover_lost(service, shutdown)));
+    tasks
+}
+
+/// Re-queues the missions of lost workers at start and then every half lease.
+async fn recover_lost(service: Arc<MissionService>, shutdown: CancellationToken) {
+    let every = (service.lease_duration() / 2).max(Duration::from_millis(10));
+    loop {
+        match service.requeue_expired().await {
+            Ok(n) => {
+                service.worker_state().recovered.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for expired mission leases; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 async fn run_worker(index: usize, service: &MissionService, executor: &dyn MissionExecutor, poll: Duration, shutdown: &CancellationToken) {
@@ -76,10 +114,28 @@ async fn run_one(service: &MissionService, executor: &dyn MissionExecutor, claim
     state.busy.fetch_add(1, Ordering::SeqCst);
     let attempt = claimed.mission.retry_count + 1;
     let started = Instant::now();
-    let outcome = std::panic::AssertUnwindSafe(executor.execute(&claimed.mission, attempt))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| Err(ExecutionError::new("Panic", "the executor panicked")));
+    let execution = std::panic::AssertUnwindSafe(executor.execute(&claimed.mission, attempt)).catch_unwind();
+    tokio::pin!(execution);
+    // Renew the lease while the attempt runs; a lost claim is only logged (the executor is not
+    // cancellable), its outcome will be discarded.
+    let every = (service.lease_duration() / 3).max(Duration::from_millis(5));
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut held = true;
+    let outcome = loop {
+        tokio::select! {
+            done = &mut execution => break done,
+            _ = renew.tick(), if held => match service.renew_lease(claimed).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(mission = %claimed.mission.id, "mission lease lost while the attempt runs; its outcome will be discarded");
+                    held = false;
+                }
+                Err(e) => tracing::warn!(mission = %claimed.mission.id, error = %e, "cannot renew a mission lease; retrying"),
+            },
+        }
+    }
+    .unwrap_or_else(|_| Err(ExecutionError::new("Panic", "the executor panicked")));
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     // Recording the outcome must not be lost to a busy store: retry with a bounded backoff, also during
     // shutdown (the attempt has run; its outcome is owed).
@@ -92,7 +148,7 @@ async fn run_one(service: &MissionService, executor: &dyn MissionExecutor, claim
         match recorded {
             Ok(true) => break,
             Ok(false) => {
-                tracing::info!(mission = %claimed.mission.id, "mission changed while it ran; its outcome is discarded");
+                tracing::info!(mission = %claimed.mission.id, "mission changed or its lease was lost while it ran; its outcome is discarded");
                 break;
             }
             Err(e) => {

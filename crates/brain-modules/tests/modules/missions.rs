@@ -162,16 +162,20 @@ async fn mission_routes_follow_the_state_machine_and_emit_their_events() {
 /// and the metrics aggregation agree with the mission table.
 #[tokio::test]
 async fn one_hundred_missions_run_in_priority_order_with_retries_and_agreeing_statistics() {
-    one_hundred_missions(App::start(fast_config()).await).await;
+    one_hundred_missions(App::start(fast_config()).await, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hundred_missions_on_postgres() {
     let Some(app) = App::start_postgres(fast_config()).await else { return };
-    one_hundred_missions(app).await;
+    // On PostgreSQL the workers claim at once (`FOR UPDATE SKIP LOCKED`), so claims made together may
+    // commit, and log their `task.started`, in either order: at most `workers - 1` places apart.
+    let slack = fast_config().mission_workers - 1;
+    one_hundred_missions(app, slack).await;
 }
 
-async fn one_hundred_missions(mut app: App) {
+/// `slack`: how far (in places) a first start may be from its place in priority order.
+async fn one_hundred_missions(mut app: App, slack: usize) {
     let priorities = [10, 20, 30, 40];
     let mut expected: Vec<(i64, usize, String)> = Vec::new();
     let mut kind: HashMap<String, &str> = HashMap::new();
@@ -218,7 +222,15 @@ async fn one_hundred_missions(mut app: App) {
         .filter(|e| field(e, "retry_count") == 0)
         .filter_map(|e| field(e, "task_id").as_str())
         .collect();
-    assert_eq!(got, want);
+    if slack == 0 {
+        assert_eq!(got, want);
+    } else {
+        assert_eq!(got.len(), want.len(), "every mission starts once first");
+        for (place, id) in got.iter().enumerate() {
+            let expected = want.iter().position(|w| w == id).unwrap_or(usize::MAX);
+            assert!(expected.abs_diff(place) <= slack, "{id} started at {place}, its place in priority order is {expected}");
+        }
+    }
 
     const CREATE: [&str; 3] = ["mission.log_appended", "mission.created", "task.created"];
     const START: [&str; 4] = ["task.started", "mission.log_appended", "mission.status_changed", "mission.started"];

@@ -4,12 +4,25 @@
 //! A system subscriber (`event_index`, patterns `*`) inserts each event inside its inbox transaction, so a
 //! row exists exactly once per event id however often the log redelivers it. Events published through
 //! the HTTP API are also inserted right after the append (read-your-writes); the subscriber then finds the
-//! row and leaves it. Rows are ordered by `seq`, the table's identity column, which follows the log's
-//! order because the subscriber runs with concurrency 1.
+//! row and leaves it.
+//!
+//! # Order: `seq` is commit-ordered
+//! Readers page by `seq` (`GET /api/events` cursors, the SSE tail), so a row must never become visible
+//! with a `seq` below one a reader has already passed. An identity column does not give that on
+//! PostgreSQL: its value is taken at INSERT and becomes visible at COMMIT, so a long chunk transaction
+//! of the subscriber (or another replica's) commits rows *behind* a reader that already moved past them.
+//! Instead every writer takes `seq` from the one-row counter `event_index_seq` with
+//! `UPDATE ... SET v = v + 1 ... RETURNING v` inside its inserting transaction. The row lock serialises
+//! the writers until COMMIT (PostgreSQL releases it only after the commit is visible; SQLite writers are
+//! serialised by `BEGIN IMMEDIATE`), and a rolled-back transaction gives its numbers back. So when a
+//! reader sees `seq = s`, every lower `seq` is committed or never existed: a cursor never skips. The
+//! index order is thereby the order in which events were indexed (commit order), not the log's order.
 //!
 //! Columns: `seq`, `position`, `id` (unique), `event_type`, `source`, `tenant_id`, `correlation_id`,
 //! `mission_id`, `task_id`, `actor_id`, `target`, `event_time` (the envelope timestamp, ms), `indexed_at`
 //! (ms), `body` (canonical JSON). (`event_type`/`event_time` rather than `type`/`timestamp`: keywords.)
+//! Tables created by earlier versions (with `seq` as an identity column) keep working: `seq` is always
+//! given explicitly, and the counter starts at their largest `seq`.
 //!
 //! Live readers (SSE) wait on [`EventIndex::changes`], which is bumped after every insert.
 
@@ -22,8 +35,6 @@ use eventstream_core::{Event, GroupName, Position, Source, StartFrom, TenantId, 
 use eventstream_sql::sqlx::{self, AnyConnection, AssertSqlSafe, Row};
 use eventstream_sql::{StateStore, StoreError};
 use tokio::sync::watch;
-
-use crate::keys::{identity_column, run_ddl};
 
 /// The name of the index subscriber (its consumer group).
 pub(crate) const INDEX_SUBSCRIBER: &str = "event_index";
@@ -85,10 +96,8 @@ impl EventIndex {
     /// # Errors
     /// The state store fails.
     pub(crate) async fn open(store: StateStore) -> Result<Arc<Self>, StoreError> {
-        let id = identity_column(store.kind());
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS events (
-                seq            {id},
+        let sql = "CREATE TABLE IF NOT EXISTS events (
+                seq            BIGINT NOT NULL PRIMARY KEY,
                 position       TEXT NOT NULL,
                 id             TEXT NOT NULL UNIQUE,
                 event_type     TEXT NOT NULL,
@@ -109,9 +118,11 @@ impl EventIndex {
             CREATE INDEX IF NOT EXISTS idx_events_mission ON events (mission_id);
             CREATE INDEX IF NOT EXISTS idx_events_task ON events (task_id);
             CREATE INDEX IF NOT EXISTS idx_events_time ON events (event_time);
-            CREATE INDEX IF NOT EXISTS idx_events_position ON events (position)"
-        );
-        run_ddl(&store, &sql).await?;
+            CREATE INDEX IF NOT EXISTS idx_events_position ON events (position);
+            CREATE TABLE IF NOT EXISTS event_index_seq (name TEXT PRIMARY KEY, v BIGINT NOT NULL);
+            INSERT INTO event_index_seq (name, v) SELECT 'events', COALESCE(MAX(seq), 0) FROM events WHERE 1 = 1
+                ON CONFLICT (name) DO NOTHING";
+        store.run_ddl(sql).await?;
         let (changed, _) = watch::channel(0);
         Ok(Arc::new(Self { store, changed, seen_by_type: Mutex::new(BTreeMap::new()) }))
     }
@@ -130,8 +141,9 @@ impl EventIndex {
     /// # Errors
     /// The state store fails (the subscriber still indexes the event later).
     pub(crate) async fn insert_published(&self, position: &Position, event: &Event) -> Result<(), StoreError> {
-        let mut conn = self.store.pool().acquire().await.map_err(|e| StoreError::sqlx("acquiring a connection", e))?;
-        insert(&mut conn, position, event).await?;
+        let mut tx = self.store.begin().await?;
+        insert(tx.conn(), position, event).await?;
+        tx.commit().await?;
         self.bump();
         Ok(())
     }
@@ -272,13 +284,30 @@ fn read_row(row: &sqlx::any::AnyRow) -> Result<IndexedEvent, StoreError> {
     })
 }
 
-/// Inserts one event; an already indexed id is left as it is.
+/// Inserts one event inside the caller's transaction, with the next commit-ordered `seq` (see the
+/// module doc); an already indexed id is left as it is.
 async fn insert(conn: &mut AnyConnection, position: &Position, event: &Event) -> Result<(), StoreError> {
+    let indexed = sqlx::query("SELECT 1 AS one FROM events WHERE id = $1")
+        .bind(event.id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| StoreError::sqlx("reading the event index", e))?;
+    if indexed.is_some() {
+        return Ok(());
+    }
+    // Locks the counter row until this transaction ends: the writers' seqs become visible in order.
+    let row = sqlx::query("UPDATE event_index_seq SET v = v + 1 WHERE name = 'events' RETURNING v")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| StoreError::sqlx("taking the next event index seq", e))?;
+    let seq: i64 = row.try_get("v").map_err(|e| corrupt("seq", &e))?;
+    // A concurrent insert of the same id (it committed after the check) wins; the seq is then a gap.
     sqlx::query(
-        "INSERT INTO events (position, id, event_type, source, tenant_id, correlation_id, mission_id, task_id, \
+        "INSERT INTO events (seq, position, id, event_type, source, tenant_id, correlation_id, mission_id, task_id, \
          actor_id, target, event_time, indexed_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
     )
+    .bind(seq)
     .bind(position.as_str())
     .bind(event.id.as_str())
     .bind(event.event_type.as_str())

@@ -15,6 +15,7 @@
 //! `catalog.rs`, `consumers.rs`, `dlq.rs`, `metrics.rs`, `openapi.rs`, `index.rs` the event index table
 //! and its subscriber, `errors.rs` error mapping, `test_hooks.rs` test-only subscribers.
 
+mod audit;
 pub(crate) mod auth;
 mod catalog;
 mod cloudevents;
@@ -55,6 +56,11 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/dlq/{id}/retry", post(dlq::retry))
         .route("/api/dlq/{id}/discard", post(dlq::discard))
         .route("/api/openapi.json", get(openapi::document))
+        .route("/api/audit", get(audit::list))
+        .route("/api/audit/checkpoint", get(audit::checkpoint))
+        .route("/api/audit/key", get(audit::key))
+        .route("/api/audit/proof/inclusion", get(audit::inclusion))
+        .route("/api/audit/proof/consistency", get(audit::consistency))
         .route_layer(middleware::from_fn_with_state(state, auth::require_key));
     Router::new().route("/metrics", get(metrics::render)).merge(api)
 }

@@ -8,5 +8,6 @@ mod helpers;
 mod isolation;
 mod keys;
 mod openapi;
+mod pg_order;
 mod postgres;
 mod sse;

@@ -1,5 +1,6 @@
 //! The web dashboard at `/`: the page and its assets without a key, `GET /api/stats` behind the key,
-//! `?access_token=` on the SSE route only, and the page rendered by headless Chromium.
+//! `?access_token=` on the SSE route only, and the page rendered by headless Chromium (`scripts/test`
+//! installs it; without it that test fails under `CI=true` and is skipped loudly otherwise).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::suite::support::Server;
 
-/// Where the Chromium test looks for the browser.
+/// Where the Chromium test looks for the browser (Debian's `chromium` package).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 struct Dash {
@@ -153,8 +154,7 @@ async fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
 
 #[tokio::test]
 async fn headless_chromium_renders_events_consumers_and_catalog() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("\n*** SKIPPED headless_chromium_renders_events_consumers_and_catalog: {CHROMIUM} is not installed ***\n");
+    if !eventstream_testkit::require_tool("chromium", CHROMIUM) {
         return;
     }
     let dash = Dash::start();

@@ -53,13 +53,14 @@ impl TestDb {
                 match StateStore::connect_with(&url, StoreOptions::default().schema(&schema)).await {
                     Ok(store) => Some(Self { store, backend, url, schema: Some(schema), _dir: None, _schema_guard: Some(guard) }),
                     Err(e) if e.is_transient() => {
-                        if std::env::var("CI").is_ok_and(|v| v == "true") {
+                        // The testkit's one CI rule (`CI` is `true` or `1`, any case).
+                        if eventstream_testkit::running_in_ci() {
                             panic!("PostgreSQL at {url} is unreachable and CI=true: {e:?}");
                         }
                         // Straight to stderr: the test harness captures `eprintln!` of passing tests.
                         let _ = writeln!(
                             std::io::stderr(),
-                            "\n*** SKIPPED {test} on PostgreSQL: {url} is unreachable ({e}); set CI=true to fail instead ***\n"
+                            "\n*** SKIPPED {test} on PostgreSQL: {url} is unreachable ({e}); with CI=true this fails ***\n"
                         );
                         None
                     }

@@ -48,3 +48,45 @@ async fn replicas_on_one_postgres_share_keys_and_the_event_index() {
         }
     }
 }
+
+#[tokio::test]
+async fn replicas_starting_at_once_on_a_fresh_postgres_schema_all_start() {
+    let url = pg_url();
+    if !eventstream_testkit::require_service("postgres", &url) {
+        return;
+    }
+    // The schema exists (with the state store's own migrations), every other table is created by the
+    // replicas themselves, all at the same moment.
+    let schema = format!("brain_ddl_{}", uuid::Uuid::new_v4().simple());
+    let store = StateStore::connect_with(&url, StoreOptions::default().schema(&schema)).await.unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(dirs.len()));
+    let servers: Vec<Server> = std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| {
+                let (barrier, db) = (barrier.clone(), db.clone());
+                s.spawn(move || {
+                    barrier.wait();
+                    Server::start(d.path(), &["--database", &db])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("every replica starts")).collect()
+    });
+    let client = reqwest::Client::new();
+    for s in &servers {
+        let (status, body) = send(client.get(s.url("/ready"))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    drop(servers);
+    for attempt in 1..=20u64 {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))).execute(store.pool()).await {
+            Ok(_) => break,
+            Err(e) if attempt == 20 => eprintln!("could not drop test schema {schema}: {e}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The audit subscriber (`audit_log`, patterns `*`): appends each event once, inside the inbox
+//! transaction, and the checkpointer that signs every tree that grew, every 1,000 events or 1 s,
+//! whichever comes first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use eventstream::{Handler, HandlerContext, HandlerError, Subscription, SubscriptionOptions};
+use eventstream_core::{Event, GroupName, StartFrom, TypePattern};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::AuditLog;
+use super::error::AuditError;
+use super::store;
+
+/// The audit subscriber's name (its consumer group).
+pub const AUDIT_SUBSCRIBER: &str = "audit_log";
+
+/// Events after which the checkpointer signs without waiting for the interval.
+pub const CHECKPOINT_EVERY: u64 = 1_000;
+
+/// The longest time between an append and its checkpoint.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Appends counted since the last checkpoint, and the checkpointer's wake-up.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    appended: AtomicU64,
+    wake: Notify,
+}
+
+impl Pending {
+    fn note_append(&self) {
+        if self.appended.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY {
+            self.wake.notify_one();
+        }
+    }
+}
+
+struct AuditHandler {
+    pending: Arc<Pending>,
+}
+
+#[async_trait::async_trait]
+impl Handler for AuditHandler {
+    async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
+        match store::append(ctx.tx, event).await {
+            Ok(Some(_)) => {
+                self.pending.note_append();
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(AuditError::Store(e)) => Err(e.into()),
+            Err(e) => Err(HandlerError::permanent(e)),
+        }
+    }
+}
+
+impl AuditLog {
+    /// The audit subscriber: every event, in log order (concurrency 1), from the beginning of the log.
+    ///
+    /// # Errors
+    /// Never in practice (the name is a valid group name).
+    pub fn subscription(&self) -> Result<Subscription, eventstream_core::InvalidId> {
+        let name: GroupName = AUDIT_SUBSCRIBER.parse()?;
+        let options = SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
+        Ok(Subscription::new(name, vec![TypePattern::all()], AuditHandler { pending: self.pending.clone() }).with_options(options))
+    }
+
+    /// Runs the checkpointer until `stop`: signs every tree that grew, at least every
+    /// [`CHECKPOINT_INTERVAL`] and as soon as [`CHECKPOINT_EVERY`] events were appended. A last round
+    /// runs on stop.
+    pub fn spawn_checkpointer(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = log.pending.wake.notified() => {}
+                    () = stop.cancelled() => {
+                        let _ = log.checkpoint_now().await;
+                        return;
+                    }
+                }
+                log.pending.appended.store(0, Ordering::Relaxed);
+                if let Err(e) = log.checkpoint_now().await {
+                    tracing::warn!(error = %e, "audit checkpoint failed");
+                }
+            }
+        })
+    }
+}

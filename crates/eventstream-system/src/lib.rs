@@ -1,0 +1,7 @@
+//! Generic consumers of every event: the verifiable audit log now ([`audit`]), the event index later.
+//!
+//! They are system subscribers (patterns `*`) that any deployment runs next to its modules; each owns
+//! its tables in the state store through its own versioned migrations
+//! ([`eventstream_sql::StateStore::migrate_set`]).
+
+pub mod audit;

@@ -1,0 +1,5 @@
+//! One module per area; `helpers` opens an isolated store per test.
+
+mod audit_proofs;
+mod audit_tamper;
+mod helpers;

@@ -1,0 +1,5 @@
+//! The system consumers against real databases: SQLite (own temp dir) and PostgreSQL (own schema).
+
+#![allow(clippy::unwrap_used)]
+
+mod suite;
