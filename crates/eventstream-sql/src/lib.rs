@@ -21,6 +21,8 @@
 //! `retry.rs` one table each; `row.rs` typed column reading; `error.rs` the error. The DDL is in
 //! `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and applied at connect.
 
+#[cfg(feature = "bench")]
+pub mod baseline;
 mod counts;
 pub mod dead_letter;
 mod error;

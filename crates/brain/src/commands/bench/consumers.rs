@@ -14,7 +14,7 @@ use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptio
 use eventstream_core::{
     Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
 };
-use eventstream_sql::{StateStore, StoreOptions, sqlx};
+use eventstream_sql::{StateStore, StoreOptions};
 use futures::FutureExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -102,16 +102,6 @@ impl EventLog for AckTimes {
     }
 }
 
-async fn create_tables(store: &StateStore) -> anyhow::Result<()> {
-    for ddl in [
-        "CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT NOT NULL, note TEXT)",
-        "CREATE TABLE IF NOT EXISTS bench_dedup (subscriber_name TEXT NOT NULL, stream_name TEXT NOT NULL, stream_message_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT, tenant_id TEXT, metadata TEXT, processed_at BIGINT NOT NULL, UNIQUE (subscriber_name, event_id), UNIQUE (subscriber_name, stream_message_id))",
-    ] {
-        sqlx::query(ddl).execute(store.pool()).await.context("create bench tables")?;
-    }
-    Ok(())
-}
-
 /// Ours: the runtime consumes `events` from a fresh embedded log; returns (events/s, latency histogram µs).
 async fn measure_runtime(store: &StateStore, events: &[Event], concurrency: usize) -> anyhow::Result<(f64, Histogram<u64>)> {
     let dir = tempfile::tempdir().context("temp dir")?;
@@ -130,12 +120,7 @@ async fn measure_runtime(store: &StateStore, events: &[Event], concurrency: usiz
             if let Ok(mut m) = s.lock() {
                 m.entry(ctx.position.clone()).or_insert_with(Instant::now);
             }
-            sqlx::query("INSERT INTO bench_effects (event_id, note) VALUES ($1, $2)")
-                .bind(event.id.to_string())
-                .bind(event.event_type.to_string())
-                .execute(ctx.tx.conn())
-                .await
-                .map_err(HandlerError::from)?;
+            eventstream_sql::baseline::insert_effect(ctx.tx, event).await.map_err(HandlerError::from)?;
             Ok(())
         }
         .boxed()
@@ -182,20 +167,7 @@ async fn measure_baseline(store: &StateStore, events: &[Event], concurrency: usi
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(e) = events.get(i) else { break };
-                let mut tx = store.begin().await?;
-                sqlx::query("INSERT INTO bench_dedup (subscriber_name, stream_name, stream_message_id, event_id, event_type, tenant_id, metadata, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING")
-                    .bind("baseline")
-                    .bind("bench")
-                    .bind(i.to_string())
-                    .bind(e.id.to_string())
-                    .bind(e.event_type.to_string())
-                    .bind(None::<String>)
-                    .bind(serde_json::to_string(&e.meta).unwrap_or_default())
-                    .bind(chrono::Utc::now().timestamp_millis())
-                    .execute(tx.conn())
-                    .await?;
-                sqlx::query("INSERT INTO bench_effects (event_id, note) VALUES ($1, $2)").bind(e.id.to_string()).bind(e.event_type.to_string()).execute(tx.conn()).await?;
-                tx.commit().await?;
+                eventstream_sql::baseline::insert_direct(&store, &i.to_string(), e).await?;
             }
             anyhow::Ok(())
         }));
@@ -231,7 +203,7 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for (label, store, _keep) in &stores {
-        create_tables(store).await?;
+        eventstream_sql::baseline::create_tables(store).await?;
         let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             eprintln!("{label}: run {} of {}", run + 1, a.runs);
@@ -257,7 +229,7 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     if let Some((url, schema)) = schema_to_drop
         && let Ok(store) = StateStore::connect(&url).await
     {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(store.pool()).await;
+        let _ = eventstream_sql::baseline::drop_schema(&store, &schema).await;
     }
     let rows_text = rows
         .iter()
