@@ -41,7 +41,7 @@ pub(crate) struct AppState {
     /// API keys (authentication of `/api`).
     pub(crate) keys: crate::keys::KeyStore,
     /// The event index behind history queries and the SSE tail.
-    pub(crate) index: Arc<crate::api::index::EventIndex>,
+    pub(crate) index: Arc<eventstream_system::index::EventIndex>,
     /// Counters of the API (publish latency, published per type).
     pub(crate) metrics: Arc<crate::api::metrics::ApiMetrics>,
     /// The verifiable audit log (proofs, checkpoints, browsing).

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::errors;
-use super::index::{EventFilter, IndexedEvent};
+use eventstream_system::index::{EventFilter, IndexedEvent};
 use crate::server::AppState;
 
 /// The largest event payload, serialised (512 KiB).

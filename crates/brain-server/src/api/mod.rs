@@ -12,8 +12,9 @@
 //!
 //! # Layout
 //! `auth.rs` the key middleware, `events.rs` publish/history, `stream.rs` SSE, `cloudevents.rs`,
-//! `catalog.rs`, `consumers.rs`, `dlq.rs`, `metrics.rs`, `openapi.rs`, `index.rs` the event index table
-//! and its subscriber, `errors.rs` error mapping, `test_hooks.rs` test-only subscribers.
+//! `catalog.rs`, `consumers.rs`, `dlq.rs`, `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes,
+//! `errors.rs` error mapping, `test_hooks.rs` test-only subscribers. The event index behind history and
+//! the SSE tail is a system consumer in `eventstream_system::index`.
 
 mod audit;
 pub(crate) mod auth;
@@ -23,7 +24,6 @@ mod consumers;
 mod dlq;
 mod errors;
 mod events;
-pub(crate) mod index;
 pub(crate) mod metrics;
 mod openapi;
 mod stream;
@@ -83,7 +83,7 @@ pub(crate) struct ApiParts {
     /// The key table.
     pub(crate) keys: crate::keys::KeyStore,
     /// The event index.
-    pub(crate) index: std::sync::Arc<index::EventIndex>,
+    pub(crate) index: std::sync::Arc<eventstream_system::index::EventIndex>,
     /// API counters.
     pub(crate) metrics: std::sync::Arc<metrics::ApiMetrics>,
     /// The admin key created on this (first) start, to print once.
@@ -101,7 +101,7 @@ impl ApiParts {
         use anyhow::Context;
         let keys = crate::keys::KeyStore::open(store.clone()).await.context("cannot prepare the api_keys table")?;
         let new_admin_key = keys.bootstrap_admin(data_dir).await.context("cannot create the first admin key")?;
-        let index = index::EventIndex::open(store.clone()).await.context("cannot prepare the events index table")?;
+        let index = eventstream_system::index::EventIndex::open(store.clone()).await.context("cannot prepare the events index table")?;
         let mut subscriptions = vec![index.subscription().context("event index subscriber")?];
         subscriptions.extend(test_hooks::failing_subscribers()?);
         Ok(Self { keys, index, metrics: std::sync::Arc::default(), new_admin_key, subscriptions })

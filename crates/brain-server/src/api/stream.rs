@@ -24,7 +24,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::errors;
 use super::events::{EventQuery, view};
-use super::index::EventFilter;
+use eventstream_system::index::EventFilter;
 use crate::server::AppState;
 
 /// How often an idle tail looks for events without a signal.

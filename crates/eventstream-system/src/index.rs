@@ -37,42 +37,42 @@ use eventstream_sql::{StateStore, StoreError};
 use tokio::sync::watch;
 
 /// The name of the index subscriber (its consumer group).
-pub(crate) const INDEX_SUBSCRIBER: &str = "event_index";
+pub const INDEX_SUBSCRIBER: &str = "event_index";
 
 /// Filters of a history query; every condition that is set must hold.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct EventFilter {
+pub struct EventFilter {
     /// Any of these type patterns (empty = all types).
-    pub(crate) types: Vec<TypePattern>,
+    pub types: Vec<TypePattern>,
     /// Exact source.
-    pub(crate) source: Option<Source>,
+    pub source: Option<Source>,
     /// Only this tenant's events (always set for non-admin callers).
-    pub(crate) tenant: Option<TenantId>,
+    pub tenant: Option<TenantId>,
     /// Exact correlation id.
-    pub(crate) correlation_id: Option<String>,
+    pub correlation_id: Option<String>,
     /// Exact mission id.
-    pub(crate) mission_id: Option<String>,
+    pub mission_id: Option<String>,
     /// Exact task id.
-    pub(crate) task_id: Option<String>,
+    pub task_id: Option<String>,
     /// Exact actor id.
-    pub(crate) actor_id: Option<String>,
+    pub actor_id: Option<String>,
     /// Exact target (agent).
-    pub(crate) target: Option<String>,
+    pub target: Option<String>,
     /// Envelope timestamp at or after this instant.
-    pub(crate) since: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
     /// Envelope timestamp strictly before this instant.
-    pub(crate) until: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// One indexed event.
 #[derive(Debug, Clone)]
-pub(crate) struct IndexedEvent {
+pub struct IndexedEvent {
     /// Its row number (the cursor).
-    pub(crate) seq: i64,
+    pub seq: i64,
     /// Its log position.
-    pub(crate) position: String,
+    pub position: String,
     /// The canonical JSON envelope.
-    pub(crate) body: String,
+    pub body: String,
 }
 
 /// A bound value of a dynamically built query.
@@ -81,22 +81,15 @@ enum Bind {
     Int(i64),
 }
 
-/// The index: its table, live-change signal and per-type counters.
-#[derive(Debug)]
-pub(crate) struct EventIndex {
-    store: StateStore,
-    changed: watch::Sender<u64>,
-    /// Events the index saw, by type (the `published` metric).
-    seen_by_type: Mutex<BTreeMap<String, u64>>,
-}
+/// The table recording which of the index's migrations ran.
+pub const MIGRATIONS_TABLE: &str = "_event_index_migrations";
 
-impl EventIndex {
-    /// Creates the `events` table and its indexes if needed.
-    ///
-    /// # Errors
-    /// The state store fails.
-    pub(crate) async fn open(store: StateStore) -> Result<Arc<Self>, StoreError> {
-        let sql = "CREATE TABLE IF NOT EXISTS events (
+/// The index's versioned migrations (version, description, SQLite, PostgreSQL), oldest first. Version 1
+/// is written with `IF NOT EXISTS` so stores whose tables an earlier version created ad hoc adopt it.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(1, "events index", EVENTS_V1, EVENTS_V1)];
+
+/// The `events` table, its indexes and the commit-ordered counter (the same SQL on both databases).
+const EVENTS_V1: &str = "CREATE TABLE IF NOT EXISTS events (
                 seq            BIGINT NOT NULL PRIMARY KEY,
                 position       TEXT NOT NULL,
                 id             TEXT NOT NULL UNIQUE,
@@ -122,13 +115,29 @@ impl EventIndex {
             CREATE TABLE IF NOT EXISTS event_index_seq (name TEXT PRIMARY KEY, v BIGINT NOT NULL);
             INSERT INTO event_index_seq (name, v) SELECT 'events', COALESCE(MAX(seq), 0) FROM events WHERE 1 = 1
                 ON CONFLICT (name) DO NOTHING";
-        store.run_ddl(sql).await?;
+
+/// The index: its table, live-change signal and per-type counters.
+#[derive(Debug)]
+pub struct EventIndex {
+    store: StateStore,
+    changed: watch::Sender<u64>,
+    /// Events the index saw, by type (the `published` metric).
+    seen_by_type: Mutex<BTreeMap<String, u64>>,
+}
+
+impl EventIndex {
+    /// Applies the index's migrations (the `events` table, its indexes, the counter).
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub async fn open(store: StateStore) -> Result<Arc<Self>, StoreError> {
+        store.migrate_set(MIGRATIONS_TABLE, MIGRATIONS).await?;
         let (changed, _) = watch::channel(0);
         Ok(Arc::new(Self { store, changed, seen_by_type: Mutex::new(BTreeMap::new()) }))
     }
 
     /// The subscriber that fills the index from the log.
-    pub(crate) fn subscription(self: &Arc<Self>) -> Result<Subscription, eventstream_core::InvalidId> {
+    pub fn subscription(self: &Arc<Self>) -> Result<Subscription, eventstream_core::InvalidId> {
         let name: GroupName = INDEX_SUBSCRIBER.parse()?;
         let options =
             SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
@@ -140,7 +149,7 @@ impl EventIndex {
     ///
     /// # Errors
     /// The state store fails (the subscriber still indexes the event later).
-    pub(crate) async fn insert_published(&self, position: &Position, event: &Event) -> Result<(), StoreError> {
+    pub async fn insert_published(&self, position: &Position, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.store.begin().await?;
         insert(tx.conn(), position, event).await?;
         tx.commit().await?;
@@ -149,7 +158,7 @@ impl EventIndex {
     }
 
     /// A receiver that changes after every insert.
-    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+    pub fn changes(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
 
@@ -158,7 +167,7 @@ impl EventIndex {
     }
 
     /// Events seen by the index subscriber in this process, by type.
-    pub(crate) fn seen_by_type(&self) -> BTreeMap<String, u64> {
+    pub fn seen_by_type(&self) -> BTreeMap<String, u64> {
         self.seen_by_type.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
@@ -166,7 +175,7 @@ impl EventIndex {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn page(&self, filter: &EventFilter, after: Option<i64>, limit: u32) -> Result<Vec<IndexedEvent>, StoreError> {
+    pub async fn page(&self, filter: &EventFilter, after: Option<i64>, limit: u32) -> Result<Vec<IndexedEvent>, StoreError> {
         let mut sql = String::from("SELECT seq, position, body FROM events WHERE 1 = 1");
         let mut binds: Vec<Bind> = Vec::new();
         // Only fixed SQL and `$n` placeholders go into the text; every value is bound.
@@ -230,7 +239,7 @@ impl EventIndex {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn get(&self, id: &str, tenant: Option<&TenantId>) -> Result<Option<IndexedEvent>, StoreError> {
+    pub async fn get(&self, id: &str, tenant: Option<&TenantId>) -> Result<Option<IndexedEvent>, StoreError> {
         let row = match tenant {
             None => sqlx::query("SELECT seq, position, body FROM events WHERE id = $1").bind(id).fetch_optional(self.store.pool()).await,
             Some(t) => {
@@ -249,7 +258,7 @@ impl EventIndex {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn seq_of_position(&self, position: &Position) -> Result<Option<i64>, StoreError> {
+    pub async fn seq_of_position(&self, position: &Position) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT MIN(seq) AS seq FROM events WHERE position = $1")
             .bind(position.as_str())
             .fetch_one(self.store.pool())
@@ -262,7 +271,7 @@ impl EventIndex {
     ///
     /// # Errors
     /// The state store fails.
-    pub(crate) async fn head(&self) -> Result<i64, StoreError> {
+    pub async fn head(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT MAX(seq) AS seq FROM events")
             .fetch_one(self.store.pool())
             .await
