@@ -3,13 +3,16 @@
 //! Reference: original-core-course-ir.md §2.7. Common envelope: `source = ir_governance`. The original put
 //! `tenant_id` (and `request_id` as `correlation_id`) only into `meta` and wrote `schema_version` as
 //! `"1.0"` (I10); [`EventPayload::to_event`](crate::EventPayload::to_event) sets the envelope `tenant_id`
-//! from the payload, and `correlation_id = request_id` on validation and diff events.
+//! from the payload, and `correlation_id = request_id` on validation and diff events as a default.
+//! ir_governance's routes then stamp the request's tenant and `X-Correlation-ID` over them (decision M2:
+//! the HTTP correlation wins, `request_id` stays in the payload); the routes refuse a payload tenant
+//! other than the key's, so payload and envelope tenants agree (M3).
 
 use eventstream_core::Event;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::consumers::SECURITY_MONITORING;
+use crate::consumers::{COURSE_FACTORY, SECURITY_MONITORING};
 use crate::envelope_fill::{set_correlation, set_tenant};
 
 /// A new approval was issued for an IR hash. The raw token is never in the event.
@@ -49,7 +52,8 @@ impl IrApprovalCreated {
     }
 }
 
-/// An approval was consumed successfully.
+/// An approval was consumed successfully. course_factory's HITL gate learns of consumed approvals
+/// through this event (chain B), never by calling ir_governance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct IrApprovalConsumed {
     /// The approval id.
@@ -75,7 +79,7 @@ event_payload!(IrApprovalConsumed {
     source: "ir_governance",
     version: 1,
     criticality: High,
-    consumers: [],
+    consumers: [COURSE_FACTORY],
     envelope: IrApprovalConsumed::envelope,
     description: "An approval was consumed.",
 });
@@ -215,7 +219,7 @@ macro_rules! validated_payload {
         pub struct $name {
             /// The tenant.
             pub tenant_id: String,
-            /// The IR's request id (also the envelope `correlation_id`).
+            /// The IR's request id (the envelope `correlation_id` when no request correlation is stamped).
             pub request_id: String,
             /// The IR hash.
             pub ir_hash: String,
@@ -318,7 +322,7 @@ macro_rules! dag_diff_payload {
         pub struct $name {
             /// The tenant.
             pub tenant_id: String,
-            /// The IR's request id (also the envelope `correlation_id`).
+            /// The IR's request id (the envelope `correlation_id` when no request correlation is stamped).
             pub request_id: String,
             /// The IR hash.
             pub ir_hash: String,

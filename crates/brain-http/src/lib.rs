@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use eventstream_core::TenantId;
+use eventstream_core::error::{Chain, root};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -153,6 +154,12 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 400 `invalid_query`: the query parameter `field` is missing, unknown or has a bad value. Every route
+    /// (the event API and the modules') answers a bad query this way.
+    pub fn invalid_query(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+    }
+
     /// 422 `validation_failed` on `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message).with_field(field)
@@ -188,9 +195,10 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// 500 `internal`: logs `source` once and answers without internals.
+    /// 500 `internal`: logs `source` once, with its whole cause chain
+    /// ([`eventstream_core::error::chain`]), and answers without internals.
     pub fn internal(source: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %source, "internal error");
+        tracing::error!(error = %Chain(source), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 }
@@ -246,18 +254,13 @@ pub fn json_rejection(rej: JsonRejection) -> ApiError {
     }
 }
 
-fn source_text(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s = c.to_string();
-        cur = c.source();
-    }
-    s
+/// The innermost cause's text: serde's own message (`"path: message"`) under axum's wrappers.
+fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    root(e).to_string()
 }
 
 /// Query-string extractor whose rejections are 400 `invalid_query` [`ApiError`]s naming the parameter
-/// serde reported (an unknown parameter, a value of the wrong type).
+/// serde reported (an unknown or missing parameter, a value of the wrong type) in `field`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
@@ -272,17 +275,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The field a bad query names: serde's "unknown field `x`", "missing field `x`" or "x: reason". When
+/// serde names none, `query` (the query string as a whole), so the error always carries a field.
 fn query_rejection(rej: &QueryRejection) -> ApiError {
     let text = source_text(rej);
-    // serde reports "unknown field `x`, expected ..." or "x: invalid digit ...".
-    let field = text
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split_once('`'))
-        .map(|(f, _)| f.to_owned())
-        .or_else(|| text.split_once(": ").map(|(p, _)| p.to_owned()).filter(|p| !p.contains(' ')));
-    let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("invalid query string: {text}"));
-    err.field = field;
-    err
+    let quoted = |prefix: &str| text.strip_prefix(prefix).and_then(|r| r.split_once('`')).map(|(f, _)| f.to_owned());
+    let field = quoted("unknown field `")
+        .or_else(|| quoted("missing field `"))
+        .or_else(|| text.split_once(": ").map(|(p, _)| p.to_owned()).filter(|p| !p.is_empty() && !p.contains(' ')))
+        .unwrap_or_else(|| "query".to_owned());
+    ApiError::invalid_query(field, format!("invalid query string: {text}"))
 }
 
 /// Path-parameter extractor whose rejections are 400 `invalid_path` [`ApiError`]s.
@@ -308,3 +310,6 @@ fn path_rejection(rej: &PathRejection) -> ApiError {
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     (status, axum::Json(value)).into_response()
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,6 +35,7 @@ pub mod credits;
 pub mod dna;
 pub mod hardware;
 pub mod ir;
+pub mod ir_governance;
 pub mod metrics;
 pub mod missions;
 pub mod routes;
@@ -48,6 +49,7 @@ use analytics::AnalyticsService;
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
+use ir_governance::IrGovernanceService;
 use metrics::MetricsService;
 use missions::{MissionExecutor, MissionService, SimulatedExecutor};
 use security::{SecurityConfig, SecurityService};
@@ -132,6 +134,7 @@ pub struct Modules {
     supervisor: Arc<SupervisorService>,
     credits: Arc<CreditsService>,
     hardware: Arc<HardwareService>,
+    ir_governance: Arc<IrGovernanceService>,
     telemetry: Arc<TelemetryService>,
     metrics: Arc<MetricsService>,
     dna: Arc<DnaService>,
@@ -167,11 +170,12 @@ impl Modules {
         executor: Arc<dyn MissionExecutor>,
     ) -> Result<Modules, ModuleError> {
         let store = events.store().clone();
-        let tables: [(&'static str, &[&'static str]); 9] = [
+        let tables: [(&'static str, &[&'static str]); 10] = [
             ("missions", missions::rows::DDL),
             ("supervisor", supervisor::service_ddl()),
             ("credits", credits::service_ddl()),
             ("hardware", hardware::service_ddl()),
+            ("ir_governance", ir_governance::service_ddl()),
             ("telemetry", telemetry::service_ddl()),
             ("metrics", metrics::service_ddl()),
             ("dna", dna::service_ddl()),
@@ -191,6 +195,7 @@ impl Modules {
             supervisor: Arc::new(SupervisorService::new(events.clone(), config.heartbeat_timeout)),
             credits: Arc::new(CreditsService::new(events.clone())),
             hardware: Arc::new(HardwareService::new(events.clone())),
+            ir_governance: Arc::new(IrGovernanceService::new(events.clone())),
             telemetry: Arc::new(TelemetryService::new(events.clone())),
             metrics: Arc::new(MetricsService::new(events.clone(), log, catalog.clone(), config.metrics_batch)),
             dna: Arc::new(DnaService::new(events.clone())),
@@ -215,6 +220,7 @@ impl Modules {
             .merge(supervisor::router(self.supervisor.clone()))
             .merge(credits::router(self.credits.clone()))
             .merge(hardware::router(self.hardware.clone()))
+            .merge(ir_governance::router(self.ir_governance.clone()))
             .merge(telemetry::router(self.telemetry.clone()))
             .merge(metrics::router(self.metrics.clone()))
             .merge(dna::router(self.dna.clone()))
@@ -333,6 +339,11 @@ impl Modules {
     /// The hardware service.
     pub fn hardware(&self) -> &Arc<HardwareService> {
         &self.hardware
+    }
+
+    /// The ir_governance service.
+    pub fn ir_governance(&self) -> &Arc<IrGovernanceService> {
+        &self.ir_governance
     }
 
     /// The telemetry service.

@@ -17,6 +17,8 @@ mod dna;
 mod hardware;
 #[path = "modules/ir_governance.rs"]
 mod ir_governance;
+#[path = "modules/ir_governance.rs"]
+mod ir_governance;
 #[path = "modules/metrics.rs"]
 mod metrics;
 #[path = "modules/missions.rs"]

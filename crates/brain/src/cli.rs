@@ -74,6 +74,8 @@ pub(crate) enum Command {
     Keys(crate::commands::keys::KeysArgs),
     /// Print the event catalog (table, `--json`, or `--markdown` for docs/EVENTS.md).
     Catalog(crate::commands::catalog::CatalogArgs),
+    /// The verifiable audit log: verify, proofs, list, export, prune, key (exit 1 = not intact, 2 = could not check).
+    Audit(crate::commands::audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +208,13 @@ pub(crate) struct BenchArgs {
     /// Handler concurrency for `--consumers`.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Measure the audit log instead: hashing CPU per event (vs raw SHA-256), append-to-checkpoint p99,
+    /// `verify --full` over `--audit-rows` rows and incremental verify of 10k new rows (SQLite).
+    #[arg(long)]
+    pub(crate) audit: bool,
+    /// Rows for `--audit`'s full verify.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) audit_rows: usize,
 }
 
 #[derive(Debug, Args)]

@@ -11,13 +11,16 @@ use eventstream_core::{BoxError, Event, GroupName, Position};
 use eventstream_sql::Tx;
 use serde::de::DeserializeOwned;
 
-/// Why a handler failed, classified by what should happen next.
-#[derive(Debug)]
+/// Why a handler failed, classified by what should happen next. The boxed error is its `source()`, so
+/// [`eventstream_core::error::chain`] prints the whole story (a dead letter's `error` column does).
+#[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// Retrying may succeed (a dependency is down, a timeout): retried with backoff, then dead-lettered.
-    Transient(BoxError),
+    #[error("transient failure")]
+    Transient(#[source] BoxError),
     /// Retrying cannot succeed (a bad payload, a violated invariant): dead-lettered at once.
-    Permanent(BoxError),
+    #[error("permanent failure")]
+    Permanent(#[source] BoxError),
 }
 
 impl HandlerError {
@@ -36,17 +39,6 @@ impl HandlerError {
         matches!(self, HandlerError::Transient(_))
     }
 }
-
-impl fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandlerError::Transient(e) => write!(f, "transient: {e}"),
-            HandlerError::Permanent(e) => write!(f, "permanent: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for HandlerError {}
 
 /// A state-store error inside a handler is transient unless the store says otherwise.
 impl From<eventstream_sql::StoreError> for HandlerError {

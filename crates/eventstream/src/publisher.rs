@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use eventstream_core::error::{Chain, chain};
 use eventstream_core::{Event, EventLog, LogError, Position};
 use eventstream_sql::{StateStore, StoreError, Tx};
 use tokio::sync::{Notify, mpsc};
@@ -189,7 +190,7 @@ impl EventStream {
             // Shut down: write it ourselves so it is not lost.
             let mut backoff = 1;
             while let Err(e) = self.outbox.outbox_insert_batch(std::slice::from_ref(&event)).await {
-                tracing::error!(error = %e, "cannot write to the local outbox; retrying");
+                tracing::error!(error = %Chain(&e), "cannot write to the local outbox; retrying");
                 tokio::time::sleep(Backoff::default().delay(backoff)).await;
                 backoff += 1;
             }
@@ -261,7 +262,7 @@ async fn writer(
                 Ok(_) => break,
                 Err(e) => {
                     attempt += 1;
-                    tracing::error!(error = %e, events = batch.len(), "cannot write to the local outbox; retrying");
+                    tracing::error!(error = %Chain(&e), events = batch.len(), "cannot write to the local outbox; retrying");
                     tokio::time::sleep(options.relay_backoff.delay(attempt)).await;
                 }
             }
@@ -286,7 +287,7 @@ async fn relay(
         let rows = match outbox.outbox_fetch(u32::try_from(options.relay_batch).unwrap_or(u32::MAX)).await {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the outbox");
+                tracing::warn!(error = %Chain(&e), "cannot read the outbox");
                 Vec::new()
             }
         };
@@ -310,20 +311,20 @@ async fn relay(
                 let mut attempt = 0;
                 while let Err(e) = outbox.outbox_delete(&ids).await {
                     attempt += 1;
-                    tracing::warn!(error = %e, "cannot delete relayed outbox rows; retrying");
+                    tracing::warn!(error = %Chain(&e), "cannot delete relayed outbox rows; retrying");
                     tokio::time::sleep(options.relay_backoff.delay(attempt)).await;
                 }
             }
             Err(e) => {
                 failures += 1;
                 stats.relay_failures.fetch_add(1, Ordering::Relaxed);
-                let _ = outbox.outbox_record_failure(&ids, &e.to_string()).await;
+                let _ = outbox.outbox_record_failure(&ids, &chain(&e)).await;
                 if stopping {
-                    tracing::warn!(error = %e, "the log is unavailable at shutdown; {} events stay in the outbox and are sent at the next start", ids.len());
+                    tracing::warn!(error = %Chain(&e), "the log is unavailable at shutdown; {} events stay in the outbox and are sent at the next start", ids.len());
                     return;
                 }
                 let delay = options.relay_backoff.delay(failures);
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot append outbox rows to the log; retrying");
+                tracing::warn!(error = %Chain(&e), retry_in_ms = delay.as_millis() as u64, "cannot append outbox rows to the log; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     _ = cancel.cancelled() => { stopping = true; }

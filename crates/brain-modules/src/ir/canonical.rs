@@ -197,7 +197,10 @@ mod tests {
     #[test]
     fn keys_sort_by_code_point_and_only_five_characters_are_escaped() {
         let v = json!({"b": 1, "a": [true, null, "x\"y\\z\n\r\t"], "\u{ff61}": "é", "😀": "\u{7f}\u{2028}"});
-        assert_eq!(canonical_json(&v).unwrap(), "{\"a\":[true,null,\"x\\\"y\\\\z\\n\\r\\t\"],\"b\":1,\"\u{ff61}\":\"é\",\"😀\":\"\u{7f}\u{2028}\"}");
+        assert_eq!(
+            canonical_json(&v).unwrap(),
+            "{\"a\":[true,null,\"x\\\"y\\\\z\\n\\r\\t\"],\"b\":1,\"\u{ff61}\":\"é\",\"😀\":\"\u{7f}\u{2028}\"}"
+        );
     }
 
     #[test]

@@ -223,7 +223,8 @@ mod tests {
         assert_eq!(e.field(), "dag_nodes[0].ir_step_hash");
         let e = parse_nodes(&[json!({"ir_step_id": 1, "ir_step_hash": "h"})]).unwrap_err();
         assert_eq!(e.field(), "dag_nodes[0].ir_step_id");
-        let e = parse_nodes(&[json!({"ir_step_id": "a", "ir_step_hash": "h"}), json!({"ir_step_id": "a", "ir_step_hash": "h"})]).unwrap_err();
+        let e =
+            parse_nodes(&[json!({"ir_step_id": "a", "ir_step_hash": "h"}), json!({"ir_step_id": "a", "ir_step_hash": "h"})]).unwrap_err();
         assert!(matches!(e, DagError::Duplicate { .. }));
         assert!(parse_nodes(&[json!("x")]).is_err());
         let mut ir = ir();

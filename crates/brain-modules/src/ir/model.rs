@@ -380,7 +380,14 @@ fn check_no_control(field: &str, value: &str) -> Result<(), IrFieldError> {
 impl Ir {
     /// A new IR of `tenant_id` with a fresh request id and the current time.
     pub fn new(tenant_id: impl Into<String>, steps: Vec<IrStep>) -> Self {
-        Self { tenant_id: tenant_id.into(), steps, request_id: new_request_id(), created_at: now(), intent_summary: None, labels: BTreeMap::new() }
+        Self {
+            tenant_id: tenant_id.into(),
+            steps,
+            request_id: new_request_id(),
+            created_at: now(),
+            intent_summary: None,
+            labels: BTreeMap::new(),
+        }
     }
 
     /// The IR with `tenant_id`, `resource` and `idempotency_key` trimmed (as Pydantic's

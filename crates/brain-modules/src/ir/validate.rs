@@ -308,7 +308,9 @@ mod tests {
         let mut s = step("course.create", "course_factory.v1", "c");
         s.constraints.insert("environment".into(), json!("Production"));
         assert_eq!(verdict(vec![s]).status, Verdict::Escalate);
-        for (a, p, tier) in [("infra.provision", "infra.terraform", 2), ("infra.scale", "infra.ansible", 2), ("infra.destroy", "infra.terraform", 3)] {
+        for (a, p, tier) in
+            [("infra.provision", "infra.terraform", 2), ("infra.scale", "infra.ansible", 2), ("infra.destroy", "infra.terraform", 3)]
+        {
             let v = verdict(vec![step(a, p, "cluster:a")]);
             assert_eq!((v.status, v.risk_tier, v.requires_approval), (Verdict::Escalate, tier, true), "{a}");
         }

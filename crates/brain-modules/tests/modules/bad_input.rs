@@ -5,6 +5,22 @@ use serde_json::{Value, json};
 
 use crate::helpers::{App, TENANT, fast_config};
 
+/// A valid ir_governance hash, and approval-issue paths with a bad query.
+const A64: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const IR_APPROVAL_TTL_0: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=0";
+const IR_APPROVAL_TTL_HUGE: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=99999999";
+const IR_APPROVAL_TTL_TEXT: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=soon";
+const IR_APPROVAL_OTHER_TENANT: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&tenant_id=zz";
+
+/// A one-step IR of `tenant` with `overrides` merged into its step.
+fn ir_with(tenant: &str, overrides: Value) -> Value {
+    let mut step = json!({"action": "course.create", "provider": "course_factory.v1", "resource": "c", "idempotency_key": "k"});
+    if let (Some(s), Some(o)) = (step.as_object_mut(), overrides.as_object()) {
+        s.extend(o.clone());
+    }
+    json!({"tenant_id": tenant, "steps": [step]})
+}
+
 enum Body {
     None,
     Json(Value),
@@ -106,6 +122,42 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, "/api/dna/agents/ghost/karma", Json(json!({"score": 0.5})), 404, "agent_not_found"),
         (Method::POST, "/api/dna/agents/ghost/karma", Json(json!({"score": 101})), 422, "validation_failed"),
         (Method::GET, "/api/dna/agents/ghost/history", NoBody, 404, "agent_not_found"),
+        // ir_governance
+        (Method::POST, "/api/ir/validate", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/ir/validate", Raw("{\"tenant_id\": "), 400, "malformed_json"),
+        (Method::POST, "/api/ir/validate", Json(json!({"tenant_id": "acme", "steps": []})), 422, "validation_failed"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("other", json!({}))), 403, "tenant_mismatch"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"surprise": 1}))), 422, "invalid_body"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"resource": " "}))), 422, "validation_failed"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"params": {"p": 0.5}}))), 422, "float_not_allowed"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"params": {"p": "\u{1b}"}}))), 422, "control_character"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"budget_cents": 2.5}))), 422, "float_not_allowed"),
+        (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"action": 5}))), 422, "invalid_body"),
+        (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({}))})), 422, "invalid_body"),
+        (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({})), "dag_nodes": [{"ir_step_hash": "h"}]})), 422, "invalid_dag_node"),
+        (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({})), "dag_nodes": [1]})), 422, "invalid_dag_node"),
+        (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("zz", json!({})), "dag_nodes": []})), 403, "tenant_mismatch"),
+        (Method::POST, "/api/ir/approvals", NoBody, 422, "validation_failed"),
+        (Method::POST, "/api/ir/approvals?ir_hash=xyz", NoBody, 422, "validation_failed"),
+        (Method::POST, IR_APPROVAL_TTL_0, NoBody, 422, "validation_failed"),
+        (Method::POST, IR_APPROVAL_TTL_HUGE, NoBody, 422, "validation_failed"),
+        (Method::POST, IR_APPROVAL_TTL_TEXT, NoBody, 400, "invalid_query"),
+        (Method::POST, IR_APPROVAL_OTHER_TENANT, NoBody, 403, "tenant_mismatch"),
+        (Method::POST, "/api/ir/approvals?surprise=1", NoBody, 400, "invalid_query"),
+        (Method::POST, "/api/ir/approvals/consume", Json(json!({})), 422, "validation_failed"),
+        (Method::POST, "/api/ir/approvals/consume", Json(json!({"ir_hash": A64, "token": ""})), 422, "validation_failed"),
+        (Method::POST, "/api/ir/approvals/consume", Json(json!({"ir_hash": A64, "token": "t", "extra": 1})), 422, "invalid_body"),
+        (Method::POST, "/api/ir/approvals/consume", Json(json!({"ir_hash": A64, "token": "t", "tenant_id": "zz"})), 403, "tenant_mismatch"),
+        (Method::POST, "/api/ir/approvals/consume", Raw("{\"token\": "), 400, "malformed_json"),
+        (Method::GET, "/api/ir/approvals/pending?limit=0", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/ir/approvals/pending?limit=many", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/ir/approvals/stats?tenant_id=zz", NoBody, 403, "tenant_mismatch"),
+        (Method::GET, "/api/ir/approvals/nope", NoBody, 404, "approval_not_found"),
+        (Method::GET, "/api/ir/approvals/bad%20id", NoBody, 422, "validation_failed"),
+        (Method::GET, "/api/ir/approvals/nope/status", NoBody, 404, "approval_not_found"),
+        (Method::POST, "/api/ir/approvals/nope/acknowledge", Json(json!({"acknowledged_by": "x"})), 404, "approval_not_found"),
+        (Method::POST, "/api/ir/approvals/nope/acknowledge", Json(json!({})), 422, "validation_failed"),
+        (Method::GET, "/api/ir/approvals/ws", NoBody, 400, "websocket_upgrade_required"),
     ];
     for (method, path, body, want_status, want_code) in cases {
         let mut req = app.client.request(method.clone(), format!("{}{path}", app.base)).header("x-test-tenant", TENANT);

@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+pub(crate) mod audit;
 mod bench;
 pub(crate) mod catalog;
 mod consumers;
@@ -29,6 +30,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(a) => dlq::run(a).await,
         Command::Keys(a) => keys::run(a).await,
         Command::Catalog(a) => catalog::run(&a),
+        Command::Audit(a) => audit::run(a).await,
     }
 }
 

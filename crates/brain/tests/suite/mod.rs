@@ -3,6 +3,7 @@
 pub mod support;
 
 mod api;
+mod audit;
 mod backends;
 mod cli;
 mod dashboard;

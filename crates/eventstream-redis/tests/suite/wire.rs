@@ -206,45 +206,16 @@ async fn entries_we_write_use_the_original_field_layout() {
     }
 }
 
-/// The Python the interop tests run: `$BRAIN_TEST_PYTHON` when set, else the workspace's
-/// `target/pyenv/bin/python3` (the venv `scripts/test` makes from `fixtures/requirements.txt`), else
-/// `python3` on `PATH`.
+/// The Python the interop tests run: `$BRAIN_TEST_PYTHON`, else the workspace's `target/pyenv` (the venv
+/// `scripts/test` makes from `fixtures/requirements.txt`), else `python3` on `PATH`.
 fn interop_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("BRAIN_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    // The test binary is `<target>/<profile>/deps/<name>`: its target dir is three levels up.
-    let exe_target = std::env::current_exe().ok().and_then(|exe| exe.ancestors().nth(3).map(PathBuf::from));
-    let manifest_target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
-    [exe_target, Some(manifest_target)]
-        .into_iter()
-        .flatten()
-        .map(|t| t.join("pyenv/bin/python3"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("python3"))
+    eventstream_testkit::test_python()
 }
 
 /// Whether the interop Python with redis-py is there. When it is not: under `CI=true` this fails the test;
 /// elsewhere it writes a visible SKIPPED banner and returns false.
-async fn python_with_redis() -> bool {
-    let py = interop_python();
-    let out = tokio::process::Command::new(&py).args(["-c", "import redis"]).output().await;
-    let why = match out {
-        Ok(o) if o.status.success() => return true,
-        Ok(o) => format!("`{} -c 'import redis'` failed: {}", py.display(), String::from_utf8_lossy(&o.stderr).trim()),
-        Err(e) => format!("`{}` cannot start: {e}", py.display()),
-    };
-    let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    assert!(
-        !ci,
-        "the Python interop tests cannot run and CI=true: {why}. Install redis-py (fixtures/requirements.txt) or set BRAIN_TEST_PYTHON"
-    );
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\nSKIPPED: the Python interop tests: {why}.\nInstall it: python3 -m venv target/pyenv && target/pyenv/bin/pip install -r crates/eventstream-redis/tests/fixtures/requirements.txt\n"
-    );
-    false
+fn python_with_redis() -> bool {
+    eventstream_testkit::require_tool("redis-py", eventstream_testkit::ToolProbe::python_module("redis"))
 }
 
 async fn run_python(script: &str, args: &[&str]) -> Value {
@@ -265,7 +236,7 @@ async fn python(mode: &str, stream: &str) -> Value {
 
 #[tokio::test]
 async fn a_python_producer_like_the_original_and_this_log_read_each_other() {
-    if !redis_available() || !python_with_redis().await {
+    if !redis_available() || !python_with_redis() {
         return;
     }
     let prefix = Prefix::new("wire-python");
@@ -384,7 +355,7 @@ fn assert_python_decoded(py: &Value, want: &Event) {
 
 #[tokio::test]
 async fn the_originals_own_reader_decodes_every_event_we_write() {
-    if !redis_available() || !python_with_redis().await {
+    if !redis_available() || !python_with_redis() {
         return;
     }
     let prefix = Prefix::new("wire-original-reader");

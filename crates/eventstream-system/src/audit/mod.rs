@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use error::AuditError;
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use proofs::{AuditEntry, AuditFilter, ConsistencyProof, InclusionProof};
-pub use store::{GLOBAL_TREE, append, canonical_bytes, tree_name, tree_origin, write_checkpoints};
+pub use store::{GLOBAL_TREE, append, append_batch, canonical_bytes, tree_name, tree_origin, write_checkpoints};
 pub use subscriber::{AUDIT_SUBSCRIBER, CHECKPOINT_EVERY, CHECKPOINT_INTERVAL};
 pub use verify::{Finding, FindingClass, VerifyReport};
 
@@ -118,6 +118,19 @@ impl AuditLog {
     /// The verifier key (C2SP vkey via `Display`).
     pub fn verifier(&self) -> NoteVerifier {
         self.signer.verifier()
+    }
+
+    /// Appends `event` in `tx` as the subscriber does ([`append`]) and counts it for the checkpointer
+    /// (which signs early after [`CHECKPOINT_EVERY`] appends). Returns its global index when appended.
+    ///
+    /// # Errors
+    /// The store fails or a tree row is corrupt.
+    pub async fn append(&self, tx: &mut eventstream_sql::Tx, event: &eventstream_core::Event) -> Result<Option<u64>, AuditError> {
+        let idx = store::append(tx, event).await?;
+        if idx.is_some() {
+            self.pending.note_append();
+        }
+        Ok(idx)
     }
 
     /// Signs a checkpoint for every tree that grew since its last one (the checkpointer calls this).

@@ -150,6 +150,81 @@ pub async fn append(tx: &mut Tx, event: &Event) -> Result<Option<u64>, AuditErro
     Ok(Some(idx))
 }
 
+/// Rows per multi-row `INSERT` of [`append_batch`] (10 binds each, well under SQLite's bind limit).
+const BATCH_ROWS: usize = 200;
+
+/// Appends `events` in `tx` in one go: each tree is locked once and rows go in with multi-row `INSERT`s
+/// (bulk loads, benchmarks). Unlike [`append`] it does not skip events already in the log: a duplicate id
+/// fails the batch with a unique violation. Returns the global index of the first event.
+///
+/// # Errors
+/// The store fails (a duplicate id included) or a tree row is corrupt.
+pub async fn append_batch(tx: &mut Tx, events: &[Event]) -> Result<u64, AuditError> {
+    let conn = tx.conn();
+    let mut global = lock_tree(conn, GLOBAL_TREE).await?;
+    let first = global.frontier.size();
+    let mut tenants: std::collections::HashMap<String, TreeState> = std::collections::HashMap::new();
+    let now = chrono::Utc::now().timestamp_millis();
+    for chunk in events.chunks(BATCH_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO audit_log (idx, tenant, tenant_idx, event_id, event_type, event_time, appended_at, bytes, leaf_hash, chain) VALUES ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, event) in chunk.iter().enumerate() {
+            let bytes = canonical_bytes(event);
+            let leaf = leaf_hash(&bytes);
+            let idx = global.frontier.size();
+            let chain = chain_hash(&global.last_leaf, &leaf);
+            global.frontier.push(leaf);
+            global.last_leaf = leaf;
+            let tenant_idx = match &event.tenant_id {
+                Some(t) => {
+                    let tree = tree_name(Some(t));
+                    if !tenants.contains_key(&tree) {
+                        let state = lock_tree(conn, &tree).await?;
+                        tenants.insert(tree.clone(), state);
+                    }
+                    let ts = tenants.get_mut(&tree).ok_or_else(|| AuditError::Corrupt(format!("tree {tree} not locked")))?;
+                    let ti = ts.frontier.size() as i64;
+                    ts.frontier.push(leaf);
+                    ts.last_leaf = leaf;
+                    Some(ti)
+                }
+                None => None,
+            };
+            let b = i * 10;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+            ));
+            rows.push((idx, tenant_idx, bytes, leaf, chain));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (event, (idx, tenant_idx, bytes, leaf, chain)) in chunk.iter().zip(rows) {
+            q = q
+                .bind(idx as i64)
+                .bind(event.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
+                .bind(tenant_idx)
+                .bind(event.id.as_str().to_owned())
+                .bind(event.event_type.as_str().to_owned())
+                .bind(event.timestamp.timestamp_millis())
+                .bind(now)
+                .bind(bytes)
+                .bind(leaf.to_vec())
+                .bind(chain.to_vec());
+        }
+        q.execute(&mut *conn).await.map_err(db("appending a batch to the audit log"))?;
+    }
+    for (tree, ts) in &tenants {
+        save_tree(conn, tree, ts).await?;
+    }
+    save_tree(conn, GLOBAL_TREE, &global).await?;
+    Ok(first)
+}
+
 /// Signs and stores a checkpoint for every tree that grew since its last checkpoint. Returns them.
 ///
 /// # Errors

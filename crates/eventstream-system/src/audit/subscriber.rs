@@ -32,7 +32,7 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    fn note_append(&self) {
+    pub(crate) fn note_append(&self) {
         if self.appended.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY {
             self.wake.notify_one();
         }

@@ -1,16 +1,21 @@
 //! Shared test setup: a log and a state store in a temp dir, an effects table written by handlers in
-//! their transaction, bounded polling.
+//! their transaction, bounded polling, and [`Faulty`], a fault-injecting decorator around the real log.
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use eventstream::{Backoff, SubscriptionOptions};
-use eventstream_core::{Event, EventLog, GroupName};
+use eventstream_core::{
+    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom,
+};
 use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
 use eventstream_sql::{StateStore, StoreOptions, Tx, sqlx};
 use serde_json::json;
+use tokio::sync::Notify;
 
 pub async fn embedded(dir: &Path) -> Arc<dyn EventLog> {
     Arc::new(EmbeddedLog::open(dir.join("log"), EmbeddedOptions::default()).await.unwrap())
@@ -94,4 +99,89 @@ where
         async move { done.await.then_some(()) }
     })
     .await;
+}
+
+/// A fault-injecting decorator around a real log (not a fake: every call goes to `inner`): while `down`,
+/// appends and health checks fail as if the server were gone; while `hold_appends`, an append that
+/// reached the log returns only after [`Faulty::release`], so a test can act between the append and
+/// what its caller does next.
+#[derive(Debug)]
+pub struct Faulty {
+    pub inner: Arc<dyn EventLog>,
+    pub down: AtomicBool,
+    pub hold_appends: AtomicBool,
+    released: Notify,
+}
+
+impl Faulty {
+    pub fn wrap(inner: Arc<dyn EventLog>) -> Arc<Self> {
+        Arc::new(Self { inner, down: AtomicBool::new(false), hold_appends: AtomicBool::new(false), released: Notify::new() })
+    }
+
+    /// Lets one held append return (or the next one, if none is waiting yet).
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
+
+    fn check(&self) -> Result<(), LogError> {
+        if self.down.load(Ordering::SeqCst) { Err(LogError::unavailable("append", "injected outage")) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl EventLog for Faulty {
+    fn backend(&self) -> &'static str {
+        "faulty"
+    }
+    fn stream(&self) -> &str {
+        self.inner.stream()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        self.check()?;
+        let positions = self.inner.append(events).await?;
+        if self.hold_appends.load(Ordering::SeqCst) {
+            self.released.notified().await;
+        }
+        Ok(positions)
+    }
+    async fn ensure_group(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
+        self.inner.ensure_group(g, s).await
+    }
+    async fn read_group(&self, g: &GroupName, c: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
+        self.inner.read_group(g, c, max, block).await
+    }
+    async fn read_pending(&self, g: &GroupName, c: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner.read_pending(g, c, max).await
+    }
+    async fn ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
+        self.inner.ack(g, p).await
+    }
+    async fn reclaim(&self, g: &GroupName, c: &ConsumerName, idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner.reclaim(g, c, idle, max).await
+    }
+    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
+        self.inner.read(from, max, block).await
+    }
+    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
+        self.inner.read_back(before, max).await
+    }
+    async fn head(&self) -> Result<Option<Position>, LogError> {
+        self.inner.head().await
+    }
+    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
+        self.inner.groups().await
+    }
+    async fn group_info(&self, g: &GroupName) -> Result<GroupInfo, LogError> {
+        self.inner.group_info(g).await
+    }
+    async fn set_group_position(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
+        self.inner.set_group_position(g, s).await
+    }
+    async fn health(&self) -> Result<(), LogError> {
+        self.check()?;
+        self.inner.health().await
+    }
 }

@@ -1,4 +1,7 @@
+//! The integration test modules of `eventstream`.
+
 pub mod crash;
+mod dlq;
 pub mod helpers;
 mod outbox;
 mod replay;

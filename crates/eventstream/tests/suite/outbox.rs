@@ -1,91 +1,24 @@
 //! The emit path: with the log down, `emit` still returns at once and loses nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use eventstream::{ConsumerRuntime, EventStream, HandlerError, PublisherOptions, Subscription, handler_fn};
-use eventstream_core::{
-    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
-};
+use eventstream_core::{EventLog, StartFrom, TypePattern};
 use futures::FutureExt;
 
-use super::helpers::{create_effects, effect_counts, embedded, events, eventually, fast_options, group, sqlite_store, write_effect};
-
-/// A fault-injecting wrapper around a real log: while `down`, appends fail as if the server were gone.
-#[derive(Debug)]
-struct Faulty {
-    inner: Arc<dyn EventLog>,
-    down: AtomicBool,
-}
-
-impl Faulty {
-    fn check(&self) -> Result<(), LogError> {
-        if self.down.load(Ordering::SeqCst) { Err(LogError::unavailable("append", "injected outage")) } else { Ok(()) }
-    }
-}
-
-#[async_trait]
-impl EventLog for Faulty {
-    fn backend(&self) -> &'static str {
-        "faulty"
-    }
-    fn stream(&self) -> &str {
-        self.inner.stream()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
-        self.check()?;
-        self.inner.append(events).await
-    }
-    async fn ensure_group(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.ensure_group(g, s).await
-    }
-    async fn read_group(&self, g: &GroupName, c: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_group(g, c, max, block).await
-    }
-    async fn read_pending(&self, g: &GroupName, c: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_pending(g, c, max).await
-    }
-    async fn ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
-        self.inner.ack(g, p).await
-    }
-    async fn reclaim(&self, g: &GroupName, c: &ConsumerName, idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.reclaim(g, c, idle, max).await
-    }
-    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
-        self.inner.read(from, max, block).await
-    }
-    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
-        self.inner.read_back(before, max).await
-    }
-    async fn head(&self) -> Result<Option<Position>, LogError> {
-        self.inner.head().await
-    }
-    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
-        self.inner.groups().await
-    }
-    async fn group_info(&self, g: &GroupName) -> Result<GroupInfo, LogError> {
-        self.inner.group_info(g).await
-    }
-    async fn set_group_position(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.set_group_position(g, s).await
-    }
-    async fn health(&self) -> Result<(), LogError> {
-        self.check()?;
-        self.inner.health().await
-    }
-}
+use super::helpers::{
+    Faulty, create_effects, effect_counts, embedded, events, eventually, fast_options, group, sqlite_store, write_effect,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_survives_a_log_outage_and_delivers_every_event_once() {
     const N: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let real = embedded(dir.path()).await;
-    let faulty = Arc::new(Faulty { inner: real.clone(), down: AtomicBool::new(true) });
+    let faulty = Faulty::wrap(real.clone());
+    faulty.down.store(true, Ordering::SeqCst);
     let log: Arc<dyn EventLog> = faulty.clone();
     let store = sqlite_store(dir.path()).await;
     create_effects(&store).await;

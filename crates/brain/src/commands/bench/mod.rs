@@ -5,12 +5,15 @@
 //!   insert + commit per event (the default).
 //! - [`consumers`]: the consumer runtime with inbox dedup vs the same inserts done directly
 //!   (`--consumers`).
+//! - [`audit`]: the verifiable audit log's hashing, checkpoint latency and verify times against their
+//!   goals, hashing vs raw SHA-256 (`--audit`).
 //! - [`redis`]: `publish` / `publish_batch` vs raw pipelined `XADD`, and paced publish-to-handler
 //!   latency (`--backend redis`).
 //!
 //! This module holds what they share: the event generator, the median, the progress bar and the report
 //! printer (a table on stdout, or one JSON document with `--json`).
 
+mod audit;
 mod consumers;
 mod embedded;
 mod redis;
@@ -28,6 +31,9 @@ use crate::cli::BenchArgs;
 /// # Errors
 /// Invalid arguments, an unreachable service or a failed measurement.
 pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.audit {
+        return audit::run(&a).await;
+    }
     if a.consumers {
         return consumers::run(&a).await;
     }
