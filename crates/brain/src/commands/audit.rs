@@ -151,7 +151,7 @@ fn tenant_arg(t: Option<&str>) -> anyhow::Result<Option<TenantId>> {
 }
 
 fn time_arg(flag: &str, t: Option<&str>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
-    t.map(|s| crate::time_arg::parse_since(s, chrono::Utc::now()).map_err(|e| anyhow!("{flag}: {e}"))).transpose()
+    t.map(|s| brain_server::time_arg::parse_since(s, chrono::Utc::now()).map_err(|e| anyhow!("{flag}: {e}"))).transpose()
 }
 
 async fn exec(a: AuditArgs) -> anyhow::Result<Outcome> {
