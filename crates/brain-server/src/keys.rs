@@ -1,7 +1,7 @@
 //! API keys: each maps to a [`Principal`] (tenant + role). Owned here: the `api_keys` table, key
 //! creation, authentication, listing, revocation and the first-start admin key.
 //!
-//! Keys live in the state store (table `api_keys`, created at startup with `CREATE TABLE IF NOT EXISTS`),
+//! Keys live in the state store (table `api_keys`, created by this module's versioned migration at start),
 //! so replicas sharing one PostgreSQL share their keys. Only the SHA-256 of a key's secret is stored: a
 //! leaked database does not leak usable keys. A key is `brk_` followed by 64 hex digits (256 random bits);
 //! its public id (`key_` + 16 hex digits) is what lists and revocation use.
@@ -20,8 +20,20 @@ use sha2::{Digest, Sha256};
 const KEY_PREFIX: &str = "brk_";
 /// Longest `Authorization` value looked at; anything longer cannot be one of our keys.
 const MAX_KEY_CHARS: usize = 200;
-/// The tenant of the admin key created on first start.
-pub(crate) const DEFAULT_TENANT: &str = "default";
+/// The table recording which of the key store's migrations ran.
+const MIGRATIONS_TABLE: &str = "_api_keys_migrations";
+/// The key store's versioned migrations (version, description, SQLite, PostgreSQL), oldest first.
+/// Version 1 uses `IF NOT EXISTS` so stores whose table an earlier version created ad hoc adopt it.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(1, "api keys", API_KEYS_V1, API_KEYS_V1)];
+/// The `api_keys` table (the same SQL on both databases).
+const API_KEYS_V1: &str = "CREATE TABLE IF NOT EXISTS api_keys (
+    id         TEXT PRIMARY KEY,
+    key_hash   TEXT NOT NULL UNIQUE,
+    tenant_id  TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+)";
 /// The file the first-start admin key is written to, in the data dir.
 pub const ADMIN_KEY_FILE: &str = "admin.key";
 
@@ -93,15 +105,7 @@ impl KeyStore {
     /// # Errors
     /// The state store fails.
     pub async fn open(store: StateStore) -> Result<Self, KeyError> {
-        let sql = "CREATE TABLE IF NOT EXISTS api_keys (
-                id         TEXT PRIMARY KEY,
-                key_hash   TEXT NOT NULL UNIQUE,
-                tenant_id  TEXT NOT NULL,
-                role       TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                revoked_at BIGINT
-            )";
-        store.run_ddl(sql).await?;
+        store.migrate_set(MIGRATIONS_TABLE, MIGRATIONS).await?;
         Ok(Self { store })
     }
 
@@ -208,9 +212,7 @@ impl KeyStore {
         if self.count().await? > 0 {
             return Ok(None);
         }
-        let tenant: TenantId = DEFAULT_TENANT
-            .parse()
-            .map_err(|e: eventstream_core::InvalidId| KeyError::Corrupt { id: "default tenant".into(), reason: e.to_string() })?;
+        let tenant = TenantId::default_tenant();
         let (_, secret) = self.create(&tenant, Role::Admin).await?;
         let path = data_dir.join(ADMIN_KEY_FILE);
         write_private(&path, &format!("{secret}\n")).map_err(|source| KeyError::Write { path, source })?;
