@@ -29,6 +29,7 @@
 //! mission_max_retries = 3
 //! executor_duration_ms = 50    # the built-in simulating executor
 //! executor_failure_rate = 0.0
+//! mission_lease_secs = 30      # a dead worker's missions are re-queued this long after its last renewal
 //! metrics_interval_secs = 30
 //! heartbeat_timeout_secs = 30
 //!
@@ -84,6 +85,7 @@ struct FileModules {
     mission_max_retries: Option<u32>,
     executor_duration_ms: Option<u64>,
     executor_failure_rate: Option<f64>,
+    mission_lease_secs: Option<u64>,
     metrics_interval_secs: Option<u64>,
     heartbeat_timeout_secs: Option<u64>,
 }
@@ -305,6 +307,12 @@ impl Settings {
                 bail!("modules.executor_failure_rate must be between 0 and 1");
             }
             modules.executor_failure_rate = r;
+        }
+        if let Some(s) = m.mission_lease_secs {
+            if s == 0 || s > 86_400 {
+                bail!("modules.mission_lease_secs must be between 1 and 86400");
+            }
+            modules.mission_lease = std::time::Duration::from_secs(s);
         }
         if let Some(s) = m.metrics_interval_secs {
             if s == 0 {
