@@ -16,7 +16,7 @@
 //! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
 //! redis_url = "redis://127.0.0.1:6379"
 //! nats_url = "nats://127.0.0.1:4222"      # backend = "nats": JetStream stream BRAIN_EVENTS by default
-//! stream = "brain:events:stream"
+//! stream = "brain:events:stream"   # redis / nats only; an error with the embedded backend
 //!
 //! [database]
 //! url = "postgres://user@host/db"   # default: sqlite://<data_dir>/state.db
@@ -231,6 +231,12 @@ impl Settings {
         }
         let log = match backend.as_str() {
             "embedded" => {
+                if let Some(stream) = &stream {
+                    bail!(
+                        "stream {stream:?} (--stream, BRAIN_STREAM or log.stream) names a Redis or JetStream stream; \
+                         the embedded backend keeps one log per data dir: choose it with --data-dir"
+                    );
+                }
                 let durability = file.log.durability.as_deref().unwrap_or("full").parse()?;
                 LogSettings::Embedded { durability }
             }
