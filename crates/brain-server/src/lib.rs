@@ -11,7 +11,8 @@
 //!
 //! What it owns: startup ([`Application`]: publisher, consumer runtime with the system and module
 //! subscribers, maintenance, listener), the HTTP server (`server.rs`: health, readiness, the router), the
-//! event API under `/api` (`api/`), the dashboard at `/` (`dashboard/`), the API-key store ([`keys`]) and
+//! event API under `/api` (`api/`), the dashboard at `/` (`dashboard/`), the API-key store ([`keys`]), the
+//! one ingest path every published event takes ([`ingest`]: limits, envelope rules, catalog validation) and
 //! the time/position grammar shared with the CLI ([`time_arg`]). What it does not own: choosing and
 //! opening a backend and reading configuration — the `brain` binary does that and hands over
 //! [`ServerSettings`] and opened [`Backends`].
@@ -23,4 +24,5 @@ mod server;
 mod startup;
 pub mod time_arg;
 
+pub use api::ingest;
 pub use startup::{Application, Backends, ServerSettings};

@@ -79,11 +79,12 @@ impl Application {
             .await
             .context("cannot open the audit log")?;
         api.subscriptions.push(audit.subscription().context("audit subscriber")?);
-        let modules = brain_modules::Modules::init(events.clone(), log.clone(), settings.modules.clone())
-            .await
-            .context("cannot start the modules")?;
-        let mut runtime =
-            ConsumerRuntime::new(log.clone(), store.clone(), settings.consumer_name.clone().unwrap_or_else(default_consumer_name));
+        // One consumer name for the runtime and the mission leases (the owner of this replica's claims).
+        let consumer_name = settings.consumer_name.clone().unwrap_or_else(default_consumer_name);
+        let module_config = brain_modules::ModulesConfig { consumer_name: consumer_name.clone(), ..settings.modules.clone() };
+        let modules =
+            brain_modules::Modules::init(events.clone(), log.clone(), module_config).await.context("cannot start the modules")?;
+        let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), consumer_name);
         let mut consumers = Vec::new();
         for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(modules.subscriptions()).chain(subscriptions) {
             let name = sub.name().clone();

@@ -1,6 +1,37 @@
-//! Parsing of the time arguments of the CLI (`--since`).
+//! Parsing of time and position arguments, shared by the CLI and the HTTP API: [`parse_since`] for
+//! `--since` / `since=` / `until=`, and [`parse_start`], the one grammar of a replay start
+//! (`brain replay --from` and `POST /api/consumers/{name}/replay`).
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use eventstream_core::{Position, StartFrom};
+
+/// What [`parse_start`] accepts, for error messages.
+pub const START_GRAMMAR: &str =
+    "`start`, `end` (or `now`), a position, an RFC 3339 time, a date (YYYY-MM-DD) or an age such as 15m, 2h, 7d";
+
+/// Parses where a replay starts:
+/// - `start` (or `beginning`): the first event;
+/// - `end` (or `now`): after the newest event;
+/// - a position: a number (`42`, embedded and NATS) or a Redis id (`1700000000000-0`); the events after it;
+/// - a time: RFC 3339, naive ISO, `YYYY-MM-DD` or an age relative to `now` (`15m`, `2h`, `7d`); the events
+///   appended at or after it. (Epoch seconds are not accepted here: a bare number is a position.)
+///
+/// # Errors
+/// Anything else, with a message that lists the accepted forms.
+pub fn parse_start(s: &str, now: DateTime<Utc>) -> Result<StartFrom, String> {
+    let s = s.trim();
+    match s {
+        "start" | "beginning" => return Ok(StartFrom::Beginning),
+        "end" | "now" => return Ok(StartFrom::End),
+        _ => {}
+    }
+    let (digits, seq) = s.split_once('-').map_or((s, None), |(a, b)| (a, Some(b)));
+    let all_digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    if all_digits(digits) && seq.is_none_or(all_digits) {
+        return s.parse::<Position>().map(StartFrom::After).map_err(|e| format!("invalid position {s:?}: {e}"));
+    }
+    parse_since(s, now).map(StartFrom::Time).map_err(|_| format!("expected {START_GRAMMAR}, got {s:?}"))
+}
 
 /// Parses an absolute time (RFC 3339, naive ISO, `YYYY-MM-DD`, epoch seconds) or an age relative to
 /// `now` (`90s`, `15m`, `2h`, `7d`).
@@ -35,6 +66,23 @@ fn parse_age(s: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replay_starts_share_one_grammar() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().unwrap_or_default();
+        assert_eq!(parse_start("start", now), Ok(StartFrom::Beginning));
+        assert_eq!(parse_start("end", now), Ok(StartFrom::End));
+        assert_eq!(parse_start("now", now), Ok(StartFrom::End));
+        assert!(matches!(parse_start("42", now), Ok(StartFrom::After(_))));
+        assert!(matches!(parse_start("1700000000000-0", now), Ok(StartFrom::After(_))));
+        let new_year = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        assert_eq!(parse_start("2026-01-01", now), Ok(StartFrom::Time(new_year)));
+        assert_eq!(parse_start("15m", now), Ok(StartFrom::Time(now - Duration::minutes(15))));
+        assert!(matches!(parse_start("2026-01-01T00:00:00Z", now), Ok(StartFrom::Time(_))));
+        for bad in ["whenever", "a b", "", "-5", "12-", "1-2-3"] {
+            assert!(parse_start(bad, now).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ages_dates_and_timestamps() {

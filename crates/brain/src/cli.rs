@@ -130,6 +130,10 @@ pub(crate) struct PublishArgs {
     /// Event id (default: a new UUIDv7). Re-publishing with the same id is deduplicated by consumers.
     #[arg(long)]
     pub(crate) id: Option<String>,
+    /// Catalog validation: `strict` (reject unknown types and invalid payloads), `warn` (publish, print
+    /// what strict would reject) or `off`. Default: `[api] validation` of the configuration (`strict`).
+    #[arg(long)]
+    pub(crate) validation: Option<String>,
     /// Print the receipt as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -170,9 +174,13 @@ pub(crate) struct EventsArgs {
     /// At most this many events.
     #[arg(long, default_value_t = 100)]
     pub(crate) limit: usize,
-    /// One JSON envelope per line.
+    /// One JSON envelope per line (the same as `--format json`).
     #[arg(long)]
     pub(crate) json: bool,
+    /// Output: `text` (default), `json` (one envelope per line) or `cloudevents` (one structured
+    /// CloudEvent per line).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
 }
 
 #[derive(Debug, Args)]

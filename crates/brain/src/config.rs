@@ -16,7 +16,7 @@
 //! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
 //! redis_url = "redis://127.0.0.1:6379"
 //! nats_url = "nats://127.0.0.1:4222"      # backend = "nats": JetStream stream BRAIN_EVENTS by default
-//! stream = "brain:events:stream"
+//! stream = "brain:events:stream"   # redis / nats only; an error with the embedded backend
 //!
 //! [database]
 //! url = "postgres://user@host/db"   # default: sqlite://<data_dir>/state.db
@@ -29,6 +29,7 @@
 //! mission_max_retries = 3
 //! executor_duration_ms = 50    # the built-in simulating executor
 //! executor_failure_rate = 0.0
+//! mission_lease_secs = 30      # a dead worker's missions are re-queued this long after its last renewal
 //! metrics_interval_secs = 30
 //! heartbeat_timeout_secs = 30
 //!
@@ -84,6 +85,7 @@ struct FileModules {
     mission_max_retries: Option<u32>,
     executor_duration_ms: Option<u64>,
     executor_failure_rate: Option<f64>,
+    mission_lease_secs: Option<u64>,
     metrics_interval_secs: Option<u64>,
     heartbeat_timeout_secs: Option<u64>,
 }
@@ -242,6 +244,12 @@ impl Settings {
         }
         let log = match backend.as_str() {
             "embedded" => {
+                if let Some(stream) = &stream {
+                    bail!(
+                        "stream {stream:?} (--stream, BRAIN_STREAM or log.stream) names a Redis or JetStream stream; \
+                         the embedded backend keeps one log per data dir: choose it with --data-dir"
+                    );
+                }
                 let durability = file.log.durability.as_deref().unwrap_or("full").parse()?;
                 LogSettings::Embedded { durability }
             }
@@ -318,6 +326,12 @@ impl Settings {
                 bail!("modules.executor_failure_rate must be between 0 and 1");
             }
             modules.executor_failure_rate = r;
+        }
+        if let Some(s) = m.mission_lease_secs {
+            if s == 0 || s > 86_400 {
+                bail!("modules.mission_lease_secs must be between 1 and 86400");
+            }
+            modules.mission_lease = std::time::Duration::from_secs(s);
         }
         if let Some(s) = m.metrics_interval_secs {
             if s == 0 {

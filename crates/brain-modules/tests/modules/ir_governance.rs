@@ -369,6 +369,9 @@ async fn one_hundred_concurrent_consumes(app: App) {
     let hash = hash_a();
     let (id, token) = issue(&app, TENANT, &hash, 600).await;
     let body = json!({"ir_hash": hash, "token": token});
+    // Open 100 keep-alive connections first, so the consumes reach the server together instead of
+    // trickling in behind 100 TCP handshakes (which would let them run one after another).
+    futures::future::join_all((0..100).map(|_| app.get("/api/ir/approvals/health"))).await;
     let calls = (0..100).map(|_| app.call(Method::POST, "/api/ir/approvals/consume", TENANT, Some("corr-race"), Some(body.clone())));
     let results = futures::future::join_all(calls).await;
     assert!(results.iter().all(|(s, _)| *s == 200), "{:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());

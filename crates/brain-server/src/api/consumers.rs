@@ -11,13 +11,14 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use brain_http::{ApiError, Json, Path, Principal};
-use chrono::DateTime;
-use eventstream_core::{GroupName, Position, StartFrom};
+use chrono::Utc;
+use eventstream_core::{GroupName, StartFrom};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors;
 use crate::server::AppState;
+use crate::time_arg::{START_GRAMMAR, parse_start};
 
 /// `GET /api/consumers`.
 pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Result<axum::Json<Value>, ApiError> {
@@ -61,8 +62,9 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReplayRequest {
-    /// `"start"`, `"end"`, an RFC 3339 time (events appended at or after it) or a position (events after
-    /// it).
+    /// Where to restart, in the grammar `brain replay --from` shares ([`parse_start`]): `"start"`, `"end"`,
+    /// a position (events after it), an RFC 3339 time, a date or an age such as `"15m"` (events appended
+    /// at or after it).
     from: Value,
     /// Delete the inbox rows of the range first, so every event is handled again.
     #[serde(default)]
@@ -70,25 +72,13 @@ pub(super) struct ReplayRequest {
 }
 
 fn parse_from(v: &Value) -> Result<StartFrom, ApiError> {
-    let bad = || {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`from` must be \"start\", \"end\", an RFC 3339 time or a position")
-            .with_field("from")
-    };
+    let bad = |reason: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("`from`: {reason}")).with_field("from");
     let s = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_u64() => n.to_string(),
-        _ => return Err(bad()),
+        _ => return Err(bad(format!("expected a string: {START_GRAMMAR}"))),
     };
-    match s.as_str() {
-        "start" | "beginning" => Ok(StartFrom::Beginning),
-        "end" | "now" => Ok(StartFrom::End),
-        _ => {
-            if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
-                return Ok(StartFrom::Time(t.to_utc()));
-            }
-            s.parse::<Position>().map(StartFrom::After).map_err(|_| bad())
-        }
-    }
+    parse_start(&s, Utc::now()).map_err(bad)
 }
 
 /// `POST /api/consumers/{name}/replay` (admin only).
@@ -124,6 +114,9 @@ mod tests {
         assert!(matches!(parse_from(&json!("2026-01-01T00:00:00Z")), Ok(StartFrom::Time(_))));
         assert!(matches!(parse_from(&json!(42)), Ok(StartFrom::After(_))));
         assert!(matches!(parse_from(&json!("1700000000000-0")), Ok(StartFrom::After(_))));
+        assert!(matches!(parse_from(&json!("15m")), Ok(StartFrom::Time(_))));
+        assert!(matches!(parse_from(&json!("2026-01-01")), Ok(StartFrom::Time(_))));
+        assert_eq!(parse_from(&json!("end")).ok(), Some(StartFrom::End));
         assert!(parse_from(&json!("a b")).is_err());
         assert!(parse_from(&json!(true)).is_err());
     }

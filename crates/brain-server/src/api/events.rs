@@ -1,31 +1,30 @@
 //! `POST /api/events` (publish), `GET /api/events` (history with filters and a cursor),
 //! `GET /api/events/{id}`; and the publishing path shared with CloudEvents.
+//!
+//! Both reads answer CloudEvents when asked: `GET /api/events/{id}` with
+//! `Accept: application/cloudevents+json` answers one structured CloudEvent, `GET /api/events` with
+//! `Accept: application/cloudevents-batch+json` (or `format=cloudevents`) a batch (a JSON array); the
+//! next page of a batch is in the `Link: <...>; rel="next"` header, since a batch has no room for it.
 
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use brain_events::Warning;
 use brain_http::{ApiError, Json, Path, Principal, Query};
 use chrono::{DateTime, Utc};
+use eventstream_core::codec::cloudevents;
 use eventstream_core::{Event, EventId, MAX_FIELD_CHARS, Source, TenantId, TypePattern};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::errors;
+use super::ingest::ingest;
 use eventstream_system::index::{EventFilter, IndexedEvent};
 use crate::server::AppState;
 
-/// The largest event payload, serialised (512 KiB).
-pub(crate) const MAX_PAYLOAD_BYTES: usize = 512 * 1024;
-/// The longest string inside a payload, in characters.
-pub(crate) const MAX_STRING_CHARS: usize = 64 * 1024;
-/// The deepest nesting of a payload.
-const MAX_DEPTH: usize = 32;
-/// The largest `meta`, serialised.
-const MAX_META_BYTES: usize = 16 * 1024;
 /// Default page size of `GET /api/events`.
 const DEFAULT_LIMIT: u32 = 100;
 /// Largest page size.
@@ -89,12 +88,8 @@ impl PublishRequest {
         meta.insert("producer".into(), source.clone().into());
         meta.insert("source_module".into(), entry.map_or_else(|| event_type.namespace().to_owned(), |e| e.module.to_owned()).into());
         if let Some(given) = self.meta {
-            if Value::Object(given.clone()).to_string().len() > MAX_META_BYTES {
-                return Err(ApiError::payload_too_large(format!("meta is larger than {MAX_META_BYTES} bytes")).with_field("meta"));
-            }
             meta.extend(given);
         }
-        check_payload(&self.payload)?;
         let mut env = Map::new();
         env.insert("id".into(), id.into());
         env.insert("type".into(), event_type.as_str().into());
@@ -121,67 +116,6 @@ impl PublishRequest {
     }
 }
 
-/// Size limits on a payload: total bytes, string lengths, nesting depth.
-fn check_payload(payload: &Map<String, Value>) -> Result<(), ApiError> {
-    fn walk(v: &Value, path: &mut String, depth: usize) -> Result<(), ApiError> {
-        if depth > MAX_DEPTH {
-            return Err(ApiError::invalid(path.clone(), format!("nested deeper than {MAX_DEPTH} levels")).with_code("payload_too_deep"));
-        }
-        match v {
-            Value::String(s) if s.chars().count() > MAX_STRING_CHARS => {
-                Err(ApiError::payload_too_large(format!("a string is longer than {MAX_STRING_CHARS} characters")).with_field(path.clone()))
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("/{i}"));
-                    walk(item, path, depth + 1)?;
-                    path.truncate(len);
-                }
-                Ok(())
-            }
-            Value::Object(m) => {
-                for (k, item) in m {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    walk(item, path, depth + 1)?;
-                    path.truncate(len);
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-    let bytes = Value::Object(payload.clone()).to_string().len();
-    if bytes > MAX_PAYLOAD_BYTES {
-        return Err(
-            ApiError::payload_too_large(format!("the payload is {bytes} bytes; at most {MAX_PAYLOAD_BYTES}")).with_field("/payload")
-        );
-    }
-    let mut path = String::from("/payload");
-    for (k, v) in payload {
-        let len = path.len();
-        path.push('/');
-        path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-        walk(v, &mut path, 1)?;
-        path.truncate(len);
-    }
-    Ok(())
-}
-
-/// Extension: replace an error's code (for the rare status whose code differs from the helper's).
-trait WithCode {
-    fn with_code(self, code: &'static str) -> Self;
-}
-
-impl WithCode for ApiError {
-    fn with_code(mut self, code: &'static str) -> Self {
-        self.code = code;
-        self
-    }
-}
-
 /// What a successful publish answers.
 pub(super) struct Published {
     pub(super) event: Event,
@@ -199,7 +133,8 @@ impl IntoResponse for Published {
     }
 }
 
-/// The publishing path of the API: role, tenant, catalog validation, append, index.
+/// The publishing path of the API: role, tenant, then [`ingest`] (limits, envelope checks, catalog
+/// validation), append, index.
 ///
 /// The tenant of the event is the key's. A non-admin key that names another tenant gets 403; an admin
 /// may publish for any tenant (default: its own).
@@ -210,11 +145,7 @@ pub(super) async fn publish_checked(state: &AppState, principal: &Principal, mut
         Some(t) if *t == principal.tenant || principal.is_admin() => {}
         Some(_) => return Err(ApiError::forbidden("a key may only publish events of its own tenant").with_field("tenant_id")),
     }
-    check_payload(&event.payload)?;
-    let warnings = state
-        .catalog
-        .validate(&event, state.validation)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.pointer()))?;
+    let (event, warnings) = ingest(&state.catalog, state.validation, event)?;
     let started = Instant::now();
     let receipt = state.events.publish(event.clone()).await.map_err(|e| errors::publish(&e))?;
     state.metrics.observe_publish(event.event_type.as_str(), started.elapsed());
@@ -253,6 +184,17 @@ pub(super) struct EventQuery {
     until: Option<String>,
     pub(super) limit: Option<String>,
     pub(super) cursor: Option<String>,
+    /// `json` (default) or `cloudevents`.
+    format: Option<String>,
+}
+
+/// How events are written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    /// The envelope, with its `position`.
+    Json,
+    /// Structured CloudEvents 1.0.
+    CloudEvents,
 }
 
 fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
@@ -274,6 +216,17 @@ fn id_filter(field: &str, v: Option<String>) -> Result<Option<String>, ApiError>
 }
 
 impl EventQuery {
+    /// The `format` asked for; without one, CloudEvents when `accept_cloudevents` (the Accept header
+    /// names the CloudEvents media type of the route).
+    pub(super) fn format(&self, accept_cloudevents: bool) -> Result<Format, ApiError> {
+        match self.format.as_deref() {
+            None if accept_cloudevents => Ok(Format::CloudEvents),
+            None | Some("json") => Ok(Format::Json),
+            Some("cloudevents") => Ok(Format::CloudEvents),
+            Some(_) => Err(invalid_query("format", "`format` must be `json` or `cloudevents`")),
+        }
+    }
+
     /// The filter this query asks for, scoped to what `principal` may see.
     pub(super) fn filter(&self, principal: &Principal) -> Result<EventFilter, ApiError> {
         let mut types = Vec::new();
@@ -325,6 +278,20 @@ fn decode_cursor(s: &str) -> Result<i64, ApiError> {
     if seq < 0 { Err(bad()) } else { Ok(seq) }
 }
 
+/// Whether the Accept header names `media` (parameters and q-values are not weighed).
+pub(super) fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|m| {
+        m.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(media))
+    })
+}
+
+/// The stored event of a row, upcast to the current schema version (`None`: stored by an older version
+/// in a form this one cannot read).
+pub(super) fn event_of(state: &AppState, row: &IndexedEvent) -> Option<Event> {
+    let e = Event::from_json_slice(row.body.as_bytes()).ok()?;
+    Some(state.catalog.upcast(e.clone()).unwrap_or(e))
+}
+
 /// An indexed event as the API shows it: the envelope (upcast to the current schema version) plus its
 /// `position`.
 pub(super) fn view(state: &AppState, row: &IndexedEvent) -> Value {
@@ -346,9 +313,12 @@ pub(super) fn view(state: &AppState, row: &IndexedEvent) -> Value {
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     Query(q): Query<EventQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = q.filter(&principal)?;
+    let format = q.format(accepts(&headers, cloudevents::BATCH_CONTENT_TYPE))?;
     let limit = match q.limit.as_deref() {
         None => DEFAULT_LIMIT,
         Some(s) => match s.parse::<u32>() {
@@ -361,25 +331,51 @@ pub(super) async fn list(
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more { rows.last().map(|r| encode_cursor(r.seq)) } else { None };
-    let events: Vec<Value> = rows.iter().map(|r| view(&state, r)).collect();
-    Ok(axum::Json(json!({"events": events, "next_cursor": next_cursor})))
+    if format == Format::Json {
+        let events: Vec<Value> = rows.iter().map(|r| view(&state, r)).collect();
+        return Ok(axum::Json(json!({"events": events, "next_cursor": next_cursor})).into_response());
+    }
+    // Rows this version cannot decode have no CloudEvents form; they are left out of a batch.
+    let events: Vec<Event> = rows.iter().filter_map(|r| event_of(&state, r)).collect();
+    let mut resp = ([(header::CONTENT_TYPE, cloudevents::BATCH_CONTENT_TYPE)], cloudevents::to_batch(&events).to_string()).into_response();
+    if let Some(c) = next_cursor {
+        let kept: Vec<&str> = raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty() && !p.starts_with("cursor=")).collect();
+        let mut query = kept.join("&");
+        if !query.is_empty() {
+            query.push('&');
+        }
+        let link = format!("</api/events?{query}cursor={c}>; rel=\"next\"");
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// `GET /api/events/{id}`: 404 for an unknown id or another tenant's event.
 pub(super) async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id: EventId = id
         .parse()
         .map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("id"))?;
     let tenant = principal.scope(None)?;
     let row = state.index.get(id.as_str(), tenant.as_ref()).await.map_err(|e| errors::store(&e))?;
-    match row {
-        Some(r) => Ok(axum::Json(view(&state, &r))),
-        None => Err(ApiError::not_found(format!("no event with id `{id}`"))),
+    let Some(row) = row else { return Err(ApiError::not_found(format!("no event with id `{id}`"))) };
+    if !accepts(&headers, cloudevents::STRUCTURED_CONTENT_TYPE) {
+        return Ok(axum::Json(view(&state, &row)).into_response());
     }
+    let event = event_of(&state, &row).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "this event is stored in a form that has no CloudEvents encoding; ask for application/json",
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, cloudevents::STRUCTURED_CONTENT_TYPE)], cloudevents::to_structured(&event).to_string()).into_response())
 }
 
 #[cfg(test)]
@@ -392,20 +388,5 @@ mod tests {
         for bad in ["", "x", "!!!", "ZTE6LTE", &"A".repeat(100), "ZTE6"] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn payload_limits_name_the_field() {
-        let mut p = Map::new();
-        p.insert("note".into(), "x".repeat(MAX_STRING_CHARS + 1).into());
-        let e = check_payload(&p).err().map(|e| (e.code, e.field));
-        assert_eq!(e, Some(("payload_too_large", Some("/payload/note".into()))));
-        let mut deep = Value::Null;
-        for _ in 0..40 {
-            deep = json!([deep]);
-        }
-        let mut p = Map::new();
-        p.insert("d".into(), deep);
-        assert_eq!(check_payload(&p).err().map(|e| e.code), Some("payload_too_deep"));
     }
 }

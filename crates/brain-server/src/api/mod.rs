@@ -6,15 +6,17 @@
 //! the role (403) and scope every read to the key's tenant in the SQL query (only admins cross tenants).
 //! Every error is a [`brain_http::ApiError`] with a stable code; [`errors`] maps backend failures.
 //!
-//! Limits: request bodies up to [`BODY_LIMIT`] (413 `payload_too_large`), event payloads up to
-//! [`events::MAX_PAYLOAD_BYTES`], strings inside payloads up to [`events::MAX_STRING_CHARS`] characters;
-//! envelope fields as the envelope allows.
+//! Limits: request bodies up to [`BODY_LIMIT`] (413 `payload_too_large`); every published event, from
+//! HTTP, CloudEvents or `brain publish`, then passes [`ingest::ingest`]: payload and meta sizes, envelope
+//! field rules, catalog validation.
 //!
 //! # Layout
-//! `auth.rs` the key middleware, `events.rs` publish/history, `stream.rs` SSE, `cloudevents.rs`,
-//! `catalog.rs`, `consumers.rs`, `dlq.rs`, `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes,
-//! `errors.rs` error mapping, `test_hooks.rs` test-only subscribers. The event index behind history and
-//! the SSE tail is a system consumer in `eventstream_system::index`.
+//! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events.rs`
+//! publish/history, `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
+//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `test_hooks.rs`
+//! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
+//! turn on). The event index behind history and the SSE tail is a system consumer in
+//! `eventstream_system::index`.
 
 mod audit;
 pub(crate) mod auth;
@@ -24,9 +26,11 @@ mod consumers;
 mod dlq;
 mod errors;
 mod events;
+pub mod ingest;
 pub(crate) mod metrics;
 mod openapi;
 mod stream;
+#[cfg(feature = "test-hooks")]
 pub(crate) mod test_hooks;
 
 use axum::Router;
@@ -102,7 +106,9 @@ impl ApiParts {
         let keys = crate::keys::KeyStore::open(store.clone()).await.context("cannot prepare the api_keys table")?;
         let new_admin_key = keys.bootstrap_admin(data_dir).await.context("cannot create the first admin key")?;
         let index = eventstream_system::index::EventIndex::open(store.clone()).await.context("cannot prepare the events index table")?;
+        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         let mut subscriptions = vec![index.subscription().context("event index subscriber")?];
+        #[cfg(feature = "test-hooks")]
         subscriptions.extend(test_hooks::failing_subscribers()?);
         Ok(Self { keys, index, metrics: std::sync::Arc::default(), new_admin_key, subscriptions })
     }

@@ -1,7 +1,7 @@
 //! `GET /api/events/stream`: the live tail as Server-Sent Events, with the filters of `GET /api/events`.
 //!
 //! Each SSE message has `id:` = the event's log position, `event:` = its type and `data:` = the envelope
-//! (as `GET /api/events` shows it). A client that reconnects with `Last-Event-ID: POSITION` gets every
+//! (as `GET /api/events` shows it), or with `format=cloudevents` the event as a structured CloudEvent. A client that reconnects with `Last-Event-ID: POSITION` gets every
 //! matching event after that position; without it the stream starts at the newest event.
 //!
 //! The tail reads the event index, filtered in SQL (tenant included), and waits on the index's change
@@ -19,11 +19,12 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use brain_http::{ApiError, Principal, Query};
 use eventstream_core::Position;
+use eventstream_core::codec::cloudevents;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::errors;
-use super::events::{EventQuery, view};
+use super::events::{EventQuery, Format, event_of, view};
 use eventstream_system::index::EventFilter;
 use crate::server::AppState;
 
@@ -51,6 +52,7 @@ pub(super) async fn stream(
         .with_field(field));
     }
     let filter = q.filter(&principal)?;
+    let format = q.format(false)?;
     let bad_id = || {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_last_event_id", "Last-Event-ID must be a position this server sent")
             .with_field("Last-Event-ID")
@@ -63,12 +65,12 @@ pub(super) async fn stream(
         }
     };
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(tail(state, filter, start, tx));
+    tokio::spawn(tail(state, filter, format, start, tx));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
 /// Sends matching events after `seq` until the client goes away.
-async fn tail(state: AppState, filter: EventFilter, mut seq: i64, tx: mpsc::Sender<Result<SseEvent, Infallible>>) {
+async fn tail(state: AppState, filter: EventFilter, format: Format, mut seq: i64, tx: mpsc::Sender<Result<SseEvent, Infallible>>) {
     let mut changes = state.index.changes();
     let mut settle: Option<usize> = None;
     loop {
@@ -85,7 +87,14 @@ async fn tail(state: AppState, filter: EventFilter, mut seq: i64, tx: mpsc::Send
         let found = !rows.is_empty();
         for row in &rows {
             seq = row.seq;
-            let data = view(&state, row);
+            let data = match format {
+                Format::Json => view(&state, row),
+                Format::CloudEvents => match event_of(&state, row) {
+                    Some(e) => cloudevents::to_structured(&e),
+                    // No CloudEvents form (stored by an older version, unreadable now): left out.
+                    None => continue,
+                },
+            };
             let event_type = data.get("type").and_then(|t| t.as_str()).unwrap_or("event").to_owned();
             let msg = SseEvent::default().id(row.position.clone()).event(event_type).data(data.to_string());
             if tx.send(Ok(msg)).await.is_err() {

@@ -1,4 +1,6 @@
-//! **Test-only** hooks, read from the environment at startup and inert without it.
+//! **Test-only** hooks, read from the environment at startup. Compiled only with the cargo feature
+//! `test-hooks`, which only this crate's integration tests enable (a dev-dependency of the package on
+//! itself); a binary built without it ignores the variables below.
 //!
 //! `BRAIN_TEST_FAILING_SUBSCRIBER=NAME:PATTERN[,NAME:PATTERN...]` runs, for each pair, a subscriber that
 //! fails every event matching `PATTERN` permanently, so integration tests can produce dead letters

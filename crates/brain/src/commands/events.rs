@@ -1,10 +1,12 @@
-//! `brain events`: read history, oldest first.
+//! `brain events`: read history, oldest first, as text, JSON lines or (`--format cloudevents`) one
+//! structured CloudEvent per line.
 
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::anyhow;
 use chrono::Utc;
+use eventstream_core::codec::cloudevents;
 use eventstream_core::{Record, StartFrom, TenantId, TypePattern};
 
 use super::parse_pattern;
@@ -27,10 +29,41 @@ fn keep(r: &Record, pattern: &TypePattern, tenant: Option<&TenantId>) -> bool {
     }
 }
 
+/// How `brain events` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    CloudEvents,
+}
+
+fn parse_format(a: &EventsArgs) -> anyhow::Result<Format> {
+    match (a.format.as_deref(), a.json) {
+        (None, false) | (Some("text"), false) => Ok(Format::Text),
+        (None | Some("json"), _) => Ok(Format::Json),
+        (Some("cloudevents"), false) => Ok(Format::CloudEvents),
+        (Some("text" | "cloudevents"), true) => anyhow::bail!("--json and --format {} contradict each other", a.format.as_deref().unwrap_or("")),
+        (Some(other), _) => anyhow::bail!("--format: expected text, json or cloudevents, got {other:?}"),
+    }
+}
+
+/// Writes one record as a structured CloudEvent line; an undecodable entry has no CloudEvents form and
+/// is reported on stderr instead.
+fn print_cloudevent(out: &mut impl Write, r: &Record) -> std::io::Result<()> {
+    match &r.event {
+        Ok(e) => writeln!(out, "{}", cloudevents::to_structured(e)),
+        Err(err) => {
+            eprintln!("warning: entry at position {} is undecodable, not shown: {err}", r.position);
+            Ok(())
+        }
+    }
+}
+
 pub(crate) async fn run(a: EventsArgs) -> anyhow::Result<()> {
     if a.limit == 0 || a.limit > MAX_LIMIT {
         anyhow::bail!("--limit: must be between 1 and {MAX_LIMIT}");
     }
+    let format = parse_format(&a)?;
     let pattern = parse_pattern(a.type_pattern.as_deref())?;
     let tenant = a.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| anyhow!("--tenant: {e}"))?;
     let since = a.since.as_deref().map(|s| parse_since(s, Utc::now())).transpose().map_err(|e| anyhow!("--since: {e}"))?;
@@ -60,10 +93,13 @@ pub(crate) async fn run(a: EventsArgs) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     for r in &shown {
-        print_record(&mut out, r, a.json)?;
+        match format {
+            Format::CloudEvents => print_cloudevent(&mut out, r)?,
+            _ => print_record(&mut out, r, format == Format::Json)?,
+        }
     }
     out.flush()?;
-    if shown.is_empty() && !a.json {
+    if shown.is_empty() && format == Format::Text {
         eprintln!("no events match");
     }
     Ok(())

@@ -1,9 +1,13 @@
-//! `brain publish`: append one event and print its receipt.
+//! `brain publish`: append one event and print its receipt. The event passes the same checks as one
+//! published over HTTP ([`brain_server::ingest::ingest`]: size limits, envelope field rules, catalog
+//! validation in the `--validation` mode, default the configuration's `[api] validation`).
 
 use anyhow::{Context, anyhow, bail};
+use brain_events::{Catalog, ValidationMode};
 use eventstream_core::{Event, EventId, EventType, Severity, Source, TenantId};
 use serde_json::Value;
 
+use brain_server::ingest::{IngestError, ingest};
 use crate::backend::open_log;
 use crate::cli::PublishArgs;
 use crate::config::Settings;
@@ -45,6 +49,20 @@ pub(crate) fn build_event(a: &PublishArgs) -> anyhow::Result<Event> {
 pub(crate) async fn run(a: PublishArgs) -> anyhow::Result<()> {
     let event = build_event(&a)?;
     let settings = Settings::resolve(&a.log, None, None)?;
+    let mode = match a.validation.as_deref() {
+        None => settings.validation,
+        Some(v) => v.parse::<ValidationMode>().map_err(|_| anyhow!("--validation: expected strict, warn or off, got {v:?}"))?,
+    };
+    let (event, warnings) = ingest(&Catalog::new(), mode, event).map_err(|e| match e {
+        IngestError::Envelope { .. } => anyhow!("{e}"),
+        IngestError::Invalid { .. } => {
+            anyhow!("{}: {e} (validation {}; `--validation warn` or `off` publishes it anyway)", e.field(), mode.as_str())
+        }
+        IngestError::TooLarge { .. } | IngestError::TooDeep { .. } => anyhow!("--payload: {}: {e}", e.field()),
+    })?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let log = open_log(&settings).await?;
     let positions = log.append(std::slice::from_ref(&event)).await.context("publish failed")?;
     let position = positions.first().ok_or_else(|| anyhow!("the log returned no position"))?;

@@ -1,29 +1,19 @@
-//! `brain replay SUBSCRIBER --from POSITION|TIME [--reprocess]`.
+//! `brain replay SUBSCRIBER --from START [--reprocess]`: START as [`brain_server::time_arg::parse_start`] reads
+//! it, the same grammar as `POST /api/consumers/{name}/replay`.
 
 use anyhow::{Context, anyhow};
 use chrono::Utc;
-use eventstream_core::{GroupName, LogError, Position, StartFrom};
+use eventstream_core::{GroupName, LogError, StartFrom};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{open_log, open_store};
 use crate::cli::ReplayArgs;
 use crate::config::Settings;
-use brain_server::time_arg::parse_since;
+use brain_server::time_arg::parse_start;
 
-/// `start`, a position, or a time.
+/// `--from`, in the grammar the HTTP API shares ([`parse_start`]).
 fn parse_from(s: &str) -> anyhow::Result<StartFrom> {
-    if s == "start" || s == "beginning" {
-        return Ok(StartFrom::Beginning);
-    }
-    // A bare number or a Redis id is a position; anything else must be a time.
-    let looks_like_position = s.chars().all(|c| c.is_ascii_digit() || c == '-')
-        && s.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && s.matches('-').count() <= 1
-        && !s.ends_with('-');
-    if looks_like_position && !(s.len() == 10 && s.matches('-').count() == 2) {
-        return Ok(StartFrom::After(s.parse::<Position>().map_err(|e| anyhow!("--from: {e}"))?));
-    }
-    parse_since(s, Utc::now()).map(StartFrom::Time).map_err(|e| anyhow!("--from: expected `start`, a position or a time: {e}"))
+    parse_start(s, Utc::now()).map_err(|e| anyhow!("--from: {e}"))
 }
 
 pub(crate) async fn run(a: ReplayArgs) -> anyhow::Result<()> {
@@ -92,6 +82,7 @@ mod tests {
         assert!(matches!(parse_from("1700000000000-0"), Ok(StartFrom::After(_))));
         assert!(matches!(parse_from("2026-01-01"), Ok(StartFrom::Time(_))));
         assert!(matches!(parse_from("2h"), Ok(StartFrom::Time(_))));
+        assert_eq!(parse_from("end").ok(), Some(StartFrom::End));
         assert!(parse_from("whenever").is_err());
     }
 }

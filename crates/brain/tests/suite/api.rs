@@ -3,8 +3,10 @@
 //! `helpers` starts a server with its admin key and makes tenant keys; one module per concern.
 
 mod bad_input;
+mod cloudevents_out;
 mod events;
 mod helpers;
+mod ingest;
 mod isolation;
 mod keys;
 mod openapi;

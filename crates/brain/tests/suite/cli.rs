@@ -12,6 +12,8 @@ fn publish_then_events_shows_every_envelope_field() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok_stdout(brain(dir.path()).args([
         "publish",
+        "--validation",
+        "off",
         "--type",
         "task.created",
         "--source",
@@ -84,7 +86,7 @@ fn publish_then_events_shows_every_envelope_field() {
 fn events_filters_by_type_tenant_and_limit() {
     let dir = tempfile::tempdir().unwrap();
     for (t, tenant) in [("task.created", "a"), ("task.failed", "b"), ("mission.created", "a"), ("task.created", "a")] {
-        ok_stdout(brain(dir.path()).args(["publish", "--type", t, "--source", "s", "--tenant", tenant]));
+        ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", t, "--source", "s", "--tenant", tenant]));
     }
     let types = |args: &[&str]| -> Vec<String> {
         let out = ok_stdout(brain(dir.path()).args(["events", "--json"]).args(args));
@@ -101,7 +103,7 @@ fn events_filters_by_type_tenant_and_limit() {
 fn tail_shows_an_event_published_from_another_process_within_100ms() {
     let dir = tempfile::tempdir().unwrap();
     // The log must exist before tail opens it at `now`.
-    ok_stdout(brain(dir.path()).args(["publish", "--type", "system.health", "--source", "warmup"]));
+    ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "system.health", "--source", "warmup"]));
     let mut tail = brain(dir.path())
         .args(["tail", "--json", "--type", "task.*"])
         .stdin(Stdio::null())
@@ -125,9 +127,11 @@ fn tail_shows_an_event_published_from_another_process_within_100ms() {
     let mut latencies = Vec::new();
     for i in 0..5 {
         // A non-matching event first: the filter must hold it back.
-        ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "s"]));
+        ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "mission.created", "--source", "s"]));
         let out = ok_stdout(brain(dir.path()).args([
             "publish",
+            "--validation",
+            "off",
             "--type",
             "task.created",
             "--source",
@@ -167,7 +171,7 @@ fn serve_answers_health_and_ready_and_accepts_concurrent_cli_publishers() {
         assert_eq!(body["status"], "ready");
     });
     // The CLI writes to the same data dir while the server runs.
-    ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli"]));
+    ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "task.created", "--source", "cli"]));
     let out = ok_stdout(brain(dir.path()).args(["events", "--json"]));
     assert!(out.contains("\"source\":\"cli\""), "{out}");
 }
@@ -228,10 +232,11 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let _server = Server::start_with_env(dir.path(), &[], &[("BRAIN_TEST_FAILING_SUBSCRIBER", "failer:task.*")]);
     for i in 0..3 {
-        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.failed", "--source", "cli", "--payload", &format!(r#"{{"i":{i}}}"#)]));
+        ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "task.failed", "--source", "cli", "--payload", &format!(r#"{{"i":{i}}}"#)]));
     }
-    // An invalid mission.created (empty payload): the modules' subscribers dead-letter it too.
-    ok_stdout(brain(dir.path()).args(["publish", "--type", "mission.created", "--source", "cli"]));
+    // An invalid mission.created (empty payload, published with `--validation off`): the modules'
+    // subscribers dead-letter it too.
+    ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "mission.created", "--source", "cli"]));
     wait_for("3 dead letters", || {
         json_lines(&ok_stdout(brain(dir.path()).args(["dlq", "list", "--json", "--subscriber", "failer"]))).len() == 3
     });
@@ -287,4 +292,83 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     });
     let human = ok_stdout(brain(dir.path()).args(["replay", "failer", "--from", "1"]));
     assert!(human.contains("skipped by its inbox"), "{human}");
+    // The grammar the HTTP API shares: end, an age, a date, RFC 3339.
+    for from in ["end", "now", "15m", "2026-01-01", "2026-01-01T00:00:00Z", "beginning"] {
+        let out = ok_stdout(brain(dir.path()).args(["replay", "failer", "--from", from, "--json"]));
+        assert!(out.contains("\"subscriber\":\"failer\""), "--from {from}: {out}");
+    }
+    let out = run(brain(dir.path()).args(["replay", "failer", "--from", "whenever"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--from") && stderr.contains("an age such as 15m"), "{stderr}");
+}
+
+/// `brain publish` of `args`: (success, stdout, stderr).
+fn publish(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = run(brain(dir).arg("publish").args(args));
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn publish_validates_against_the_catalog_and_limits_like_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let invalid = ["--type", "mission.created", "--source", "cli"];
+    // Strict by default: rejected, naming the rule and how to publish anyway; nothing appended.
+    let (ok, _, stderr) = publish(dir.path(), &invalid);
+    assert!(!ok, "an invalid mission.created is rejected");
+    assert!(stderr.starts_with("error: ") && stderr.contains("validation strict") && stderr.contains("--validation"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let (ok, _, stderr) = publish(dir.path(), &["--type", "nosuch.thing", "--source", "cli"]);
+    assert!(!ok && stderr.contains("validation strict"), "unknown types are rejected in strict mode: {stderr}");
+    // warn: published, with the warning on stderr; off: published silently.
+    let (ok, _, stderr) = publish(dir.path(), &[&invalid[..], &["--validation", "warn"]].concat());
+    assert!(ok && stderr.contains("warning: "), "{stderr}");
+    let (ok, _, stderr) = publish(dir.path(), &[&invalid[..], &["--validation", "off"]].concat());
+    assert!(ok && !stderr.contains("warning"), "{stderr}");
+    let (ok, _, stderr) = publish(dir.path(), &[&invalid[..], &["--validation", "loose"]].concat());
+    assert!(!ok && stderr.contains("--validation"), "{stderr}");
+    // Limits apply whatever the mode: a string longer than 64 Ki characters in the payload.
+    let big = serde_json::json!({"note": "x".repeat(64 * 1024 + 1)}).to_string();
+    let (ok, _, stderr) = publish(dir.path(), &["--type", "system.health", "--source", "cli", "--validation", "off", "--payload", &big]);
+    assert!(!ok && stderr.contains("--payload: /payload/note"), "{stderr}");
+    // The configuration's `[api] validation` is the default.
+    std::fs::write(dir.path().join("brain.toml"), "[api]\nvalidation = \"off\"\n").unwrap();
+    let (ok, _, stderr) = publish(dir.path(), &invalid);
+    assert!(ok, "validation off from brain.toml: {stderr}");
+    let events = ok_stdout(brain(dir.path()).args(["events", "--json"]));
+    assert_eq!(events.lines().count(), 3, "warn, off and the configured off were appended: {events}");
+}
+
+#[test]
+fn stream_on_the_embedded_backend_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [&["events", "--stream", "other"][..], &["publish", "--type", "system.health", "--source", "s", "--stream", "other"]] {
+        let out = run(brain(dir.path()).args(cmd));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("embedded backend") && stderr.contains("--data-dir"), "{cmd:?}: {stderr}");
+    }
+    let out = run(brain(dir.path()).args(["events"]).env("BRAIN_STREAM", "other"));
+    assert!(!out.status.success(), "BRAIN_STREAM too");
+}
+
+#[test]
+fn events_format_cloudevents_prints_one_structured_cloudevent_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2 {
+        let payload = serde_json::json!({"task_id": format!("ce{i}"), "mission_type": "m", "priority": "LOW"}).to_string();
+        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli", "--actor", "Zoë", "--payload", &payload]));
+    }
+    let out = ok_stdout(brain(dir.path()).args(["events", "--format", "cloudevents"]));
+    let events: Vec<cloudevents::Event> = out.lines().map(|l| serde_json::from_str(l).expect("the SDK reads each line")).collect();
+    assert_eq!(events.len(), 2, "{out}");
+    for (i, e) in events.iter().enumerate() {
+        use cloudevents::AttributesReader;
+        assert_eq!((e.ty(), e.source().as_str()), ("task.created", "/brain/cli"));
+        assert_eq!(e.extension("actorid").map(ToString::to_string).as_deref(), Some("Zoë"));
+        match e.data() {
+            Some(cloudevents::Data::Json(v)) => assert_eq!(v["task_id"], format!("ce{i}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    let out = run(brain(dir.path()).args(["events", "--format", "xml"]));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--format"));
 }

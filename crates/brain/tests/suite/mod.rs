@@ -7,4 +7,5 @@ mod audit;
 mod backends;
 mod cli;
 mod dashboard;
+mod missions_crash;
 mod modules;
