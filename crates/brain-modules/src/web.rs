@@ -1,6 +1,8 @@
 //! What every module's routes share at the HTTP boundary: who is calling and on behalf of which request
-//! ([`RequestContext`], [`Origin`]), path and query extractors whose rejections are [`ApiError`]s with a
-//! stable code, identifier checks, and the mapping of state-store failures to responses.
+//! ([`RequestContext`], [`Origin`]), identifier checks, and the mapping of state-store failures to
+//! responses. Path, query and body extraction is brain-http's ([`brain_http::Path`], [`brain_http::Query`],
+//! [`brain_http::Json`]), the same as the event API's, so a bad query is 400 `invalid_query` with its
+//! `field` on every route.
 //!
 //! Nothing here knows a module: it exists so that every route answers bad input the same way (a 4xx with a
 //! code naming the field) and stamps its events with the caller's tenant and correlation id.
@@ -11,7 +13,6 @@ use axum::http::request::Parts;
 use brain_http::{ApiError, Principal};
 use eventstream_core::{Event, TenantId};
 use eventstream_sql::StoreError;
-use serde::de::DeserializeOwned;
 
 /// The request header carrying the correlation id; generated when absent.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -116,35 +117,9 @@ fn valid_correlation(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_ID_CHARS && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// A path extractor whose rejection is 400 `invalid_path` naming the problem.
-#[derive(Debug, Clone)]
-pub struct Path<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(rej) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rej.body_text())),
-        }
-    }
-}
-
-/// A query-string extractor whose rejection is 422 `invalid_query` naming the parameter.
-#[derive(Debug, Clone)]
-pub struct Query<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
-            Ok(q) => Ok(Query(q.0)),
-            Err(rej) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", rej.body_text())),
-        }
-    }
-}
+/// brain-http's extractors, re-exported for module code that still imports them from here; new code
+/// imports them from `brain_http`. There is one implementation of each.
+pub use brain_http::{Path, Query};
 
 /// Checks a module identifier taken from a path or body (robot, agent, mission ids): 1 to 128 characters
 /// of `[A-Za-z0-9_.:-]`.

@@ -27,11 +27,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One clear line: the error and its causes, outermost first.
-            let mut msg = format!("error: {e}");
-            for cause in e.chain().skip(1) {
-                msg.push_str(&format!(": {cause}"));
-            }
-            eprintln!("{msg}");
+            eprintln!("error: {}", eventstream_core::error::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

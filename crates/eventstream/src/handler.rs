@@ -130,3 +130,24 @@ pub fn decode_payload<P: DeserializeOwned>(event: &Event) -> Result<P, HandlerEr
     serde_json::from_value(serde_json::Value::Object(event.payload.clone()))
         .map_err(|e| HandlerError::permanent(format!("payload of {} does not match the expected schema: {e}", event.event_type)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn handler_errors_keep_their_cause_as_source() {
+        let store = eventstream_sql::StoreError::sqlx("writing the effect", eventstream_sql::sqlx::Error::PoolTimedOut);
+        let err = HandlerError::from(store);
+        assert!(err.is_transient());
+        let source = err.source().expect("the cause is the source");
+        assert!(source.downcast_ref::<eventstream_sql::StoreError>().is_some());
+        assert_eq!(
+            eventstream_core::error::chain(&err),
+            "transient failure: state store unavailable while writing the effect: pool timed out while waiting for an open connection"
+        );
+        assert_eq!(eventstream_core::error::chain(&HandlerError::permanent("bad payload")), "permanent failure: bad payload");
+    }
+}

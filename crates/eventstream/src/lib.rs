@@ -14,7 +14,9 @@
 //!
 //! # Layout
 //! `publisher.rs` publish/emit/outbox relay, `subscriber.rs` subscription options, `handler.rs` the handler
-//! trait and error classification, `runtime.rs` the consumer loop, `dlq.rs`, `replay.rs`, `backoff.rs`.
+//! trait and error classification, `runtime.rs` + `runtime/` the consumer runtime (`worker.rs` the read
+//! loop, `delivery.rs` handling, retries and dead letters, `acker.rs`, `stats.rs`), `dlq.rs`, `replay.rs`,
+//! `backoff.rs`.
 
 mod backoff;
 pub mod dlq;

@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use brain_http::{ApiError, Json};
+use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
 use super::service::{Change, CreditsService};
-use crate::web::{Path, Query, RequestContext, check_id, check_text};
+use crate::web::{RequestContext, check_id, check_text};
 
 /// The credits router.
 pub(crate) fn router(service: Arc<CreditsService>) -> Router {
@@ -117,7 +117,7 @@ async fn history(
     check_id("agent_id", &agent)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", "limit must be 1 to 1000").with_field("limit"));
+        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
     }
     let entries = s.history(ctx.origin().tenant(), &agent, limit).await?;
     Ok(axum::Json(json!({"agent_id": agent, "entries": entries})).into_response())

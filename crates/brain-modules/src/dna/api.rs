@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use brain_http::{ApiError, Json};
+use brain_http::{ApiError, Json, Path};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::service::{DnaError, DnaService};
-use crate::web::{Path, RequestContext, check_id, check_text, store_error};
+use crate::web::{RequestContext, check_id, check_text, store_error};
 
 /// Keys allowed in one DNA or traits object.
 const MAX_KEYS: usize = 1000;

@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use brain_events::hardware::MovementCommand;
-use brain_http::{ApiError, Json};
+use brain_http::{ApiError, Json, Path};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::service::{HardwareService, VERSION};
-use crate::web::{Path, RequestContext, check_id, store_error};
+use crate::web::{RequestContext, check_id, store_error};
 
 /// The body of a movement command: all three axes are required.
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -112,7 +112,7 @@ impl MetricsService {
             Err(e) => {
                 let failed = MetricsAggregationFailed {
                     job_id: JOB_ID.into(),
-                    error_message: error_chain(&e),
+                    error_message: eventstream_core::error::chain(&e),
                     error_type: e.kind().into(),
                     failed_at: now_secs(),
                 };
@@ -302,15 +302,4 @@ fn stamp(scope: Option<&Origin>, e: Event) -> Event {
         Some(o) => o.stamp(e),
         None => e,
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -12,13 +12,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use brain_events::mission::MissionStatus;
-use brain_http::{ApiError, Json};
+use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::error::MissionError;
 use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery, parse_status};
 use super::service::MissionService;
-use crate::web::{Path, Query, RequestContext, check_id, check_text};
+use crate::web::{RequestContext, check_id, check_text};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -148,19 +148,18 @@ async fn create(State(st): State<ApiState>, ctx: RequestContext, Json(req): Json
 async fn list(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(parse_status(s).ok_or_else(|| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", format!("unknown status {s:?}")).with_field("status")
-        })?),
+        Some(s) => Some(parse_status(s).ok_or_else(|| ApiError::invalid_query("status", format!("unknown status {s:?}")))?),
     };
     let priority = match q.priority {
         None => None,
-        Some(p) => Some(super::model::Priority::from_value(p).ok_or_else(|| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", "priority must be 10, 20, 30 or 40").with_field("priority")
-        })?),
+        Some(p) => Some(
+            super::model::Priority::from_value(p)
+                .ok_or_else(|| ApiError::invalid_query("priority", "priority must be 10, 20, 30 or 40"))?,
+        ),
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", "limit must be 1 to 1000").with_field("limit"));
+        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
     }
     let missions = st.service.list(ctx.origin().tenant(), status, q.mission_type.as_deref(), priority, limit).await?;
     Ok(axum::Json(json!({"missions": missions})).into_response())
@@ -169,7 +168,7 @@ async fn list(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<L
 async fn queue(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<QueueQuery>) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", "limit must be 1 to 100").with_field("limit"));
+        return Err(ApiError::invalid_query("limit", "limit must be 1 to 100"));
     }
     let (items, length) = st.service.queue_preview(ctx.origin().tenant(), limit).await?;
     Ok(axum::Json(json!({"items": items, "length": length})).into_response())
@@ -213,10 +212,8 @@ async fn set_status(
 ) -> Result<Response, ApiError> {
     ctx.require_writer()?;
     known_shape(&id)?;
-    let to = parse_status(&q.mission_status).ok_or_else(|| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", format!("unknown status {:?}", q.mission_status))
-            .with_field("mission_status")
-    })?;
+    let to = parse_status(&q.mission_status)
+        .ok_or_else(|| ApiError::invalid_query("mission_status", format!("unknown status {:?}", q.mission_status)))?;
     let m = st.service.set_status(&ctx.origin(), &id, to).await?;
     Ok(axum::Json(m).into_response())
 }

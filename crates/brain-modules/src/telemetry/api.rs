@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use brain_events::telemetry::RobotMetrics;
-use brain_http::ApiError;
+use brain_http::{ApiError, Path};
 use serde_json::{Value, json};
 
 use super::service::{TelemetryService, check_metrics};
-use crate::web::{Origin, Path, RequestContext, check_id, store_error};
+use crate::web::{Origin, RequestContext, check_id, store_error};
 
 /// The telemetry router.
 pub(crate) fn router(service: Arc<TelemetryService>) -> Router {

@@ -46,15 +46,15 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, "/api/missions", Raw("{not json"), 400, "malformed_json"),
         (Method::POST, "/api/missions/enqueue", Json(json!({"payload": {}})), 422, "invalid_body"),
         (Method::POST, "/api/missions/enqueue", Json(json!({"type": "t", "payload": []})), 422, "invalid_body"),
-        (Method::GET, "/api/missions?status=DONE", NoBody, 422, "invalid_query"),
-        (Method::GET, "/api/missions?limit=0", NoBody, 422, "invalid_query"),
-        (Method::GET, "/api/missions?limit=abc", NoBody, 422, "invalid_query"),
-        (Method::GET, "/api/missions/queue?limit=1000", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/missions?status=DONE", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/missions?limit=0", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/missions?limit=abc", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/missions/queue?limit=1000", NoBody, 400, "invalid_query"),
         (Method::GET, "/api/missions/nope", NoBody, 404, "mission_not_found"),
         (Method::GET, "/api/missions/bad%20id", NoBody, 404, "mission_not_found"),
         (Method::POST, "/api/missions/nope/status?mission_status=RUNNING", NoBody, 404, "mission_not_found"),
-        (Method::POST, "/api/missions/known/status", NoBody, 422, "invalid_query"),
-        (Method::POST, "/api/missions/known/status?mission_status=FLYING", NoBody, 422, "invalid_query"),
+        (Method::POST, "/api/missions/known/status", NoBody, 400, "invalid_query"),
+        (Method::POST, "/api/missions/known/status?mission_status=FLYING", NoBody, 400, "invalid_query"),
         (Method::POST, "/api/missions/known/status?mission_status=COMPLETED", NoBody, 409, "illegal_transition"),
         (Method::POST, "/api/missions/nope/cancel", NoBody, 404, "mission_not_found"),
         (Method::POST, "/api/missions/nope/execute", NoBody, 404, "mission_not_found"),
@@ -77,7 +77,7 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, "/api/credits/agents/rich/allocate", Raw("{\"amount\": 1"), 400, "malformed_json"),
         (Method::GET, "/api/credits/agents/ghost/balance", NoBody, 404, "account_not_found"),
         (Method::GET, "/api/credits/agents/ghost/history", NoBody, 404, "account_not_found"),
-        (Method::GET, "/api/credits/agents/rich/history?limit=-1", NoBody, 422, "invalid_query"),
+        (Method::GET, "/api/credits/agents/rich/history?limit=-1", NoBody, 400, "invalid_query"),
         // hardware
         (Method::POST, "/api/hardware/robots/r/command", Json(json!({"linear_x": 0, "linear_y": 0})), 422, "invalid_body"),
         (
@@ -189,5 +189,40 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
     assert_eq!(reader.status().as_u16(), 403);
     let bad_corr = app.client.get(format!("{}/api/missions", app.base)).header("x-correlation-id", "a b").send().await.expect("request");
     assert_eq!(bad_corr.status().as_u16(), 400);
+    app.stop().await;
+}
+
+/// A bad query on a module route is answered like one on the event API: 400 `invalid_query`, naming the
+/// parameter in `field`, whether the extractor or the route's own check rejects it.
+#[tokio::test]
+async fn bad_query_on_module_routes_is_400_invalid_query_with_its_field() {
+    let app = App::start(fast_config()).await;
+    app.post("/api/missions", json!({"id": "known", "name": "known"})).await;
+    app.post("/api/credits/agents/rich/allocate", json!({"amount": 1})).await;
+    let cases: [(Method, &str, &str); 9] = [
+        (Method::GET, "/api/missions?limit=abc", "limit"),
+        (Method::GET, "/api/missions?limit=0", "limit"),
+        (Method::GET, "/api/missions?surprise=1", "surprise"),
+        (Method::GET, "/api/missions?status=DONE", "status"),
+        (Method::GET, "/api/missions/queue?limit=1000", "limit"),
+        (Method::POST, "/api/missions/known/status", "mission_status"),
+        (Method::POST, "/api/missions/known/status?mission_status=FLYING", "mission_status"),
+        (Method::GET, "/api/credits/agents/rich/history?limit=-1", "limit"),
+        (Method::GET, "/api/credits/agents/rich/history?limit=5&extra=1", "extra"),
+    ];
+    for (method, path, field) in cases {
+        let resp = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .header("x-test-tenant", TENANT)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let v: Value = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        assert_eq!(status, 400, "{method} {path}: {v}");
+        assert_eq!(v["code"].as_str(), Some("invalid_query"), "{method} {path}: {v}");
+        assert_eq!(v["field"].as_str(), Some(field), "{method} {path}: {v}");
+    }
     app.stop().await;
 }
