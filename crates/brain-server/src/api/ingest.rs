@@ -62,7 +62,7 @@ pub enum IngestError {
 
 impl IngestError {
     /// The field at fault: an envelope field name, `meta`, or a JSON pointer (`/payload/...`).
-    pub(crate) fn field(&self) -> String {
+    pub fn field(&self) -> String {
         match self {
             IngestError::Envelope { source } => source.field.clone(),
             IngestError::TooLarge { field, .. } | IngestError::TooDeep { field } => field.clone(),
