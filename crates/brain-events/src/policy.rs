@@ -99,7 +99,9 @@ event_payload!(PolicyEvaluated {
     description: "An action was evaluated against the policies.",
 });
 
-/// An action was denied (emitted after `policy.evaluated`).
+/// An action was denied (emitted after `policy.evaluated`). When the safety check overrode the allow of a
+/// `warn` or `audit` rule, the denied result still carries that rule's `warnings` / `requires_audit`, as
+/// the original's payload builder added them whenever the result had them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct PolicyDenied {
     /// Who wanted to do what.
@@ -125,6 +127,12 @@ pub struct PolicyDenied {
     /// The matching rule id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_rule: Option<String>,
+    /// Warnings of a `warn` rule whose allow the safety check overrode (omitted otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    /// Present and true when an `audit` rule's allow was overridden by the safety check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_audit: Option<bool>,
     /// When (epoch seconds).
     pub denied_at: f64,
 }

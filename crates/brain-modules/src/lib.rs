@@ -34,27 +34,33 @@ pub mod analytics;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
+pub mod immune;
 pub mod ir;
 pub mod ir_governance;
 pub mod metrics;
 pub mod missions;
+pub mod policy;
 pub mod routes;
 pub mod security;
 mod sql;
 pub mod supervisor;
 pub mod telemetry;
+pub mod threats;
 pub mod web;
 
 use analytics::AnalyticsService;
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
+use immune::ImmuneService;
 use ir_governance::IrGovernanceService;
 use metrics::MetricsService;
 use missions::{MissionExecutor, MissionService, SimulatedExecutor};
+use policy::PolicyService;
 use security::{SecurityConfig, SecurityService};
 use supervisor::SupervisorService;
 use telemetry::TelemetryService;
+use threats::ThreatService;
 
 /// The settings of the modules. `ModulesConfig::default()` suits a single server.
 #[derive(Debug, Clone)]
@@ -140,6 +146,9 @@ pub struct Modules {
     dna: Arc<DnaService>,
     analytics: Arc<AnalyticsService>,
     security: Arc<SecurityService>,
+    policy: Arc<PolicyService>,
+    threats: Arc<ThreatService>,
+    immune: Arc<ImmuneService>,
 }
 
 impl std::fmt::Debug for Modules {
@@ -170,7 +179,7 @@ impl Modules {
         executor: Arc<dyn MissionExecutor>,
     ) -> Result<Modules, ModuleError> {
         let store = events.store().clone();
-        let tables: [(&'static str, &[&'static str]); 10] = [
+        let tables: [(&'static str, &[&'static str]); 13] = [
             ("missions", missions::rows::DDL),
             ("supervisor", supervisor::service_ddl()),
             ("credits", credits::service_ddl()),
@@ -181,6 +190,9 @@ impl Modules {
             ("dna", dna::service_ddl()),
             ("analytics", analytics::service_ddl()),
             ("security", security::service_ddl()),
+            ("policy", policy::service_ddl()),
+            ("threats", threats::service_ddl()),
+            ("immune", immune::service_ddl()),
         ];
         for (module, ddl) in tables {
             sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
@@ -201,6 +213,9 @@ impl Modules {
             dna: Arc::new(DnaService::new(events.clone())),
             analytics: Arc::new(AnalyticsService::new(events.clone())),
             security: Arc::new(SecurityService::new(events.clone(), config.security)),
+            policy: Arc::new(PolicyService::new(events.clone())),
+            threats: Arc::new(ThreatService::new(events.clone())),
+            immune: Arc::new(ImmuneService::new(events.clone())),
             catalog,
             executor,
             events,
@@ -226,6 +241,9 @@ impl Modules {
             .merge(dna::router(self.dna.clone()))
             .merge(analytics::router(self.analytics.clone()))
             .merge(security::router(self.security.clone()))
+            .merge(policy::router(self.policy.clone()))
+            .merge(threats::router(self.threats.clone()))
+            .merge(immune::router(self.immune.clone()))
     }
 
     /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection),
@@ -369,6 +387,21 @@ impl Modules {
     /// The security monitoring service.
     pub fn security(&self) -> &Arc<SecurityService> {
         &self.security
+    }
+
+    /// The policy service.
+    pub fn policy(&self) -> &Arc<PolicyService> {
+        &self.policy
+    }
+
+    /// The threats service.
+    pub fn threats(&self) -> &Arc<ThreatService> {
+        &self.threats
+    }
+
+    /// The immune service.
+    pub fn immune(&self) -> &Arc<ImmuneService> {
+        &self.immune
     }
 }
 

@@ -15,17 +15,21 @@ mod credits;
 mod dna;
 #[path = "modules/hardware.rs"]
 mod hardware;
-#[path = "modules/ir_governance.rs"]
-mod ir_governance;
+#[path = "modules/immune.rs"]
+mod immune;
 #[path = "modules/ir_governance.rs"]
 mod ir_governance;
 #[path = "modules/metrics.rs"]
 mod metrics;
 #[path = "modules/missions.rs"]
 mod missions;
+#[path = "modules/policy.rs"]
+mod policy;
 #[path = "modules/security.rs"]
 mod security;
 #[path = "modules/supervisor.rs"]
 mod supervisor;
 #[path = "modules/telemetry.rs"]
 mod telemetry;
+#[path = "modules/threats.rs"]
+mod threats;
