@@ -1,5 +1,5 @@
 //! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics, dna,
-//! analytics and security monitoring.
+//! ir_governance, policy, threats, immune, analytics and security monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
 //! [`EventStream`] handle by construction, owns its tables in the state store (created by
