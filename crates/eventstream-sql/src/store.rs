@@ -378,8 +378,9 @@ impl StateStore {
     /// `;`-separated statement of `sql` in order (so no literal in it may contain `;`).
     ///
     /// Two processes starting at once on a fresh PostgreSQL schema both pass `IF NOT EXISTS` and one of
-    /// them then fails with 23505 (`unique_violation` on the catalog) or 42P07 (`duplicate_table`); the
-    /// object exists, which is all the statement asked for, so both are taken as success.
+    /// them then fails with 23505 (`unique_violation` on the catalog), 42P07 (`duplicate_table`) or 42710
+    /// (`duplicate_object`: the table's row type exists); the object exists, which is all the statement
+    /// asked for, so all three are taken as success.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`] for the first statement that fails otherwise.
@@ -387,7 +388,7 @@ impl StateStore {
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             match sqlx::raw_sql(AssertSqlSafe(stmt.to_owned())).execute(&self.pool).await {
                 Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("23505" | "42P07")) => {}
+                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("23505" | "42P07" | "42710")) => {}
                 Err(e) => return Err(StoreError::sqlx("creating a table", e)),
             }
         }
