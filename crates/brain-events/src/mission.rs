@@ -37,6 +37,61 @@ pub enum MissionStatus {
     Cancelled,
 }
 
+impl MissionStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [MissionStatus; 5] =
+        [MissionStatus::Pending, MissionStatus::Running, MissionStatus::Completed, MissionStatus::Failed, MissionStatus::Cancelled];
+
+    /// The wire and column spelling (`PENDING`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MissionStatus::Pending => "PENDING",
+            MissionStatus::Running => "RUNNING",
+            MissionStatus::Completed => "COMPLETED",
+            MissionStatus::Failed => "FAILED",
+            MissionStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Whether the status is final (no transition leaves it).
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, MissionStatus::Completed | MissionStatus::Failed | MissionStatus::Cancelled)
+    }
+}
+
+impl std::fmt::Display for MissionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no mission status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown mission status {0:?}: use PENDING, RUNNING, COMPLETED, FAILED or CANCELLED")]
+pub struct UnknownMissionStatus(pub String);
+
+impl std::str::FromStr for MissionStatus {
+    type Err = UnknownMissionStatus;
+
+    /// Case-insensitive: `running` and `RUNNING` are the same status.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownMissionStatus(s.to_owned()))
+    }
+}
+
+impl From<MissionStatus> for LegacyMissionStatus {
+    /// The legacy (lower-case) spelling used by `mission.started/completed/failed/cancelled`.
+    fn from(s: MissionStatus) -> Self {
+        match s {
+            MissionStatus::Pending => LegacyMissionStatus::Pending,
+            MissionStatus::Running => LegacyMissionStatus::Running,
+            MissionStatus::Completed => LegacyMissionStatus::Completed,
+            MissionStatus::Failed => LegacyMissionStatus::Failed,
+            MissionStatus::Cancelled => LegacyMissionStatus::Cancelled,
+        }
+    }
+}
+
 /// A mission's status in the legacy queue manager (lower case on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

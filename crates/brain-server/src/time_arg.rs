@@ -40,7 +40,10 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String>
     if let Some(age) = parse_age(s) {
         return Ok(now - age);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    // A date is exactly YYYY-MM-DD (chrono alone would also take `1-2-3` as 3 February of year 1).
+    let is_date = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if is_date
+        && let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         && let Some(t) = d.and_hms_opt(0, 0, 0)
     {
         return Ok(Utc.from_utc_datetime(&t));

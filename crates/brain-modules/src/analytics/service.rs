@@ -36,9 +36,6 @@ pub(crate) const DDL: &[&str] = &[
      created BIGINT NOT NULL, completed BIGINT NOT NULL, failed BIGINT NOT NULL, PRIMARY KEY (tenant, module))",
 ];
 
-/// The tenant of events that carry none.
-const DEFAULT_TENANT: &str = crate::supervisor::handlers::DEFAULT_TENANT;
-
 /// Per-second buckets older than this are deleted (seconds).
 const KEEP_SECONDS: i64 = 120;
 /// Per-minute buckets older than this are deleted (minutes): 24 hours and one spare hour.
@@ -87,7 +84,7 @@ impl AnalyticsService {
     /// # Errors
     /// The store's error (transient when retrying may help).
     pub(crate) async fn record_in(&self, tx: &mut Tx, event: &Event, now_ms: i64) -> Result<(), StoreError> {
-        let tenant = event.tenant_id.as_ref().map_or(DEFAULT_TENANT, TenantId::as_str).to_owned();
+        let tenant = TenantId::or_default(event.tenant_id.as_ref()).to_owned();
         let event_type = event.event_type.as_str();
         let at = event.timestamp.timestamp_millis().min(now_ms);
         let (second, now_second) = (at.div_euclid(1000), now_ms.div_euclid(1000));

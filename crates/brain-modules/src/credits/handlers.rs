@@ -18,7 +18,6 @@ use eventstream_sql::sqlx::{self, Row};
 use super::error::CreditsError;
 use super::model::{MILLI, Operation, credits};
 use super::service::{Change, apply_in};
-use crate::supervisor::handlers::DEFAULT_TENANT;
 use crate::web::{Origin, now_ms};
 
 /// The mission-charge handler.
@@ -118,5 +117,5 @@ fn depleted(origin: &Origin, agent: &str, cost: i64, balance: f64, mission_id: &
 }
 
 fn default_tenant() -> TenantId {
-    DEFAULT_TENANT.parse().unwrap_or_else(|_| unreachable!("`default` is a valid tenant id"))
+    TenantId::default_tenant()
 }

@@ -11,15 +11,13 @@ use brain_events::mission::{
 };
 use brain_events::{Catalog, EventPayload};
 use eventstream::EventStream;
-use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TypePattern};
+use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TenantId, TypePattern};
 use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::{StoreError, Tx};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::missions::model::status_str;
 use crate::sql::db;
-use crate::supervisor::handlers::DEFAULT_TENANT;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
 /// The job's id, in every `metrics.*` payload.
@@ -147,7 +145,7 @@ impl MetricsService {
                 if !missions.matches(&event.event_type) {
                     continue;
                 }
-                let tenant = event.tenant_id.as_ref().map_or(DEFAULT_TENANT, |t| t.as_str());
+                let tenant = TenantId::or_default(event.tenant_id.as_ref());
                 if scope.is_none_or(|o| o.tenant() == tenant) {
                     entries += 1;
                 }
@@ -248,7 +246,7 @@ impl MetricsService {
         sqlx::query(sql)
             .bind(tenant.to_owned())
             .bind(id)
-            .bind(status_str(status))
+            .bind(status.as_str())
             .execute(tx.conn())
             .await
             .map_err(db("aggregating mission statuses"))?;

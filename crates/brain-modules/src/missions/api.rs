@@ -16,7 +16,7 @@ use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::error::MissionError;
-use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery, parse_status};
+use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery};
 use super::service::MissionService;
 use crate::web::{RequestContext, check_id, check_text};
 
@@ -148,7 +148,7 @@ async fn create(State(st): State<ApiState>, ctx: RequestContext, Json(req): Json
 async fn list(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(parse_status(s).ok_or_else(|| ApiError::invalid_query("status", format!("unknown status {s:?}")))?),
+        Some(s) => Some(s.parse::<MissionStatus>().map_err(|_| ApiError::invalid_query("status", format!("unknown status {s:?}")))?),
     };
     let priority = match q.priority {
         None => None,
@@ -212,8 +212,10 @@ async fn set_status(
 ) -> Result<Response, ApiError> {
     ctx.require_writer()?;
     known_shape(&id)?;
-    let to = parse_status(&q.mission_status)
-        .ok_or_else(|| ApiError::invalid_query("mission_status", format!("unknown status {:?}", q.mission_status)))?;
+    let to = q
+        .mission_status
+        .parse::<MissionStatus>()
+        .map_err(|_| ApiError::invalid_query("mission_status", format!("unknown status {:?}", q.mission_status)))?;
     let m = st.service.set_status(&ctx.origin(), &id, to).await?;
     Ok(axum::Json(m).into_response())
 }

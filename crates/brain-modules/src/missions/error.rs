@@ -4,7 +4,6 @@ use brain_events::mission::MissionStatus;
 use brain_http::ApiError;
 use eventstream_sql::StoreError;
 
-use super::model::status_str;
 use crate::web::store_error;
 
 /// What can go wrong in the missions service.
@@ -17,7 +16,7 @@ pub enum MissionError {
     #[error("mission `{0}` already exists")]
     AlreadyExists(String),
     /// The state machine forbids the transition (409 `illegal_transition`).
-    #[error("mission `{id}` cannot go from {} to {}", status_str(*.from), status_str(*.to))]
+    #[error("mission `{id}` cannot go from {from} to {to}")]
     IllegalTransition {
         /// The mission.
         id: String,

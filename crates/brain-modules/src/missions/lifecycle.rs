@@ -26,7 +26,8 @@
 
 use brain_events::EventPayload;
 use brain_events::mission::{
-    MissionCancelled, MissionCompleted, MissionFailed, MissionLogAppended, MissionStarted, MissionStatus, MissionStatusChanged,
+    LegacyMissionStatus, MissionCancelled, MissionCompleted, MissionFailed, MissionLogAppended, MissionStarted, MissionStatus,
+    MissionStatusChanged,
 };
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskFailed, TaskRetrying};
 use eventstream_core::Event;
@@ -35,7 +36,7 @@ use eventstream_sql::{StoreError, Tx};
 use serde_json::{Map, Value, json};
 
 use super::error::MissionError;
-use super::model::{LogEntry, Mission, legacy_status, status_str};
+use super::model::{LogEntry, Mission};
 use super::queue::{Claimed, Lease, QUEUE_SEQ};
 use super::service::MissionService;
 use crate::sql::{db, next_counter};
@@ -243,7 +244,7 @@ impl MissionService {
              updated_at = $7, lease_owner = $8, lease_until = $9, claim_id = $10 \
              WHERE tenant = $11 AND id = $12 AND status = $13 AND retry_count = $14 AND ($15 = '' OR claim_id = $15)",
         )
-        .bind(status_str(change.to))
+        .bind(change.to.as_str())
         .bind(i64::from(change.queued))
         .bind(change.queue_seq)
         .bind(i64::from(change.retry_count))
@@ -255,7 +256,7 @@ impl MissionService {
         .bind(change.lease.map(|l| l.claim_id.clone()))
         .bind(origin.tenant().to_owned())
         .bind(m.id.clone())
-        .bind(status_str(m.status))
+        .bind(m.status.as_str())
         .bind(i64::from(m.retry_count))
         .bind(change.if_claim.unwrap_or("").to_owned())
         .execute(tx.conn())
@@ -275,7 +276,7 @@ impl MissionService {
         updated.lease_owner = change.lease.map(|l| l.owner.clone());
         updated.lease_until = change.lease.map(|l| ms_to_secs(l.until_ms));
 
-        let mut details = json!({"from": status_str(m.status), "to": status_str(change.to)});
+        let mut details = json!({"from": m.status.as_str(), "to": change.to.as_str()});
         if let Some(reason) = change.reason {
             details["reason"] = Value::from(reason);
         }
@@ -292,7 +293,7 @@ impl MissionService {
                 .to_event(),
             ),
         );
-        let (old_status, new_status) = (legacy_status(m.status), legacy_status(change.to));
+        let (old_status, new_status) = (LegacyMissionStatus::from(m.status), LegacyMissionStatus::from(change.to));
         let mission_id = m.id.clone();
         let mission_name = m.name.clone();
         let error_message = if change.to == MissionStatus::Failed { updated.last_error.clone() } else { None };

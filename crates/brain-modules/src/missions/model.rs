@@ -1,7 +1,7 @@
 //! The missions module's data: [`Mission`], its [`Priority`], log entries, the state machine
 //! ([`transition_allowed`]) and what the routes accept.
 
-use brain_events::mission::{LegacyMissionStatus, MissionStatus};
+use brain_events::mission::MissionStatus;
 use brain_events::task::LegacyPriority;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -83,42 +83,6 @@ impl<'de> Deserialize<'de> for Priority {
             Raw::Name(n) => Priority::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(&n)).ok_or_else(bad),
         }
     }
-}
-
-/// The wire and column spelling of a status (`PENDING`, ...).
-pub fn status_str(s: MissionStatus) -> &'static str {
-    match s {
-        MissionStatus::Pending => "PENDING",
-        MissionStatus::Running => "RUNNING",
-        MissionStatus::Completed => "COMPLETED",
-        MissionStatus::Failed => "FAILED",
-        MissionStatus::Cancelled => "CANCELLED",
-    }
-}
-
-/// Parses a status column or query value (case-insensitive).
-pub fn parse_status(s: &str) -> Option<MissionStatus> {
-    ALL_STATUSES.into_iter().find(|st| status_str(*st).eq_ignore_ascii_case(s))
-}
-
-/// Every status, in lifecycle order.
-pub const ALL_STATUSES: [MissionStatus; 5] =
-    [MissionStatus::Pending, MissionStatus::Running, MissionStatus::Completed, MissionStatus::Failed, MissionStatus::Cancelled];
-
-/// The legacy (lower-case) spelling used by `mission.started/completed/failed/cancelled`.
-pub fn legacy_status(s: MissionStatus) -> LegacyMissionStatus {
-    match s {
-        MissionStatus::Pending => LegacyMissionStatus::Pending,
-        MissionStatus::Running => LegacyMissionStatus::Running,
-        MissionStatus::Completed => LegacyMissionStatus::Completed,
-        MissionStatus::Failed => LegacyMissionStatus::Failed,
-        MissionStatus::Cancelled => LegacyMissionStatus::Cancelled,
-    }
-}
-
-/// Whether a status is final (no transition leaves it).
-pub fn is_terminal(s: MissionStatus) -> bool {
-    matches!(s, MissionStatus::Completed | MissionStatus::Failed | MissionStatus::Cancelled)
 }
 
 /// The state machine (the original allowed any transition, §15.11):
@@ -357,9 +321,9 @@ mod tests {
 
     #[test]
     fn the_state_machine_has_no_way_out_of_final_states() {
-        for from in ALL_STATUSES {
-            for to in ALL_STATUSES {
-                if is_terminal(from) || from == to {
+        for from in MissionStatus::ALL {
+            for to in MissionStatus::ALL {
+                if from.is_terminal() || from == to {
                     assert!(!transition_allowed(from, to), "{from:?} -> {to:?}");
                 }
             }
@@ -375,6 +339,6 @@ mod tests {
         let p: Priority = serde_json::from_value(serde_json::json!("critical")).unwrap_or_default();
         assert_eq!(p, Priority::Critical);
         assert!(serde_json::from_value::<Priority>(serde_json::json!(25)).is_err());
-        assert_eq!(parse_status("running"), Some(MissionStatus::Running));
+        assert_eq!("running".parse::<MissionStatus>().ok(), Some(MissionStatus::Running));
     }
 }

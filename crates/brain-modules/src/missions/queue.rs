@@ -28,7 +28,7 @@ use eventstream_sql::sqlx::{self, Row, any::AnyRow};
 
 use super::error::MissionError;
 use super::lifecycle::{Change, Failure};
-use super::model::{Mission, QueueEntry, status_str};
+use super::model::{Mission, QueueEntry};
 use super::rows::{claim_id_of, mission_from_row, origin_of, select_missions};
 use super::service::MissionService;
 use crate::sql::db;
@@ -166,7 +166,7 @@ impl MissionService {
             .bind(claimed.origin.tenant().to_owned())
             .bind(claimed.mission.id.clone())
             .bind(claimed.lease.claim_id.clone())
-            .bind(status_str(MissionStatus::Running))
+            .bind((MissionStatus::Running).as_str())
             .execute(self.store.pool())
             .await
             .map_err(db("renewing a mission lease"))?;
@@ -192,7 +192,7 @@ impl MissionService {
             };
             let now = now_ms();
             let row = sqlx::query(expired)
-                .bind(status_str(MissionStatus::Running))
+                .bind((MissionStatus::Running).as_str())
                 .bind(now)
                 .fetch_optional(tx.conn())
                 .await

@@ -1,13 +1,14 @@
 //! The missions module's tables and rows: the DDL of `missions` and `mission_logs`, the lease columns
 //! added to databases created before leases existed, and the conversion of a row into a [`Mission`].
 
+use brain_events::mission::MissionStatus;
 use eventstream_core::TenantId;
 use eventstream_sql::sqlx::{self, Row, any::AnyRow};
 use eventstream_sql::{StateStore, StoreError, Tx};
 use serde_json::Value;
 
 use super::error::MissionError;
-use super::model::{Mission, Priority, parse_status};
+use super::model::{Mission, Priority};
 use super::service::MissionService;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs};
@@ -163,7 +164,7 @@ pub(super) fn mission_from_row(r: &AnyRow) -> Result<Mission, StoreError> {
         description: r.try_get("description").map_err(get)?,
         data,
         priority: Priority::from_value(priority).ok_or_else(|| corrupt("priority", format!("{priority} is not a priority")))?,
-        status: parse_status(&status).ok_or_else(|| corrupt("status", format!("{status:?} is not a status")))?,
+        status: status.parse::<MissionStatus>().map_err(|_| corrupt("status", format!("{status:?} is not a status")))?,
         retry_count: u32::try_from(retry_count).map_err(|_| corrupt("retry_count", "out of range"))?,
         max_retries: u32::try_from(max_retries).map_err(|_| corrupt("max_retries", "out of range"))?,
         queued: queued != 0,

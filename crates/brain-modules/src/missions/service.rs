@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use super::error::MissionError;
 use super::lifecycle::log_entry;
-use super::model::{ALL_STATUSES, LogEntry, Mission, NewMission, Priority, status_str};
+use super::model::{LogEntry, Mission, NewMission, Priority};
 use super::queue::QUEUE_SEQ;
 use super::rows::{mission_from_row, select_missions};
 use super::worker::WorkerState;
@@ -147,7 +147,7 @@ impl MissionService {
         .bind(mission.description.clone())
         .bind(Value::Object(mission.data.clone()).to_string())
         .bind(mission.priority.value())
-        .bind(status_str(MissionStatus::Pending))
+        .bind((MissionStatus::Pending).as_str())
         .bind(seq)
         .bind(i64::from(mission.max_retries))
         .bind(mission.created_by.clone())
@@ -227,7 +227,7 @@ impl MissionService {
              AND ($4 = 0 OR priority = $4) ORDER BY created_at DESC, queue_seq DESC LIMIT $5"
         ))
         .bind(tenant.to_owned())
-        .bind(status.map(status_str).unwrap_or("").to_owned())
+        .bind(status.map(MissionStatus::as_str).unwrap_or("").to_owned())
         .bind(mission_type.unwrap_or("").to_owned())
         .bind(priority.map_or(0, Priority::value))
         .bind(i64::from(limit))
@@ -247,7 +247,7 @@ impl MissionService {
             .fetch_all(self.store.pool())
             .await
             .map_err(db("counting missions"))?;
-        let mut by_status: std::collections::BTreeMap<String, u64> = ALL_STATUSES.iter().map(|s| (status_str(*s).to_owned(), 0)).collect();
+        let mut by_status: std::collections::BTreeMap<String, u64> = MissionStatus::ALL.iter().map(|s| ((*s).as_str().to_owned(), 0)).collect();
         let mut total = 0;
         let mut last: Option<i64> = None;
         for row in rows {

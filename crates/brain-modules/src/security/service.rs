@@ -41,9 +41,6 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS security_alerts_by_tenant ON security_alerts (tenant, alert_id)",
 ];
 
-/// The tenant of events that carry none.
-const DEFAULT_TENANT: &str = crate::supervisor::handlers::DEFAULT_TENANT;
-
 /// The component named in alerts.
 const COMPONENT: &str = "security_monitoring";
 
@@ -265,7 +262,7 @@ fn tenant_of(event: &Event) -> TenantId {
         return t.clone();
     }
     let from_payload = event.payload.get("tenant_id").and_then(Value::as_str).and_then(|s| s.parse::<TenantId>().ok());
-    from_payload.unwrap_or_else(|| DEFAULT_TENANT.parse().unwrap_or_else(|_| unreachable!("`default` is a valid tenant id")))
+    from_payload.unwrap_or_else(TenantId::default_tenant)
 }
 
 fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {

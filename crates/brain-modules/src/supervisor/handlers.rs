@@ -14,13 +14,9 @@ use brain_events::mission::{
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskCreated, TaskFailed, TaskRetrying, TaskStarted};
 use brain_events::{Catalog, EventPayload};
 use eventstream::{Handler, HandlerContext, HandlerError};
-use eventstream_core::Event;
+use eventstream_core::{Event, TenantId};
 use eventstream_sql::sqlx;
 
-use crate::missions::model::status_str;
-
-/// The tenant of events that carry none.
-pub(crate) const DEFAULT_TENANT: &str = "default";
 
 /// The projection handler.
 pub(crate) struct SupervisorProjection {
@@ -34,7 +30,7 @@ fn permanent(e: impl std::error::Error + Send + Sync + 'static) -> HandlerError 
 #[async_trait]
 impl Handler for SupervisorProjection {
     async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
-        let tenant = event.tenant_id.as_ref().map_or(DEFAULT_TENANT, |t| t.as_str()).to_owned();
+        let tenant = TenantId::or_default(event.tenant_id.as_ref()).to_owned();
         let at = event.timestamp.timestamp_millis();
         let t = event.event_type.as_str();
         if t == MissionCreated::TYPE {
@@ -45,7 +41,7 @@ impl Handler for SupervisorProjection {
             )
             .bind(tenant)
             .bind(p.mission_id)
-            .bind(status_str(p.status))
+            .bind(p.status.as_str())
             .bind(at)
             .execute(ctx.tx.conn())
             .await?;
@@ -172,7 +168,7 @@ async fn set_status(
     )
     .bind(tenant)
     .bind(mission_id)
-    .bind(status_str(status))
+    .bind(status.as_str())
     .bind(at)
     .execute(ctx.tx.conn())
     .await?;
