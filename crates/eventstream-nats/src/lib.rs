@@ -18,7 +18,8 @@
 //! # Layout
 //! `config.rs` the settings, `names.rs` stream, subject and consumer names, `error.rs` mapping client
 //! errors to [`LogError`](eventstream_core::LogError), `pending.rs` the ownership table, `log.rs` the
-//! [`EventLog`](eventstream_core::EventLog) implementation.
+//! [`EventLog`](eventstream_core::EventLog) implementation, with `log/append.rs` (contiguous batches),
+//! `log/read.rs` (direct gets, `read`, `read_back`) and `log/groups.rs` (consumers, deliveries, acks).
 
 mod config;
 mod error;
