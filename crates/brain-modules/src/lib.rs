@@ -24,9 +24,10 @@ use std::time::Duration;
 use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
+use eventstream::maintenance::spawn_every;
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
 use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
-use eventstream_sql::StoreError;
+use eventstream::store::StoreError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -159,13 +160,19 @@ impl std::fmt::Debug for Modules {
 
 impl Modules {
     /// Creates the modules' tables in `events.store()` and builds the services, with the simulating
-    /// executor of `config`. `log` is the event log the metrics aggregation reads.
+    /// executor of `config`. `log` is the event log the metrics aggregation reads; `catalog` is the
+    /// process's one event catalog (the server shares it with its API state).
     ///
     /// # Errors
     /// [`ModuleError::Tables`] when a table cannot be created.
-    pub async fn init(events: EventStream, log: Arc<dyn EventLog>, config: ModulesConfig) -> Result<Modules, ModuleError> {
+    pub async fn init(
+        events: EventStream,
+        log: Arc<dyn EventLog>,
+        catalog: Arc<Catalog>,
+        config: ModulesConfig,
+    ) -> Result<Modules, ModuleError> {
         let executor = Arc::new(SimulatedExecutor::new(config.executor_duration, config.executor_failure_rate));
-        Self::init_with_executor(events, log, config, executor).await
+        Self::init_with_executor(events, log, catalog, config, executor).await
     }
 
     /// [`Modules::init`] with another mission executor.
@@ -175,6 +182,7 @@ impl Modules {
     pub async fn init_with_executor(
         events: EventStream,
         log: Arc<dyn EventLog>,
+        catalog: Arc<Catalog>,
         config: ModulesConfig,
         executor: Arc<dyn MissionExecutor>,
     ) -> Result<Modules, ModuleError> {
@@ -198,7 +206,6 @@ impl Modules {
             sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
         }
         missions::rows::add_lease_columns(&store).await.map_err(|source| ModuleError::Tables { module: "missions", source })?;
-        let catalog = Arc::new(Catalog::new());
         Ok(Modules {
             missions: Arc::new(
                 MissionService::new(events.clone(), config.default_max_retries)
@@ -305,13 +312,9 @@ impl Modules {
         );
         let supervisor = self.supervisor.clone();
         let every = self.config.heartbeat_check_interval.max(Duration::from_millis(10));
-        let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(every) => {}
-                }
+        tasks.push(spawn_every(every, shutdown.clone(), move || {
+            let supervisor = supervisor.clone();
+            async move {
                 if let Err(e) = supervisor.check_heartbeats().await {
                     tracing::warn!(error = %e, "supervisor heartbeat check failed");
                 }
@@ -319,13 +322,9 @@ impl Modules {
         }));
         let metrics = self.metrics.clone();
         let every = self.config.metrics_interval.max(Duration::from_millis(10));
-        let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(every) => {}
-                }
+        tasks.push(spawn_every(every, shutdown.clone(), move || {
+            let metrics = metrics.clone();
+            async move {
                 if let Err(e) = metrics.run(None).await {
                     tracing::warn!(error = %e, "metrics aggregation failed");
                 }
@@ -337,6 +336,11 @@ impl Modules {
             telemetry.cancel();
         }));
         tasks
+    }
+
+    /// The event catalog the modules were built with (the one passed to [`Modules::init`]).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// The missions service (for embedding and tests).

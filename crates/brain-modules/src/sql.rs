@@ -1,8 +1,8 @@
 //! SQL shared by the modules' tables: DDL at start, named counters, and recognising constraint
 //! violations. Every statement is written once with `$1` placeholders and runs on SQLite and PostgreSQL.
 
-use eventstream_sql::sqlx::{self, Row};
-use eventstream_sql::{StateStore, StoreError, Tx};
+use eventstream::store::sqlx::{self, Row};
+use eventstream::store::{StateStore, StoreError, Tx};
 
 /// The counters table: named sequences (queue order, snapshot ids) shared by the modules.
 const COUNTERS_DDL: &str = "CREATE TABLE IF NOT EXISTS module_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)";

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use brain_http::{ApiError, Principal};
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::StoreError;
+use eventstream::store::StoreError;
 
 /// The request header carrying the correlation id; generated when absent.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";

@@ -82,8 +82,11 @@ impl Application {
         // One consumer name for the runtime and the mission leases (the owner of this replica's claims).
         let consumer_name = settings.consumer_name.clone().unwrap_or_else(default_consumer_name);
         let module_config = brain_modules::ModulesConfig { consumer_name: consumer_name.clone(), ..settings.modules.clone() };
-        let modules =
-            brain_modules::Modules::init(events.clone(), log.clone(), module_config).await.context("cannot start the modules")?;
+        // One catalog for the process: the modules' projections and the API's validation share it.
+        let catalog = Arc::new(Catalog::new());
+        let modules = brain_modules::Modules::init(events.clone(), log.clone(), catalog.clone(), module_config)
+            .await
+            .context("cannot start the modules")?;
         let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), consumer_name);
         let mut consumers = Vec::new();
         for sub in std::mem::take(&mut api.subscriptions).into_iter().chain(modules.subscriptions()).chain(subscriptions) {
@@ -98,7 +101,7 @@ impl Application {
             log,
             store,
             events,
-            catalog: Arc::new(Catalog::new()),
+            catalog,
             validation: settings.validation,
             consumers: Arc::new(consumers),
             keys: api.keys,

@@ -27,6 +27,10 @@ pub mod replay;
 mod runtime;
 mod subscriber;
 
+/// The state store (`eventstream-sql`): modules reach their tables, transactions and `sqlx` through
+/// this path, so they depend on `eventstream` only.
+pub use eventstream_sql as store;
+
 pub use backoff::Backoff;
 pub use handler::{FnHandler, Handler, HandlerContext, HandlerError, decode_payload, handler_fn};
 pub use publisher::{EventStream, PublishError, PublisherOptions, PublisherStats, PublisherTasks, Receipt};

@@ -6,6 +6,7 @@
 //! Trimming is backend-specific (only Redis Streams grow without bound here), so it comes in as a
 //! [`StreamTrimmer`] built by whoever picked the backend; the task itself knows no backend.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,16 +46,41 @@ pub fn spawn(
     policy: RetentionPolicy,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(policy.interval);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = stop.cancelled() => return,
-            }
-            run_once(&store, trimmer.as_deref(), &policy).await;
+    let interval = policy.interval;
+    let policy = Arc::new(policy);
+    tokio::spawn(run_every(Duration::ZERO, interval, stop, move || {
+        let (store, trimmer, policy) = (store.clone(), trimmer.clone(), policy.clone());
+        async move { run_once(&store, trimmer.as_deref(), &policy).await }
+    }))
+}
+
+/// Starts a periodic task: `f` runs after `interval`, then again `interval` after each run ends, until
+/// `stop` is cancelled (a run in progress finishes first). `f` logs its own failures; the loop never
+/// ends on one. The one timer loop of the runtime's and the modules' background jobs.
+pub fn spawn_every<F, Fut>(interval: Duration, stop: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(run_every(interval, interval, stop, f))
+}
+
+/// The loop behind [`spawn_every`] and [`spawn`]: waits `first`, runs `f`, then waits `interval` between
+/// runs.
+async fn run_every<F, Fut>(first: Duration, interval: Duration, stop: CancellationToken, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
         }
-    })
+        f().await;
+        wait = interval;
+    }
 }
 
 /// One round of retention, errors logged.

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use eventstream::EventStream;
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::sqlx::{self, Row};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row};
+use eventstream::store::{StoreError, Tx};
 
 use super::model::{ModuleStats, ModulesReport, Outcome, Rates, Window, failure_ratio, module_of, outcome_of, ranked};
 use crate::sql::db;

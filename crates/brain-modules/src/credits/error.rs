@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use brain_http::ApiError;
-use eventstream_sql::StoreError;
+use eventstream::store::StoreError;
 
 use crate::web::store_error;
 

@@ -13,7 +13,7 @@ use brain_events::mission::{MissionCompleted, MissionCreated};
 use brain_events::{Catalog, EventPayload};
 use eventstream::{EventStream, Handler, HandlerContext, HandlerError};
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::sqlx::{self, Row};
+use eventstream::store::sqlx::{self, Row};
 
 use super::error::CreditsError;
 use super::model::{MILLI, Operation, credits};

@@ -4,8 +4,8 @@ use brain_events::EventPayload;
 use brain_events::credits::{CreditsAllocated, CreditsConsumed, CreditsDepleted, CreditsHealthChecked, CreditsRefunded};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StoreError, Tx};
 
 use super::error::CreditsError;
 use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};

@@ -4,8 +4,8 @@ use brain_events::EventPayload;
 use brain_events::dna::{DnaKarmaUpdated, DnaMutationApplied, DnaSnapshotCreated, SnapshotSource};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StoreError, Tx};
 use serde::Serialize;
 use serde_json::{Map, Value};
 

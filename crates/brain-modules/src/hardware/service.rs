@@ -3,8 +3,8 @@
 use brain_events::EventPayload;
 use brain_events::hardware::{HardwareCommandSent, HardwareInfoQueried, HardwareStateQueried, MovementCommand};
 use eventstream::EventStream;
-use eventstream_sql::StoreError;
-use eventstream_sql::sqlx::{self, Row};
+use eventstream::store::StoreError;
+use eventstream::store::sqlx::{self, Row};
 use serde::Serialize;
 
 use crate::sql::db;

@@ -12,8 +12,8 @@
 use base64::Engine as _;
 use brain_events::EventPayload;
 use brain_events::ir::{ApprovalInvalidReason, IrApprovalConsumed, IrApprovalCreated, IrApprovalExpired, IrApprovalInvalid};
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StoreError, Tx};
 use rand::RngCore;
 use serde_json::json;
 

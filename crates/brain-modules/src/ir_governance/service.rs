@@ -9,7 +9,7 @@ use brain_events::ir::{
 use chrono::{DateTime, TimeZone, Utc};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::StoreError;
+use eventstream::store::StoreError;
 use serde_json::Value;
 use tokio::sync::broadcast;
 

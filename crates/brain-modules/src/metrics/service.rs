@@ -12,8 +12,8 @@ use brain_events::mission::{
 use brain_events::{Catalog, EventPayload};
 use eventstream::EventStream;
 use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TenantId, TypePattern};
-use eventstream_sql::sqlx::{self, Row};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row};
+use eventstream::store::{StoreError, Tx};
 use serde::Serialize;
 use tokio::sync::Mutex;
 

@@ -31,8 +31,8 @@ use brain_events::mission::{
 };
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskFailed, TaskRetrying};
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row};
+use eventstream::store::{StoreError, Tx};
 use serde_json::{Map, Value, json};
 
 use super::error::MissionError;

@@ -23,8 +23,8 @@ use std::time::Duration;
 use brain_events::EventPayload;
 use brain_events::mission::MissionStatus;
 use brain_events::task::TaskStarted;
-use eventstream_sql::StoreKind;
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::StoreKind;
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
 
 use super::error::MissionError;
 use super::lifecycle::{Change, Failure};

@@ -3,8 +3,8 @@
 
 use brain_events::mission::MissionStatus;
 use eventstream_core::TenantId;
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StateStore, StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StateStore, StoreError, Tx};
 use serde_json::Value;
 
 use super::error::MissionError;

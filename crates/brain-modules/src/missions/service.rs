@@ -13,8 +13,8 @@ use brain_events::EventPayload;
 use brain_events::mission::{MissionCreated, MissionStatus};
 use brain_events::task::TaskCreated;
 use eventstream::EventStream;
-use eventstream_sql::sqlx::{self, Row};
-use eventstream_sql::{StateStore, StoreError};
+use eventstream::store::sqlx::{self, Row};
+use eventstream::store::{StateStore, StoreError};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 

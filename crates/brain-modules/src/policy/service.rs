@@ -10,8 +10,8 @@ use brain_events::policy::{
 };
 use eventstream::EventStream;
 use eventstream_core::{Event, format_timestamp};
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StoreError, Tx};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

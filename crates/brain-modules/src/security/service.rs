@@ -17,8 +17,8 @@ use brain_events::EventPayload;
 use brain_events::system::SystemAlert;
 use eventstream::EventStream;
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::sqlx::{self, AssertSqlSafe, Row};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, AssertSqlSafe, Row};
+use eventstream::store::{StoreError, Tx};
 use serde_json::{Map, Value, json};
 
 use super::config::{Rule, SecurityConfig};
@@ -269,7 +269,7 @@ fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-fn alert_of(r: &eventstream_sql::sqlx::any::AnyRow) -> Result<Alert, sqlx::Error> {
+fn alert_of(r: &eventstream::store::sqlx::any::AnyRow) -> Result<Alert, sqlx::Error> {
     let n = |i: usize| -> Result<u64, sqlx::Error> { Ok(u64::try_from(r.try_get::<i64, _>(i)?).unwrap_or(0)) };
     let time = |i: usize| -> Result<String, sqlx::Error> { Ok(eventstream_core::format_timestamp(&from_ms(r.try_get(i)?))) };
     Ok(Alert {

@@ -15,7 +15,7 @@ use brain_events::task::{TaskCancelled, TaskCompleted, TaskCreated, TaskFailed, 
 use brain_events::{Catalog, EventPayload};
 use eventstream::{Handler, HandlerContext, HandlerError};
 use eventstream_core::{Event, TenantId};
-use eventstream_sql::sqlx;
+use eventstream::store::sqlx;
 
 
 /// The projection handler.

@@ -9,8 +9,8 @@ use brain_events::agent::AgentOffline;
 use brain_events::supervisor::{SupervisorAgentsListed, SupervisorHealthChecked, SupervisorStatusQueried};
 use eventstream::EventStream;
 use eventstream_core::{Source, TenantId};
-use eventstream_sql::StoreError;
-use eventstream_sql::sqlx::{self, Row};
+use eventstream::store::StoreError;
+use eventstream::store::sqlx::{self, Row};
 use serde::Serialize;
 
 use crate::sql::db;

@@ -7,8 +7,8 @@ use brain_events::EventPayload;
 use brain_events::telemetry::{RobotMetrics, TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::StoreError;
-use eventstream_sql::sqlx::{self, Row};
+use eventstream::store::StoreError;
+use eventstream::store::sqlx::{self, Row};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 

@@ -6,8 +6,8 @@ use brain_events::threat::{
 };
 use eventstream::EventStream;
 use eventstream_core::Event;
-use eventstream_sql::sqlx::{self, Row, any::AnyRow};
-use eventstream_sql::{StoreError, Tx};
+use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream::store::{StoreError, Tx};
 use serde_json::{Map, Value};
 
 use super::error::ThreatError;

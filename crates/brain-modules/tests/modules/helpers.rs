@@ -13,7 +13,7 @@ use brain_modules::{Modules, ModulesConfig};
 use eventstream::{ConsumerRuntime, EventStream, PublisherOptions, PublisherTasks, default_consumer_name};
 use eventstream_core::{Event, EventLog, StartFrom};
 use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
-use eventstream_sql::{StateStore, sqlite_url};
+use eventstream::store::{StateStore, sqlite_url};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -82,7 +82,7 @@ impl App {
             return None;
         }
         let schema = format!("mod_{}", uuid::Uuid::new_v4().simple());
-        let store = StateStore::connect_with(&url, eventstream_sql::StoreOptions::default().schema(schema.clone()))
+        let store = StateStore::connect_with(&url, eventstream::store::StoreOptions::default().schema(schema.clone()))
             .await
             .expect("open postgres store");
         let mut app = Self::start_with(config, tempfile::tempdir().expect("temp dir"), store).await;
@@ -95,7 +95,9 @@ impl App {
             Arc::new(EmbeddedLog::open(dir.path().join("log"), EmbeddedOptions::default()).await.expect("open log"));
         let options = PublisherOptions { relay_poll: Duration::from_millis(50), ..PublisherOptions::default() };
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), None, options);
-        let modules = Modules::init(events.clone(), log.clone(), config).await.expect("init modules");
+        let catalog = Arc::new(brain_events::Catalog::new());
+        let modules = Modules::init(events.clone(), log.clone(), catalog.clone(), config).await.expect("init modules");
+        assert!(Arc::ptr_eq(modules.catalog(), &catalog), "the modules use the catalog they were given");
         let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), default_consumer_name());
         for sub in modules.subscriptions() {
             runtime.spawn(sub);
@@ -212,7 +214,7 @@ impl App {
             && let Ok(store) = StateStore::connect(&url).await
         {
             let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            let _ = eventstream_sql::sqlx::query(eventstream_sql::sqlx::AssertSqlSafe(drop)).execute(store.pool()).await;
+            let _ = eventstream::store::sqlx::query(eventstream::store::sqlx::AssertSqlSafe(drop)).execute(store.pool()).await;
         }
     }
 }

@@ -82,7 +82,7 @@ async fn health_summary_counts_the_last_hour_per_tenant() {
     assert!(rec["created_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{rec}");
 
     // Older than 60 minutes drops out (the row is moved back in time directly in the store).
-    let back = eventstream_sql::sqlx::query("UPDATE immune_events SET created_at = created_at - 3660000 WHERE tenant = $1")
+    let back = eventstream::store::sqlx::query("UPDATE immune_events SET created_at = created_at - 3660000 WHERE tenant = $1")
         .bind(TENANT)
         .execute(app.events.store().pool())
         .await

@@ -463,7 +463,7 @@ async fn a_missions_table_from_before_leases_gets_the_lease_columns() {
     let pool = app.events.store().pool().clone();
     let run = |sql: &'static str| {
         let pool = pool.clone();
-        async move { eventstream_sql::sqlx::query(sql).execute(&pool).await.map(|_| ()) }
+        async move { eventstream::store::sqlx::query(sql).execute(&pool).await.map(|_| ()) }
     };
     // Back to the table as it was before leases.
     run("DROP INDEX missions_leases").await.expect("drop index");
@@ -474,7 +474,7 @@ async fn a_missions_table_from_before_leases_gets_the_lease_columns() {
     }
     assert!(run("SELECT lease_until FROM missions").await.is_err());
     for _ in 0..2 {
-        brain_modules::Modules::init(app.events.clone(), app.log.clone(), fast_config()).await.expect("init on the old table");
+        brain_modules::Modules::init(app.events.clone(), app.log.clone(), app.modules.catalog().clone(), fast_config()).await.expect("init on the old table");
     }
     run("SELECT lease_owner, lease_until, claim_id FROM missions").await.expect("the lease columns exist");
     app.start_background();
