@@ -11,7 +11,8 @@
 //! - `baseline::RawStream` (feature `bench`): raw pipelined `XADD` of the same entries, the baseline of `brain bench`.
 //!
 //! # Layout
-//! `config.rs` settings, `log.rs` the trait implementation and connection handling, `reply.rs` parsing
+//! `config.rs` settings, `log.rs` the trait implementation (with `log/conn.rs` connections and
+//! the blocking pool, `log/groups.rs` delivery counts and group infos), `reply.rs` parsing
 //! of the stream commands' replies, `stream_id.rs` positions and start points, `retention.rs` the trim
 //! policy and its scripts, `error.rs` the error mapping, `baseline.rs` the raw client path for benchmarks.
 //!

@@ -33,7 +33,6 @@
 //! reported as `Unavailable` although the batch may be stored; a retry then appends it again with new
 //! positions, which consumers absorb by deduplicating on the event id.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,13 +42,16 @@ use eventstream_core::{
     Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, Cmd, RedisError, Script, Value};
+use redis::{Client, Script, Value};
 
 use crate::config::RedisConfig;
-use crate::error::{ConfigError, ReplyError, TimedOut, is_connection_lost, is_nogroup, map_redis_error, server_codes};
+use crate::error::{ConfigError, ReplyError, server_codes};
 use crate::reply::{self, GroupRow, RawEntry};
 use crate::retention::{Retention, TRIM_SCRIPT, TrimReport, UNDELIVERED_SCRIPT};
 use crate::stream_id::{StreamId, exclusive_start};
+
+mod conn;
+mod groups;
 
 /// At most this many `XAUTOCLAIM` round trips per `reclaim` call.
 const MAX_AUTOCLAIM_ROUNDS: usize = 64;
@@ -76,25 +78,6 @@ impl std::fmt::Debug for RedisLog {
             .field("stream", &self.inner.stream_key)
             .field("group_prefix", &self.inner.config.group_prefix)
             .finish_non_exhaustive()
-    }
-}
-
-/// What went wrong inside one bounded call, before it becomes a [`LogError`].
-enum OpError {
-    Redis(RedisError),
-    Reply(ReplyError),
-    TimedOut(Duration),
-}
-
-impl From<RedisError> for OpError {
-    fn from(e: RedisError) -> Self {
-        OpError::Redis(e)
-    }
-}
-
-impl From<ReplyError> for OpError {
-    fn from(e: ReplyError) -> Self {
-        OpError::Reply(e)
     }
 }
 
@@ -184,205 +167,10 @@ impl RedisLog {
         Ok(TrimReport { removed, kept_from, held_back_by })
     }
 
-    /// The bound on one non-blocking call, reconnect attempts included.
-    fn call_bound(&self) -> Duration {
-        let c = &self.inner.config;
-        let attempts = u32::try_from(c.reconnect_retries).unwrap_or(u32::MAX).saturating_add(1);
-        c.connect_timeout.saturating_mul(attempts).saturating_add(c.response_timeout).saturating_add(Duration::from_secs(1))
-    }
-
-    /// Runs `f` on the shared connection within [`Self::call_bound`], retrying once on a lost connection
-    /// when `idempotent`, and maps the error.
-    async fn run<T, F, Fut>(&self, context: &'static str, group: Option<&GroupName>, idempotent: bool, f: F) -> Result<T, LogError>
-    where
-        F: Fn(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, OpError>>,
-    {
-        let bound = self.call_bound();
-        let attempt = async {
-            match f(self.inner.manager.clone()).await {
-                Err(OpError::Redis(e)) if idempotent && is_connection_lost(&e) => f(self.inner.manager.clone()).await,
-                other => other,
-            }
-        };
-        match tokio::time::timeout(bound, attempt).await {
-            Ok(r) => r.map_err(|e| self.log_error(context, group, e)),
-            Err(_) => Err(self.log_error(context, group, OpError::TimedOut(bound))),
-        }
-    }
-
-    fn log_error(&self, context: &'static str, group: Option<&GroupName>, e: OpError) -> LogError {
-        match e {
-            OpError::Redis(e) => {
-                if let Some(g) = group {
-                    let missing_key = e.detail().is_some_and(|d| d.contains("requires the key to exist") || d.contains("no such key"));
-                    if is_nogroup(&e) || missing_key || server_codes(&e).iter().any(|c| c == "UNBLOCKED") {
-                        return LogError::UnknownGroup(g.to_string());
-                    }
-                }
-                map_redis_error(context, e)
-            }
-            OpError::Reply(e) => e.into(),
-            OpError::TimedOut(after) => LogError::unavailable(context, TimedOut { after }),
-        }
-    }
-
-    /// Runs one blocking command on a dedicated connection whose response timeout exceeds `block`.
-    async fn run_blocking(&self, context: &'static str, group: Option<&GroupName>, block: Duration, cmd: &Cmd) -> Result<Value, LogError> {
-        let c = &self.inner.config;
-        let response_timeout = block.saturating_add(c.block_margin);
-        let bound = response_timeout.saturating_add(c.connect_timeout.saturating_mul(2)).saturating_add(Duration::from_secs(1));
-        let attempt = async {
-            let (mut conn, reused) = match self.take_blocking() {
-                Some(conn) => (conn, true),
-                None => (self.open_blocking().await?, false),
-            };
-            conn.set_response_timeout(response_timeout);
-            match cmd.query_async::<Value>(&mut conn).await {
-                Ok(v) => {
-                    self.return_blocking(conn);
-                    Ok(v)
-                }
-                // A pooled connection may have died while idle (server restart): one fresh try.
-                Err(e) if reused && is_connection_lost(&e) => {
-                    let mut conn = self.open_blocking().await?;
-                    conn.set_response_timeout(response_timeout);
-                    let v = cmd.query_async::<Value>(&mut conn).await?;
-                    self.return_blocking(conn);
-                    Ok(v)
-                }
-                Err(e) => Err(OpError::Redis(e)),
-            }
-        };
-        match tokio::time::timeout(bound, attempt).await {
-            Ok(r) => r.map_err(|e| self.log_error(context, group, e)),
-            Err(_) => Err(self.log_error(context, group, OpError::TimedOut(bound))),
-        }
-    }
-
-    fn take_blocking(&self) -> Option<MultiplexedConnection> {
-        self.inner.blocking.lock().ok().and_then(|mut idle| idle.pop())
-    }
-
-    fn return_blocking(&self, conn: MultiplexedConnection) {
-        if let Ok(mut idle) = self.inner.blocking.lock()
-            && idle.len() < self.inner.config.max_idle_blocking_connections
-        {
-            idle.push(conn);
-        }
-    }
-
-    async fn open_blocking(&self) -> Result<MultiplexedConnection, OpError> {
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.inner.config.connect_timeout))
-            .set_response_timeout(Some(self.inner.config.response_timeout));
-        Ok(self.inner.client.get_multiplexed_async_connection_with_config(&cfg).await?)
-    }
-
     fn key(&self) -> &str {
         &self.inner.stream_key
     }
 
-    /// `XPENDING` delivery counts for `ids` (one round trip).
-    async fn delivery_counts(&self, group: &GroupName, ids: &[StreamId]) -> Result<Vec<u32>, LogError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut p = redis::pipe();
-        let g = self.redis_group_name(group);
-        for id in ids {
-            p.cmd("XPENDING").arg(self.key()).arg(&g).arg(id.to_string()).arg(id.to_string()).arg(1);
-        }
-        let rows: Vec<Value> = self
-            .run("reading delivery counts", Some(group), true, |mut c| {
-                let p = p.clone();
-                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
-            })
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for row in rows {
-            out.push(reply::pending_counts(row)?.first().map_or(1, |(_, n)| *n));
-        }
-        Ok(out)
-    }
-
-    /// Every group row of the stream (empty when the stream does not exist).
-    async fn group_rows(&self) -> Result<Vec<GroupRow>, LogError> {
-        let key = self.key().to_owned();
-        let r = self
-            .run("listing consumer groups", None, true, |mut c| {
-                let key = key.clone();
-                async move {
-                    match redis::cmd("XINFO").arg("GROUPS").arg(&key).query_async::<Value>(&mut c).await {
-                        Ok(v) => Ok(Some(v)),
-                        Err(e) if e.detail().is_some_and(|d| d.contains("no such key")) => Ok(None),
-                        Err(e) => Err(OpError::Redis(e)),
-                    }
-                }
-            })
-            .await?;
-        match r {
-            Some(v) => Ok(reply::groups(v)?),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// Turns group rows of our prefix into [`GroupInfo`]s, counting `undelivered` exactly.
-    async fn infos(&self, rows: Vec<GroupRow>) -> Result<Vec<GroupInfo>, LogError> {
-        let prefix = self.inner.config.group_prefix.as_str();
-        let ours: Vec<(GroupName, GroupRow)> = rows
-            .into_iter()
-            .filter_map(|row| {
-                let name = row.name.strip_prefix(prefix)?.parse::<GroupName>().ok();
-                if name.is_none() {
-                    tracing::debug!(group = %row.name, "skipping a consumer group whose name is not a subscriber name");
-                }
-                name.map(|n| (n, row))
-            })
-            .collect();
-        if ours.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut p = redis::pipe();
-        for (_, row) in &ours {
-            p.cmd("XPENDING").arg(self.key()).arg(&row.name);
-        }
-        let summaries: Vec<Value> = self
-            .run("reading pending summaries", None, true, |mut c| {
-                let p = p.clone();
-                async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
-            })
-            .await?;
-        let mut out = Vec::with_capacity(ours.len());
-        for ((name, row), summary) in ours.into_iter().zip(summaries) {
-            let summary = reply::pending_summary(summary)?;
-            let pending_ahead = summary.max.is_some_and(|m| m > row.last_delivered);
-            let undelivered = match row.lag {
-                Some(lag) if !pending_ahead => lag,
-                _ => self.count_undelivered(&name, &row).await?,
-            };
-            out.push(GroupInfo {
-                name,
-                last_delivered: (row.last_delivered != StreamId::ZERO).then(|| row.last_delivered.to_position()),
-                pending: summary.count.max(row.pending),
-                undelivered,
-                consumers: row.consumers,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn count_undelivered(&self, group: &GroupName, row: &GroupRow) -> Result<u64, LogError> {
-        let script = &self.inner.undelivered_script;
-        let (key, last, name) = (self.key().to_owned(), row.last_delivered.to_string(), row.name.clone());
-        let n: i64 = self
-            .run("counting undelivered entries", Some(group), true, |mut c| {
-                let (key, last, name) = (key.clone(), last.clone(), name.clone());
-                async move { Ok(script.key(key).arg(last).arg(name).invoke_async::<i64>(&mut c).await?) }
-            })
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
 }
 
 fn to_deliveries(entries: Vec<RawEntry>, counts: &[u32]) -> Vec<Delivery> {
