@@ -100,3 +100,47 @@ pub async fn run_once(store: &StateStore, trimmer: Option<&dyn StreamTrimmer>, p
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn counting(interval: Duration, stop: CancellationToken) -> (Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        let task = spawn_every(interval, stop, move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (runs, task)
+    }
+
+    #[tokio::test]
+    async fn spawn_every_repeats_until_stopped() {
+        let stop = CancellationToken::new();
+        let (runs, task) = counting(Duration::from_millis(10), stop.clone());
+        eventstream_testkit::fixtures::eventually("three runs", Duration::from_secs(10), || {
+            let runs = runs.clone();
+            async move { (runs.load(Ordering::SeqCst) >= 3).then_some(()) }
+        })
+        .await;
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops when cancelled").expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn spawn_every_waits_one_interval_before_the_first_run() {
+        let stop = CancellationToken::new();
+        let (runs, task) = counting(Duration::from_secs(3600), stop.clone());
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops while waiting").expect("no panic");
+    }
+}
