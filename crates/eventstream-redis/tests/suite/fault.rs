@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use eventstream_core::{ConsumerName, EventLog, GroupName, LogError, Position, StartFrom};
-use eventstream_redis::{RedisConfig, RedisLog};
+use eventstream_redis::RedisLog;
 use eventstream_testkit::sample_events;
 
 use super::helpers::poll;
-use super::server::{PrivateRedis, free_port, redis_server_installed};
+use super::server::{PrivateRedis, redis_server_installed};
 
 fn positions(ds: &[eventstream_core::Delivery]) -> Vec<Position> {
     ds.iter().map(|d| d.record.position.clone()).collect()
@@ -29,16 +29,9 @@ async fn the_log_survives_a_server_kill_and_resumes_without_loss() {
         return;
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let port = free_port();
-    let mut server = PrivateRedis::start(dir.path(), port);
-    server.wait_ready().await;
-
-    let mut config = RedisConfig::new(server.url()).with_key_prefix("fault:");
-    config.connect_timeout = Duration::from_millis(500);
-    config.response_timeout = Duration::from_secs(2);
-    config.block_margin = Duration::from_secs(2);
-    config.reconnect_retries = 1;
-    let log = RedisLog::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}"));
+    let mut server = PrivateRedis::start_ready(dir.path()).await;
+    let port = server.port();
+    let log = RedisLog::connect(server.fast_config("fault:")).await.unwrap_or_else(|e| panic!("connect: {e}"));
     let (g, c): (GroupName, ConsumerName) =
         ("worker".parse().unwrap_or_else(|e| panic!("{e}")), "replica-1".parse().unwrap_or_else(|e| panic!("{e}")));
     let waiter: GroupName = "waiter".parse().unwrap_or_else(|e| panic!("{e}"));

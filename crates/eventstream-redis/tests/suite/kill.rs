@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventstream::{Backoff, ConsumerRuntime, Subscription, SubscriptionOptions};
+use eventstream::{Backoff, ConsumerRuntime, Subscription};
 use eventstream_core::{EventLog, GroupName, StartFrom, TypePattern};
 use eventstream_redis::{RedisConfig, RedisLog};
 use eventstream_sql::{StateStore, sqlite_url};
@@ -18,6 +18,7 @@ use eventstream_testkit::sample_events;
 
 use super::effects::{RecordEffect, create_effects_table, dead_letter_count, effect_counts, effects};
 use super::helpers::{Prefix, poll, raw, redis_available, redis_url};
+use super::server::fast_options;
 
 /// Set to `1` in a child process: [`child_replica`] then runs a replica instead of returning at once.
 const CHILD: &str = "BRAIN_TEST_CHILD_REPLICA";
@@ -49,16 +50,8 @@ async fn child_replica() {
     let config = RedisConfig::new(env(CHILD_URL)).with_key_prefix(env(CHILD_KEY_PREFIX));
     let log: Arc<dyn EventLog> = Arc::new(RedisLog::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}")));
     let store = StateStore::connect(&env(CHILD_DB)).await.unwrap_or_else(|e| panic!("state store: {e}"));
-    let options = SubscriptionOptions {
-        concurrency: 4,
-        batch_size: 8,
-        backoff: Backoff { initial: Duration::from_millis(50), max: Duration::from_millis(500) },
-        start: StartFrom::Beginning,
-        claim_idle: Duration::from_secs(1),
-        claim_interval: Duration::from_millis(200),
-        read_block: Duration::from_millis(200),
-        ..SubscriptionOptions::default()
-    };
+    let backoff = Backoff { initial: Duration::from_millis(50), max: Duration::from_millis(500) };
+    let options = fast_options(8, backoff, Duration::from_secs(1), Duration::from_millis(200));
     let group: GroupName = GROUP.parse().unwrap_or_else(|e| panic!("{e}"));
     let mut runtime = ConsumerRuntime::new(log, store, consumer.parse().unwrap_or_else(|e| panic!("{e}")));
     runtime

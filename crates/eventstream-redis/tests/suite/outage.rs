@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use eventstream::{Backoff, ConsumerRuntime, EventStream, PublisherOptions, Subscription, SubscriptionOptions};
-use eventstream_core::{EventLog, GroupName, StartFrom, TypePattern};
-use eventstream_redis::{RedisConfig, RedisLog};
+use eventstream::{Backoff, ConsumerRuntime, EventStream, PublisherOptions, Subscription};
+use eventstream_core::{EventLog, GroupName, TypePattern};
+use eventstream_redis::RedisLog;
 use eventstream_sql::{StateStore, sqlite_url};
 use eventstream_testkit::sample_event;
 
 use super::effects::{RecordEffect, create_effects_table, dead_letter_count, effect_counts, effects};
 use super::helpers::poll;
-use super::server::{PrivateRedis, free_port, redis_server_installed};
+use super::server::{PrivateRedis, fast_options, redis_server_installed};
 
 /// Events emitted per second.
 const RATE: u64 = 200;
@@ -43,16 +43,8 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
         return;
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let port = free_port();
-    let mut server = PrivateRedis::start(dir.path(), port);
-    server.wait_ready().await;
-
-    let mut config = RedisConfig::new(server.url()).with_key_prefix("outage:");
-    config.connect_timeout = Duration::from_millis(500);
-    config.response_timeout = Duration::from_secs(2);
-    config.block_margin = Duration::from_secs(2);
-    config.reconnect_retries = 1;
-    let log: Arc<dyn EventLog> = Arc::new(RedisLog::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}")));
+    let mut server = PrivateRedis::start_ready(dir.path()).await;
+    let log: Arc<dyn EventLog> = Arc::new(RedisLog::connect(server.fast_config("outage:")).await.unwrap_or_else(|e| panic!("connect: {e}")));
     let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.unwrap_or_else(|e| panic!("state store: {e}"));
     create_effects_table(&store).await;
 
@@ -66,18 +58,10 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
 
     let group: GroupName = "outage-effects".parse().unwrap_or_else(|e| panic!("{e}"));
     let consumer = "outage-replica-1";
-    let options = SubscriptionOptions {
-        concurrency: 4,
-        batch_size: 32,
-        backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) },
-        start: StartFrom::Beginning,
-        // Acks lost in the outage leave deliveries pending; they are taken back (and found in the inbox)
-        // after this idle time.
-        claim_idle: Duration::from_secs(2),
-        claim_interval: Duration::from_millis(500),
-        read_block: Duration::from_millis(500),
-        ..SubscriptionOptions::default()
-    };
+    // Acks lost in the outage leave deliveries pending; they are taken back (and found in the inbox)
+    // after 2 s idle.
+    let backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+    let options = fast_options(32, backoff, Duration::from_secs(2), Duration::from_millis(500));
     let mut runtime = ConsumerRuntime::new(log.clone(), store.clone(), consumer.parse().unwrap_or_else(|e| panic!("{e}")));
     let sub_stats = runtime.spawn(
         Subscription::new(group.clone(), vec![TypePattern::all()], RecordEffect { consumer: consumer.to_owned(), delay: Duration::ZERO })

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use eventstream::{Backoff, SubscriptionOptions};
+use eventstream_core::StartFrom;
+use eventstream_redis::RedisConfig;
+
 use super::helpers::poll;
 
 /// A `redis-server` child on its own port and directory; killed when dropped.
@@ -43,6 +47,29 @@ impl PrivateRedis {
             .spawn()
             .unwrap_or_else(|e| panic!("starting redis-server: {e}"));
         Self { child: Some(child), port, dir: dir.to_path_buf() }
+    }
+
+    /// Starts a server on a free port keeping its data in `dir`, and waits until it answers.
+    pub(crate) async fn start_ready(dir: &Path) -> Self {
+        let server = Self::start(dir, free_port());
+        server.wait_ready().await;
+        server
+    }
+
+    /// The port the server listens on.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A config for this server with keys under `prefix` and short timeouts (500 ms connect, 2 s
+    /// response and block margin, one reconnect retry), so calls fail fast while it is down.
+    pub(crate) fn fast_config(&self, prefix: &str) -> RedisConfig {
+        let mut config = RedisConfig::new(self.url()).with_key_prefix(prefix);
+        config.connect_timeout = Duration::from_millis(500);
+        config.response_timeout = Duration::from_secs(2);
+        config.block_margin = Duration::from_secs(2);
+        config.reconnect_retries = 1;
+        config
     }
 
     pub(crate) fn url(&self) -> String {
@@ -100,4 +127,20 @@ pub(crate) fn redis_server_installed() -> bool {
 /// A TCP port nothing listens on right now.
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+/// Subscription options for the fault tests: 4 handlers from the beginning, `batch_size` per read,
+/// `backoff` between retries, deliveries idle for `claim_idle` taken back, and both the claim interval
+/// and the read block set to `tick` so recovery takes a few ticks instead of the defaults' seconds.
+pub(crate) fn fast_options(batch_size: usize, backoff: Backoff, claim_idle: Duration, tick: Duration) -> SubscriptionOptions {
+    SubscriptionOptions {
+        concurrency: 4,
+        batch_size,
+        backoff,
+        start: StartFrom::Beginning,
+        claim_idle,
+        claim_interval: tick,
+        read_block: tick,
+        ..SubscriptionOptions::default()
+    }
 }
