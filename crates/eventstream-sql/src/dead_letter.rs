@@ -98,13 +98,14 @@ wire_enum!(DeadLetterStatus, "dead letter status", Open => "open", Retried => "r
 
 /// A failure to record as a dead letter. Build it with [`NewDeadLetter::for_event`] or
 /// [`NewDeadLetter::undecodable`] and adjust fields (e.g. `first_failed_at` from the retry state).
-#[derive(Debug, Clone, PartialEq)]
+/// A stored [`DeadLetter`] carries one as its `letter` (with the latest failure merged in).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewDeadLetter {
     /// The subscriber whose handler failed.
     pub subscriber: GroupName,
     /// The stream or log the entry was read from.
     pub stream_name: String,
-    /// The entry's position in that log.
+    /// The entry's position in that log (of the latest failed delivery).
     pub stream_message_id: Position,
     /// The envelope id; for an entry that has none, `position:<stream_message_id>`.
     pub event_id: String,
@@ -114,11 +115,12 @@ pub struct NewDeadLetter {
     pub tenant_id: Option<TenantId>,
     /// The canonical JSON envelope, or the raw entry as text when it does not decode.
     pub event: String,
-    /// What went wrong (cut to [`MAX_ERROR_CHARS`]).
+    /// What went wrong (cut to [`MAX_ERROR_CHARS`]; in a stored letter, the latest error).
     pub error: String,
-    /// Why it is dead-lettered.
+    /// Why it is dead-lettered (in a stored letter, the latest failure's kind).
     pub kind: DeadLetterKind,
-    /// How many attempts this failure episode made (added to an open row's count).
+    /// How many attempts this failure episode made (added to an open row's count; in a stored letter,
+    /// the attempts over all failure episodes while open).
     pub attempts: u32,
     /// When the event first failed (kept from the open row when one exists).
     pub first_failed_at: DateTime<Utc>,
@@ -137,20 +139,19 @@ impl NewDeadLetter {
         error: impl Into<String>,
         attempts: u32,
     ) -> Self {
-        let now = Utc::now();
         Self {
-            subscriber: subscriber.clone(),
-            stream_name: stream_name.to_owned(),
-            stream_message_id: position.clone(),
-            event_id: event.id.as_str().to_owned(),
             event_type: Some(event.event_type.clone()),
             tenant_id: event.tenant_id.clone(),
-            event: event.to_json_value().to_string(),
-            error: error.into(),
-            kind,
             attempts,
-            first_failed_at: now,
-            last_failed_at: now,
+            ..Self::failed_now(
+                subscriber,
+                stream_name,
+                position,
+                event.id.as_str().to_owned(),
+                event.to_json_value().to_string(),
+                error.into(),
+                kind,
+            )
         }
     }
 
@@ -163,17 +164,31 @@ impl NewDeadLetter {
         raw: impl Into<String>,
         error: &DecodeError,
     ) -> Self {
+        let event_id = format!("position:{position}");
+        Self::failed_now(subscriber, stream_name, position, event_id, raw.into(), error.to_string(), DeadLetterKind::Undecodable)
+    }
+
+    /// One attempt that failed now, of an entry with no type or tenant known.
+    fn failed_now(
+        subscriber: &GroupName,
+        stream_name: &str,
+        position: &Position,
+        event_id: String,
+        event: String,
+        error: String,
+        kind: DeadLetterKind,
+    ) -> Self {
         let now = Utc::now();
         Self {
             subscriber: subscriber.clone(),
             stream_name: stream_name.to_owned(),
             stream_message_id: position.clone(),
-            event_id: format!("position:{position}"),
+            event_id,
             event_type: None,
             tenant_id: None,
-            event: raw.into(),
-            error: error.to_string(),
-            kind: DeadLetterKind::Undecodable,
+            event,
+            error,
+            kind,
             attempts: 1,
             first_failed_at: now,
             last_failed_at: now,
@@ -181,35 +196,16 @@ impl NewDeadLetter {
     }
 }
 
-/// A stored dead letter.
+/// A stored dead letter: its id and status around the failure it records. In JSON the letter's fields
+/// sit beside `id`, `status` and `resolved_at` (flattened).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetter {
     /// Its id.
     pub id: DeadLetterId,
-    /// The subscriber whose handler failed.
-    pub subscriber: GroupName,
-    /// The stream or log the entry was read from.
-    pub stream_name: String,
-    /// The entry's position (of the latest failed delivery).
-    pub stream_message_id: Position,
-    /// The envelope id, or `position:<stream_message_id>` for an undecodable entry.
-    pub event_id: String,
-    /// The event type, when the entry decoded.
-    pub event_type: Option<EventType>,
-    /// The envelope's tenant, when the entry decoded.
-    pub tenant_id: Option<TenantId>,
-    /// The canonical JSON envelope, or the raw entry.
-    pub event: String,
-    /// The latest error.
-    pub error: String,
-    /// Why it was dead-lettered (the latest failure's kind).
-    pub kind: DeadLetterKind,
-    /// Attempts made over all failure episodes while open.
-    pub attempts: u32,
-    /// When the event first failed.
-    pub first_failed_at: DateTime<Utc>,
-    /// When it last failed.
-    pub last_failed_at: DateTime<Utc>,
+    /// The failure: subscriber, entry, event, latest error and kind, attempts over all failure
+    /// episodes while open, first and last failure.
+    #[serde(flatten)]
+    pub letter: NewDeadLetter,
     /// Open, retried or discarded.
     pub status: DeadLetterStatus,
     /// When it was retried or discarded.
@@ -222,25 +218,27 @@ impl DeadLetter {
     /// # Errors
     /// A [`DecodeError`] for an undecodable entry (or a stored envelope this version cannot read).
     pub fn decode_event(&self) -> Result<Event, DecodeError> {
-        Event::from_json_slice(self.event.as_bytes())
+        Event::from_json_slice(self.letter.event.as_bytes())
     }
 
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let r = RowReader::new(row, "dead_letters");
         Ok(Self {
             id: DeadLetterId(r.id()),
-            subscriber: r.parse("subscriber_name")?,
-            stream_name: r.text("stream_name")?,
-            stream_message_id: r.parse("stream_message_id")?,
-            event_id: r.text("event_id")?,
-            event_type: r.opt_parse("event_type")?,
-            tenant_id: r.opt_parse("tenant_id")?,
-            event: r.text("event")?,
-            error: r.text("error")?,
-            kind: r.parse("error_kind")?,
-            attempts: r.count("attempts")?,
-            first_failed_at: r.time("first_failed_at")?,
-            last_failed_at: r.time("last_failed_at")?,
+            letter: NewDeadLetter {
+                subscriber: r.parse("subscriber_name")?,
+                stream_name: r.text("stream_name")?,
+                stream_message_id: r.parse("stream_message_id")?,
+                event_id: r.text("event_id")?,
+                event_type: r.opt_parse("event_type")?,
+                tenant_id: r.opt_parse("tenant_id")?,
+                event: r.text("event")?,
+                error: r.text("error")?,
+                kind: r.parse("error_kind")?,
+                attempts: r.count("attempts")?,
+                first_failed_at: r.time("first_failed_at")?,
+                last_failed_at: r.time("last_failed_at")?,
+            },
             status: r.parse("status")?,
             resolved_at: r.opt_time("resolved_at")?,
         })

@@ -290,19 +290,30 @@ mod cases {
         assert_eq!(db.store.add_dead_letter(&second).await.unwrap(), id, "same open row");
 
         let dl = db.store.get_dead_letter(id).await.unwrap().unwrap();
-        assert_eq!(dl.subscriber, s);
-        assert_eq!(dl.attempts, 7);
-        assert_eq!(dl.error, "bad payload");
-        assert_eq!(dl.kind, DeadLetterKind::Permanent);
-        assert_eq!(dl.stream_message_id, pos("4-0"));
-        assert_eq!(dl.event_id, e.id.as_str());
-        assert_eq!(dl.event_type.as_ref().map(|t| t.as_str()), Some("course.deployed.staging"));
-        assert_eq!(dl.tenant_id, Some(tenant("acme")));
+        assert_eq!(dl.letter.subscriber, s);
+        assert_eq!(dl.letter.attempts, 7);
+        assert_eq!(dl.letter.error, "bad payload");
+        assert_eq!(dl.letter.kind, DeadLetterKind::Permanent);
+        assert_eq!(dl.letter.stream_message_id, pos("4-0"));
+        assert_eq!(dl.letter.event_id, e.id.as_str());
+        assert_eq!(dl.letter.event_type.as_ref().map(|t| t.as_str()), Some("course.deployed.staging"));
+        assert_eq!(dl.letter.tenant_id, Some(tenant("acme")));
         assert_eq!(dl.status, DeadLetterStatus::Open);
         assert_eq!(dl.resolved_at, None);
-        assert_eq!(dl.first_failed_at.timestamp_millis(), first.first_failed_at.timestamp_millis());
-        assert_eq!(dl.last_failed_at.timestamp_millis(), second.last_failed_at.timestamp_millis());
+        assert_eq!(dl.letter.first_failed_at.timestamp_millis(), first.first_failed_at.timestamp_millis());
+        assert_eq!(dl.letter.last_failed_at.timestamp_millis(), second.last_failed_at.timestamp_millis());
         assert_eq!(dl.decode_event().unwrap(), e);
+        // The JSON shape (GET /api/dlq, `brain dlq --json`): the letter's fields flat beside id and status.
+        let json = serde_json::to_value(&dl).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut want = [
+            "id", "subscriber", "stream_name", "stream_message_id", "event_id", "event_type", "tenant_id", "event", "error",
+            "kind", "attempts", "first_failed_at", "last_failed_at", "status", "resolved_at",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        assert_eq!((&json["attempts"], &json["kind"], &json["status"]), (&serde_json::json!(7), &serde_json::json!("permanent"), &serde_json::json!("open")));
 
         // Another subscriber failing on the same event has its own row.
         let other = NewDeadLetter::for_event(&group("audit"), "s", &pos("3-0"), &e, DeadLetterKind::Permanent, "x", 1);
@@ -315,10 +326,10 @@ mod cases {
         let bad_id = tx.add_dead_letter(&bad).await.unwrap();
         tx.commit().await.unwrap();
         let dl = db.store.get_dead_letter(bad_id).await.unwrap().unwrap();
-        assert_eq!((dl.kind, dl.event.as_str(), dl.event_id.as_str()), (DeadLetterKind::Undecodable, raw, "position:5-0"));
-        assert_eq!(dl.error, "field `id` is required");
+        assert_eq!((dl.letter.kind, dl.letter.event.as_str(), dl.letter.event_id.as_str()), (DeadLetterKind::Undecodable, raw, "position:5-0"));
+        assert_eq!(dl.letter.error, "field `id` is required");
         assert!(dl.decode_event().is_err());
-        assert_eq!(dl.event_type, None);
+        assert_eq!(dl.letter.event_type, None);
     }
 
     pub(super) async fn dead_letter_list_filters_and_pages(db: TestDb) {
@@ -397,7 +408,7 @@ mod cases {
         // The retried event fails again: a new open row, the old one stays as history.
         let id2 = db.store.add_dead_letter(&new()).await.unwrap();
         assert_ne!(id2, id);
-        assert_eq!(db.store.get_dead_letter(id2).await.unwrap().unwrap().attempts, 1);
+        assert_eq!(db.store.get_dead_letter(id2).await.unwrap().unwrap().letter.attempts, 1);
         let discarded = db.store.discard_dead_letter(id2).await.unwrap().unwrap();
         assert_eq!(discarded.status, DeadLetterStatus::Discarded);
         assert_eq!(db.store.get_dead_letter(id).await.unwrap().unwrap().status, DeadLetterStatus::Retried);

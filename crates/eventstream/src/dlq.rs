@@ -67,13 +67,13 @@ pub async fn retry_dead_letter(log: &Arc<dyn EventLog>, store: &StateStore, id: 
         return Err(DlqError::NotOpen { id, status: dl.status });
     }
     let mut event: Event = match dl.decode_event() {
-        Ok(e) if dl.kind != DeadLetterKind::Undecodable => e,
+        Ok(e) if dl.letter.kind != DeadLetterKind::Undecodable => e,
         _ => return Err(DlqError::Undecodable(id)),
     };
-    event.meta.extra.insert(REDELIVER_TO_META_KEY.into(), dl.subscriber.to_string().into());
+    event.meta.extra.insert(REDELIVER_TO_META_KEY.into(), dl.letter.subscriber.to_string().into());
     // The redelivery starts with a fresh attempt count. Clearing it before the append is harmless when
     // the append fails: the letter is open and its attempts are kept in the letter itself.
-    store.clear_retry_state(&dl.subscriber, &event.id).await?;
+    store.clear_retry_state(&dl.letter.subscriber, &event.id).await?;
     let positions = log.append(std::slice::from_ref(&event)).await?;
     let position = positions
         .into_iter()
@@ -91,22 +91,14 @@ pub async fn retry_dead_letter(log: &Arc<dyn EventLog>, store: &StateStore, id: 
 /// append), the redelivered event failed again in between and the runtime merged that failure into the
 /// open letter. Records that failure as a new open letter.
 async fn reopen_merged_failure(store: &StateStore, before: &DeadLetter, closed: &DeadLetter) -> Result<(), DlqError> {
+    let (closed, before) = (&closed.letter, &before.letter);
     if closed.attempts <= before.attempts && closed.last_failed_at == before.last_failed_at {
         return Ok(());
     }
     let again = NewDeadLetter {
-        subscriber: closed.subscriber.clone(),
-        stream_name: closed.stream_name.clone(),
-        stream_message_id: closed.stream_message_id.clone(),
-        event_id: closed.event_id.clone(),
-        event_type: closed.event_type.clone(),
-        tenant_id: closed.tenant_id.clone(),
-        event: closed.event.clone(),
-        error: closed.error.clone(),
-        kind: closed.kind,
         attempts: closed.attempts.saturating_sub(before.attempts).max(1),
         first_failed_at: closed.last_failed_at,
-        last_failed_at: closed.last_failed_at,
+        ..closed.clone()
     };
     store.add_dead_letter(&again).await?;
     Ok(())

@@ -35,7 +35,7 @@ fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
 /// A dead letter as the API shows it: the stored envelope as JSON when it parses.
 fn view(dl: &DeadLetter) -> Value {
     let mut v = serde_json::to_value(dl).unwrap_or(Value::Null);
-    if let Ok(event) = serde_json::from_str::<Value>(&dl.event) {
+    if let Ok(event) = serde_json::from_str::<Value>(&dl.letter.event) {
         v["event"] = event;
     }
     v
@@ -53,7 +53,7 @@ async fn visible(state: &AppState, principal: &Principal, id: DeadLetterId) -> R
     let not_found = || ApiError::not_found(format!("dead letter {id} not found"));
     let dl = state.store.get_dead_letter(id).await.map_err(|e| errors::store(&e))?.ok_or_else(not_found)?;
     match principal.scope(None)? {
-        Some(t) if dl.tenant_id.as_ref() != Some(&t) => Err(not_found()),
+        Some(t) if dl.letter.tenant_id.as_ref() != Some(&t) => Err(not_found()),
         _ => Ok(dl),
     }
 }

@@ -56,14 +56,14 @@ pub(crate) async fn run(a: DlqArgs) -> anyhow::Result<()> {
             for d in letters {
                 t.add_row([
                     d.id.0.to_string(),
-                    d.subscriber.to_string(),
-                    d.event_type.map_or_else(|| "-".into(), |t| t.to_string()),
-                    short(&d.event_id, 38),
-                    d.kind.to_string(),
-                    d.attempts.to_string(),
-                    d.last_failed_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    d.letter.subscriber.to_string(),
+                    d.letter.event_type.map_or_else(|| "-".into(), |t| t.to_string()),
+                    short(&d.letter.event_id, 38),
+                    d.letter.kind.to_string(),
+                    d.letter.attempts.to_string(),
+                    d.letter.last_failed_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     d.status.to_string(),
-                    short(&d.error, 60),
+                    short(&d.letter.error, 60),
                 ]);
             }
             println!("{t}");
@@ -76,16 +76,16 @@ pub(crate) async fn run(a: DlqArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!("dead letter {}  ({})", d.id.0, d.status);
-            println!("  subscriber: {}", d.subscriber);
-            println!("  event:      {} {}", d.event_type.as_ref().map_or("-", |t| t.as_str()), d.event_id);
-            println!("  position:   {} in {}", d.stream_message_id, d.stream_name);
-            println!("  kind:       {}, {} attempt(s)", d.kind, d.attempts);
-            println!("  failed:     first {}, last {}", d.first_failed_at.to_rfc3339(), d.last_failed_at.to_rfc3339());
-            println!("  error:      {}", d.error);
-            let pretty = serde_json::from_str::<serde_json::Value>(&d.event)
+            println!("  subscriber: {}", d.letter.subscriber);
+            println!("  event:      {} {}", d.letter.event_type.as_ref().map_or("-", |t| t.as_str()), d.letter.event_id);
+            println!("  position:   {} in {}", d.letter.stream_message_id, d.letter.stream_name);
+            println!("  kind:       {}, {} attempt(s)", d.letter.kind, d.letter.attempts);
+            println!("  failed:     first {}, last {}", d.letter.first_failed_at.to_rfc3339(), d.letter.last_failed_at.to_rfc3339());
+            println!("  error:      {}", d.letter.error);
+            let pretty = serde_json::from_str::<serde_json::Value>(&d.letter.event)
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or(d.event);
+                .unwrap_or(d.letter.event);
             println!("  envelope:\n{pretty}");
         }
         DlqCommand::Retry { id } => {

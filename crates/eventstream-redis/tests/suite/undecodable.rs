@@ -69,10 +69,10 @@ async fn undecodable_entries_are_dead_lettered_by_the_subscribers_of_their_type_
     .await;
     let dead = store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dead.len(), 1, "only the subscriber of task.* dead-letters the bad task entry: {dead:?}");
-    assert_eq!(dead[0].subscriber.as_str(), "tasks");
-    assert_eq!(dead[0].kind, DeadLetterKind::Undecodable);
-    assert_eq!(dead[0].stream_message_id.as_str(), bad);
-    assert!(dead[0].error.contains("payload"), "{}", dead[0].error);
+    assert_eq!(dead[0].letter.subscriber.as_str(), "tasks");
+    assert_eq!(dead[0].letter.kind, DeadLetterKind::Undecodable);
+    assert_eq!(dead[0].letter.stream_message_id.as_str(), bad);
+    assert!(dead[0].letter.error.contains("payload"), "{}", dead[0].letter.error);
     // The decodable entries around it were processed, each by the subscriber that wants it.
     let (rows, distinct) = effect_counts(&store).await;
     assert_eq!((rows, distinct), (2, 2), "{good} and {mission} each processed once");

@@ -19,7 +19,7 @@ use super::helpers::{
 /// The dead letters of `subscriber` for the event `event_id`, oldest first.
 async fn letters(store: &StateStore, subscriber: &eventstream_core::GroupName, event_id: &str) -> Vec<DeadLetter> {
     let filter = DeadLetterFilter { subscriber: Some(subscriber.clone()), ..DeadLetterFilter::default() };
-    store.list_dead_letters(&filter).await.unwrap().into_iter().filter(|d| d.event_id == event_id).collect()
+    store.list_dead_letters(&filter).await.unwrap().into_iter().filter(|d| d.letter.event_id == event_id).collect()
 }
 
 async fn outage_scenario(store: StateStore) {
@@ -66,7 +66,7 @@ async fn outage_scenario(store: StateStore) {
         }
         let now = store.get_dead_letter(dl.id).await.unwrap().unwrap();
         assert_eq!(now.status, DeadLetterStatus::Open, "a failed retry must not strand the letter");
-        assert_eq!(now.attempts, dl.attempts);
+        assert_eq!(now.letter.attempts, dl.letter.attempts);
     }
     assert_eq!(real.head().await.unwrap(), head_before, "nothing reached the log while it was down");
     assert_eq!(effect_counts(&store).await, (0, 0));
@@ -125,7 +125,7 @@ async fn a_failure_of_the_redelivered_event_during_the_retry_stays_open() {
         async move { dlq::retry_dead_letter(&log, &store, dl.id).await }
     });
     eventually(Duration::from_secs(10), "the redelivered copy failed into the open letter", || async {
-        store.get_dead_letter(dl.id).await.unwrap().unwrap().attempts == dl.attempts + 1
+        store.get_dead_letter(dl.id).await.unwrap().unwrap().letter.attempts == dl.letter.attempts + 1
     })
     .await;
     faulty.release();
@@ -136,8 +136,8 @@ async fn a_failure_of_the_redelivered_event_during_the_retry_stays_open() {
     assert_eq!(all[0].id, dl.id);
     assert_eq!(all[0].status, DeadLetterStatus::Retried);
     assert_eq!(all[1].status, DeadLetterStatus::Open, "the new failure must not be hidden under `retried`");
-    assert_eq!(all[1].attempts, 1);
-    assert!(all[1].error.contains("still broken"), "{}", all[1].error);
+    assert_eq!(all[1].letter.attempts, 1);
+    assert!(all[1].letter.error.contains("still broken"), "{}", all[1].letter.error);
     runtime.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -165,10 +165,10 @@ async fn error_chain_scenario(store: StateStore, database_says: &str) {
     eventually(Duration::from_secs(10), "dead-lettered", || async { letters(&store, &name, event.id.as_str()).await.len() == 1 }).await;
     let dl = letters(&store, &name, event.id.as_str()).await.remove(0);
     runtime.shutdown(Duration::from_secs(5)).await;
-    assert_eq!(dl.kind, DeadLetterKind::Permanent);
-    assert!(dl.error.starts_with("permanent failure: state store query failed while writing the effect: "), "{}", dl.error);
-    assert!(dl.error.contains(database_says), "the database's own message is kept: {}", dl.error);
-    assert_eq!(dl.error.matches(database_says).count(), 1, "no cause is printed twice: {}", dl.error);
+    assert_eq!(dl.letter.kind, DeadLetterKind::Permanent);
+    assert!(dl.letter.error.starts_with("permanent failure: state store query failed while writing the effect: "), "{}", dl.letter.error);
+    assert!(dl.letter.error.contains(database_says), "the database's own message is kept: {}", dl.letter.error);
+    assert_eq!(dl.letter.error.matches(database_says).count(), 1, "no cause is printed twice: {}", dl.letter.error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

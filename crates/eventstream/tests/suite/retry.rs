@@ -94,13 +94,13 @@ async fn retry_scenario(log: Arc<dyn EventLog>, store: StateStore) {
     })
     .await;
     let dead = store.list_dead_letters(&DeadLetterFilter { subscriber: Some(name.clone()), ..DeadLetterFilter::default() }).await.unwrap();
-    let poison_dl = dead.iter().find(|d| d.event_id == poison[0].id.as_str()).expect("poison dead-lettered");
-    assert_eq!(poison_dl.kind, DeadLetterKind::Permanent);
-    assert_eq!(poison_dl.attempts, 1);
-    assert!(poison_dl.error.contains("payload cannot be handled"), "{}", poison_dl.error);
+    let poison_dl = dead.iter().find(|d| d.letter.event_id == poison[0].id.as_str()).expect("poison dead-lettered");
+    assert_eq!(poison_dl.letter.kind, DeadLetterKind::Permanent);
+    assert_eq!(poison_dl.letter.attempts, 1);
+    assert!(poison_dl.letter.error.contains("payload cannot be handled"), "{}", poison_dl.letter.error);
     assert_eq!(calls(poison[0].id.as_str()), 1, "a permanent failure is not retried");
-    let panic_dl = dead.iter().find(|d| d.event_id == panics[0].id.as_str()).expect("panicking handler dead-lettered");
-    assert!(panic_dl.error.contains("handler bug"), "{}", panic_dl.error);
+    let panic_dl = dead.iter().find(|d| d.letter.event_id == panics[0].id.as_str()).expect("panicking handler dead-lettered");
+    assert!(panic_dl.letter.error.contains("handler bug"), "{}", panic_dl.letter.error);
 
     // Nothing acknowledged away without a trace, nothing left pending.
     eventually(Duration::from_secs(10), "no lag", || async { log.group_info(&name).await.unwrap().lag() == 0 }).await;
@@ -165,8 +165,8 @@ async fn retries_are_exhausted_into_the_dead_letter_queue() {
     })
     .await;
     let dl = &store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap()[0];
-    assert_eq!(dl.kind, DeadLetterKind::TransientExhausted);
-    assert_eq!(dl.attempts, 3);
+    assert_eq!(dl.letter.kind, DeadLetterKind::TransientExhausted);
+    assert_eq!(dl.letter.attempts, 3);
     assert_eq!(*calls.lock().unwrap(), 3);
     eventually(Duration::from_secs(10), "acked", || async { log.group_info(&name).await.unwrap().lag() == 0 }).await;
     runtime.shutdown(Duration::from_secs(5)).await;
