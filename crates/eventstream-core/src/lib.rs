@@ -22,7 +22,7 @@ mod log;
 pub use envelope::{Event, MAX_FIELD_CHARS, Meta, Severity, epoch_seconds, format_timestamp, parse_timestamp, truncate_to_micros};
 pub use error::{BoxError, DecodeError, LogError};
 pub use id::{ConsumerName, EventId, EventType, GroupName, InvalidId, LEGACY_BROADCAST, Position, Source, TenantId, TypePattern};
-pub use log::{Capabilities, Delivery, EventLog, GroupInfo, Record, StartFrom};
+pub use log::{Capabilities, DelegatingLog, Delivery, EventLog, GroupInfo, Record, StartFrom};
 
 /// Re-exported so backends implement [`EventLog`] with the same macro version.
 pub use async_trait::async_trait;

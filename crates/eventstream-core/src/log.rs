@@ -209,3 +209,95 @@ pub trait EventLog: Send + Sync + fmt::Debug {
     /// [`LogError::Unavailable`] with the reason.
     async fn health(&self) -> Result<(), LogError>;
 }
+
+/// A decorator around another log, written as the few calls it changes: implement [`inner`]
+/// (the log every call goes to) and override any of the hooks; a blanket impl makes every
+/// `DelegatingLog` an [`EventLog`] whose other methods forward to the inner log unchanged.
+///
+/// [`inner`]: DelegatingLog::inner
+#[async_trait]
+pub trait DelegatingLog: Send + Sync + fmt::Debug {
+    /// The log this one decorates.
+    fn inner(&self) -> &dyn EventLog;
+
+    /// [`EventLog::backend`]; the inner log's name unless overridden.
+    fn backend_name(&self) -> &'static str {
+        self.inner().backend()
+    }
+
+    /// [`EventLog::append`]; forwards unless overridden.
+    ///
+    /// # Errors
+    /// As [`EventLog::append`].
+    async fn on_append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        self.inner().append(events).await
+    }
+
+    /// [`EventLog::ack`]; forwards unless overridden.
+    ///
+    /// # Errors
+    /// As [`EventLog::ack`].
+    async fn on_ack(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
+        self.inner().ack(group, positions).await
+    }
+
+    /// [`EventLog::health`]; forwards unless overridden.
+    ///
+    /// # Errors
+    /// As [`EventLog::health`].
+    async fn on_health(&self) -> Result<(), LogError> {
+        self.inner().health().await
+    }
+}
+
+#[async_trait]
+impl<T: DelegatingLog> EventLog for T {
+    fn backend(&self) -> &'static str {
+        self.backend_name()
+    }
+    fn stream(&self) -> &str {
+        self.inner().stream()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner().capabilities()
+    }
+    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        self.on_append(events).await
+    }
+    async fn ensure_group(&self, group: &GroupName, start: &StartFrom) -> Result<(), LogError> {
+        self.inner().ensure_group(group, start).await
+    }
+    async fn read_group(&self, group: &GroupName, consumer: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
+        self.inner().read_group(group, consumer, max, block).await
+    }
+    async fn read_pending(&self, group: &GroupName, consumer: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner().read_pending(group, consumer, max).await
+    }
+    async fn ack(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
+        self.on_ack(group, positions).await
+    }
+    async fn reclaim(&self, group: &GroupName, consumer: &ConsumerName, min_idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
+        self.inner().reclaim(group, consumer, min_idle, max).await
+    }
+    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
+        self.inner().read(from, max, block).await
+    }
+    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
+        self.inner().read_back(before, max).await
+    }
+    async fn head(&self) -> Result<Option<Position>, LogError> {
+        self.inner().head().await
+    }
+    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
+        self.inner().groups().await
+    }
+    async fn group_info(&self, group: &GroupName) -> Result<GroupInfo, LogError> {
+        self.inner().group_info(group).await
+    }
+    async fn set_group_position(&self, group: &GroupName, start: &StartFrom) -> Result<(), LogError> {
+        self.inner().set_group_position(group, start).await
+    }
+    async fn health(&self) -> Result<(), LogError> {
+        self.on_health().await
+    }
+}

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventstream::{Backoff, SubscriptionOptions};
-use eventstream_core::{
-    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom,
-};
+use eventstream_core::{DelegatingLog, Event, EventLog, GroupName, LogError, Position};
 use eventstream_embedded::{EmbeddedLog, EmbeddedOptions};
 use eventstream_sql::{StateStore, StoreOptions, Tx, sqlx};
 use serde_json::json;
@@ -129,17 +127,14 @@ impl Faulty {
 }
 
 #[async_trait]
-impl EventLog for Faulty {
-    fn backend(&self) -> &'static str {
+impl DelegatingLog for Faulty {
+    fn inner(&self) -> &dyn EventLog {
+        &*self.inner
+    }
+    fn backend_name(&self) -> &'static str {
         "faulty"
     }
-    fn stream(&self) -> &str {
-        self.inner.stream()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+    async fn on_append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
         self.check()?;
         let positions = self.inner.append(events).await?;
         if self.hold_appends.load(Ordering::SeqCst) {
@@ -147,40 +142,7 @@ impl EventLog for Faulty {
         }
         Ok(positions)
     }
-    async fn ensure_group(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.ensure_group(g, s).await
-    }
-    async fn read_group(&self, g: &GroupName, c: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_group(g, c, max, block).await
-    }
-    async fn read_pending(&self, g: &GroupName, c: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_pending(g, c, max).await
-    }
-    async fn ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
-        self.inner.ack(g, p).await
-    }
-    async fn reclaim(&self, g: &GroupName, c: &ConsumerName, idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.reclaim(g, c, idle, max).await
-    }
-    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
-        self.inner.read(from, max, block).await
-    }
-    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
-        self.inner.read_back(before, max).await
-    }
-    async fn head(&self) -> Result<Option<Position>, LogError> {
-        self.inner.head().await
-    }
-    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
-        self.inner.groups().await
-    }
-    async fn group_info(&self, g: &GroupName) -> Result<GroupInfo, LogError> {
-        self.inner.group_info(g).await
-    }
-    async fn set_group_position(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.set_group_position(g, s).await
-    }
-    async fn health(&self) -> Result<(), LogError> {
+    async fn on_health(&self) -> Result<(), LogError> {
         self.check()?;
         self.inner.health().await
     }

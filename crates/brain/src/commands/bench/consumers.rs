@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions, handler_fn};
-use eventstream_core::{
-    Capabilities, ConsumerName, Delivery, Event, EventLog, GroupInfo, GroupName, LogError, Position, Record, StartFrom, TypePattern,
-};
+use eventstream_core::{DelegatingLog, Event, EventLog, GroupName, LogError, Position, TypePattern};
 use eventstream_sql::{StateStore, StoreOptions};
 use futures::FutureExt;
 use hdrhistogram::Histogram;
@@ -44,29 +42,11 @@ struct AckTimes {
 }
 
 #[async_trait]
-impl EventLog for AckTimes {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
+impl DelegatingLog for AckTimes {
+    fn inner(&self) -> &dyn EventLog {
+        &*self.inner
     }
-    fn stream(&self) -> &str {
-        self.inner.stream()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
-        self.inner.append(events).await
-    }
-    async fn ensure_group(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.ensure_group(g, s).await
-    }
-    async fn read_group(&self, g: &GroupName, c: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_group(g, c, max, block).await
-    }
-    async fn read_pending(&self, g: &GroupName, c: &ConsumerName, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.read_pending(g, c, max).await
-    }
-    async fn ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
+    async fn on_ack(&self, g: &GroupName, p: &[Position]) -> Result<u64, LogError> {
         let n = self.inner.ack(g, p).await?;
         let now = Instant::now();
         if let Ok(mut m) = self.acked.lock() {
@@ -75,30 +55,6 @@ impl EventLog for AckTimes {
             }
         }
         Ok(n)
-    }
-    async fn reclaim(&self, g: &GroupName, c: &ConsumerName, idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {
-        self.inner.reclaim(g, c, idle, max).await
-    }
-    async fn read(&self, from: &StartFrom, max: usize, block: Duration) -> Result<Vec<Record>, LogError> {
-        self.inner.read(from, max, block).await
-    }
-    async fn read_back(&self, before: Option<&Position>, max: usize) -> Result<Vec<Record>, LogError> {
-        self.inner.read_back(before, max).await
-    }
-    async fn head(&self) -> Result<Option<Position>, LogError> {
-        self.inner.head().await
-    }
-    async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
-        self.inner.groups().await
-    }
-    async fn group_info(&self, g: &GroupName) -> Result<GroupInfo, LogError> {
-        self.inner.group_info(g).await
-    }
-    async fn set_group_position(&self, g: &GroupName, s: &StartFrom) -> Result<(), LogError> {
-        self.inner.set_group_position(g, s).await
-    }
-    async fn health(&self) -> Result<(), LogError> {
-        self.inner.health().await
     }
 }
 
