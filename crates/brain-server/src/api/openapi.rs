@@ -82,7 +82,7 @@ pub(crate) fn spec() -> Value {
             "description": "Publish and read BRAiN events, follow them live, inspect consumers and dead letters. Every /api route needs `Authorization: Bearer KEY`; keys belong to a tenant and have a role (admin, writer, reader). Errors are `{code, message, field?}` with stable codes."
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": "events"}, {"name": "catalog"}, {"name": "consumers"}, {"name": "dlq"}, {"name": "operations"}],
+        "tags": [{"name": "events"}, {"name": "catalog"}, {"name": "consumers"}, {"name": "dlq"}, {"name": "audit"}, {"name": "operations"}],
         "paths": {
             "/health": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [], "responses": {"200": ok_json("The process answers", obj.clone())}}},
             "/ready": {"get": {"summary": "Readiness: the event log and state store answer", "tags": ["operations"], "security": [], "responses": {
@@ -129,6 +129,33 @@ pub(crate) fn spec() -> Value {
                     query("tenant", "Tenant (admin keys only)", json!({"type": "string"})),
                     query("limit", "Page size, 1 to 1000 (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
                     query("cursor", "`next_cursor` of the previous page", json!({"type": "string"}))]}))},
+            "/api/audit": {"get": op("Browse the audit log (tenant-filtered; admins may pass tenant)", "audit",
+                responses(&[("200", ok_json("A page of audit rows and next_cursor", obj.clone())), ("400", bad.clone()), ("403", error_response("Another tenant's tree (`forbidden`)"))]),
+                json!({"parameters": [
+                    query("type", "Exact event type", json!({"type": "string"})),
+                    query("tenant", "Tenant (admin keys only)", json!({"type": "string"})),
+                    query("since", "RFC 3339, a date or an age such as 15m", json!({"type": "string"})),
+                    query("until", "RFC 3339, a date or an age", json!({"type": "string"})),
+                    query("limit", "Page size, 1 to 1000 (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+                    query("cursor", "`next_cursor` of the previous page", json!({"type": "string"}))]}))},
+            "/api/audit/checkpoint": {"get": op("The latest signed checkpoint (C2SP tlog-checkpoint signed note) of the global tree or, with tenant, a tenant's tree", "audit",
+                responses(&[("200", {let mut r = serde_json::Map::new(); r.insert("description".into(), json!("Signed note")); r.insert("content".into(), json!({"text/plain": {"schema": {"type": "string"}}})); Value::Object(r)}), ("403", error_response("Another tenant's tree (`forbidden`)")), ("404", not_found.clone())]),
+                json!({"parameters": [query("tenant", "Tenant tree (non-admin keys: their own only)", json!({"type": "string"}))]}))},
+            "/api/audit/key": {"get": op("The checkpoint verifier key (C2SP vkey: name+hex key id+base64(0x01||Ed25519 key))", "audit",
+                responses(&[("200", {let mut r = serde_json::Map::new(); r.insert("description".into(), json!("Verifier key")); r.insert("content".into(), json!({"text/plain": {"schema": {"type": "string"}}})); Value::Object(r)})]),
+                json!({}))},
+            "/api/audit/proof/inclusion": {"get": op("RFC 6962 inclusion proof of an event, with the signed checkpoint of that tree size", "audit",
+                responses(&[("200", ok_json("{leaf_index, tree_size, leaf, hashes, checkpoint}", obj.clone())), ("400", bad.clone()), ("403", error_response("Another tenant's tree (`forbidden`)")), ("404", not_found.clone()), ("410", error_response("The event's bytes were pruned (`pruned`)"))]),
+                json!({"parameters": [
+                    query("event_id", "The event id", json!({"type": "string", "maxLength": 128})),
+                    query("tree_size", "Tree size to prove against (default: the latest checkpoint)", json!({"type": "integer", "minimum": 1})),
+                    query("tenant", "Tenant tree", json!({"type": "string"}))]}))},
+            "/api/audit/proof/consistency": {"get": op("RFC 6962 consistency proof between two tree sizes", "audit",
+                responses(&[("200", ok_json("{from, to, hashes}", obj.clone())), ("400", bad.clone()), ("403", error_response("Another tenant's tree (`forbidden`)"))]),
+                json!({"parameters": [
+                    query("from", "Older tree size", json!({"type": "integer", "minimum": 1})),
+                    query("to", "Newer tree size", json!({"type": "integer", "minimum": 1})),
+                    query("tenant", "Tenant tree", json!({"type": "string"}))]}))},
             "/api/dlq/{id}": {"get": op("One dead letter", "dlq",
                 responses(&[("200", ok_json("The dead letter", json!({"$ref": "#/components/schemas/DeadLetter"}))), ("400", bad.clone()), ("404", not_found.clone())]),
                 json!({"parameters": [dl_param.clone()]}))},
@@ -193,7 +220,7 @@ pub(crate) fn spec() -> Value {
 }
 
 /// Adds the modules' routes ([`brain_modules::routes::ROUTES`]) to the document: path parameters from the
-/// `{param}` segments, a JSON body for `post`, JSON answers and the module error codes.
+/// `{param}` segments, a JSON body for `post`, `put` and `patch`, JSON answers and the module error codes.
 fn add_module_routes(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for route in brain_modules::routes::ROUTES {
@@ -204,7 +231,7 @@ fn add_module_routes(doc: &mut Value) {
             .map(|name| path_param(name, "Identifier: 1 to 128 characters", json!({"type": "string", "maxLength": 128})))
             .collect();
         let mut extra = json!({"parameters": params});
-        if route.method == "post" {
+        if matches!(route.method, "post" | "put" | "patch") {
             extra["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}});
         }
         let rs = responses(&[
