@@ -25,9 +25,9 @@ use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
 use eventstream::maintenance::spawn_every;
+use eventstream::store::StoreError;
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
 use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
-use eventstream::store::StoreError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

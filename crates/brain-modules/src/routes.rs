@@ -89,7 +89,12 @@ pub const ROUTES: &[RouteDoc] = &[
     r("post", "/api/threats", "threats", "Report a threat (threat.detected)"),
     r("get", "/api/threats/stats/overview", "threats", "Threat counts by severity and status"),
     r("get", "/api/threats/{threat_id}", "threats", "One threat"),
-    r("post", "/api/threats/{threat_id}/status", "threats", "Change a threat's status (?status=); escalations and mitigations emit their events"),
+    r(
+        "post",
+        "/api/threats/{threat_id}/status",
+        "threats",
+        "Change a threat's status (?status=); escalations and mitigations emit their events",
+    ),
     r("post", "/api/immune/event", "immune", "Record an immune event (answers its id; CRITICAL ones raise immune.critical_event)"),
     r("get", "/api/immune/health", "immune", "Immune summary of the last 60 minutes"),
 ];

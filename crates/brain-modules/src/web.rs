@@ -11,8 +11,8 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use brain_http::{ApiError, Principal};
-use eventstream_core::{Event, TenantId};
 use eventstream::store::StoreError;
+use eventstream_core::{Event, TenantId};
 
 /// The request header carrying the correlation id; generated when absent.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";

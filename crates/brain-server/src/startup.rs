@@ -75,9 +75,12 @@ impl Application {
         let Backends { log, store, local_outbox, trimmer } = backends;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
-        let audit = eventstream_system::audit::AuditLog::open(store.clone(), &eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir))
-            .await
-            .context("cannot open the audit log")?;
+        let audit = eventstream_system::audit::AuditLog::open(
+            store.clone(),
+            &eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir),
+        )
+        .await
+        .context("cannot open the audit log")?;
         api.subscriptions.push(audit.subscription().context("audit subscriber")?);
         // One consumer name for the runtime and the mission leases (the owner of this replica's claims).
         let consumer_name = settings.consumer_name.clone().unwrap_or_else(default_consumer_name);
@@ -109,7 +112,8 @@ impl Application {
             metrics: api.metrics,
             audit,
         };
-        let maintenance = eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
+        let maintenance =
+            eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
         let mut module_tasks = modules.spawn_background(runtime.shutdown_token());
         module_tasks.push(state.audit.spawn_checkpointer(runtime.shutdown_token()));
         Ok(Self {

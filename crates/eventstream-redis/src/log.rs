@@ -170,7 +170,6 @@ impl RedisLog {
     fn key(&self) -> &str {
         &self.inner.stream_key
     }
-
 }
 
 fn to_deliveries(entries: Vec<RawEntry>, counts: &[u32]) -> Vec<Delivery> {

@@ -300,7 +300,11 @@ impl StateStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be locked, [`StoreError::Migrate`] when a
     /// migration fails or an applied one was changed.
-    pub async fn migrate_set(&self, table: &'static str, set: &'static [(i64, &'static str, &'static str, &'static str)]) -> Result<(), StoreError> {
+    pub async fn migrate_set(
+        &self,
+        table: &'static str,
+        set: &'static [(i64, &'static str, &'static str, &'static str)],
+    ) -> Result<(), StoreError> {
         let migrations = set
             .iter()
             .map(|&(version, description, sqlite, postgres)| {
@@ -314,7 +318,8 @@ impl StateStore {
             let mut conn = self.acquire().await?;
             migrator.run_direct(None, &mut *conn, false).await.map_err(StoreError::Migrate)?;
         } else {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
+            let mut tx =
+                self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
             migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
             tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
         }

@@ -308,12 +308,28 @@ mod cases {
         let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         let mut want = [
-            "id", "subscriber", "stream_name", "stream_message_id", "event_id", "event_type", "tenant_id", "event", "error",
-            "kind", "attempts", "first_failed_at", "last_failed_at", "status", "resolved_at",
+            "id",
+            "subscriber",
+            "stream_name",
+            "stream_message_id",
+            "event_id",
+            "event_type",
+            "tenant_id",
+            "event",
+            "error",
+            "kind",
+            "attempts",
+            "first_failed_at",
+            "last_failed_at",
+            "status",
+            "resolved_at",
         ];
         want.sort_unstable();
         assert_eq!(keys, want);
-        assert_eq!((&json["attempts"], &json["kind"], &json["status"]), (&serde_json::json!(7), &serde_json::json!("permanent"), &serde_json::json!("open")));
+        assert_eq!(
+            (&json["attempts"], &json["kind"], &json["status"]),
+            (&serde_json::json!(7), &serde_json::json!("permanent"), &serde_json::json!("open"))
+        );
 
         // Another subscriber failing on the same event has its own row.
         let other = NewDeadLetter::for_event(&group("audit"), "s", &pos("3-0"), &e, DeadLetterKind::Permanent, "x", 1);
@@ -326,7 +342,10 @@ mod cases {
         let bad_id = tx.add_dead_letter(&bad).await.unwrap();
         tx.commit().await.unwrap();
         let dl = db.store.get_dead_letter(bad_id).await.unwrap().unwrap();
-        assert_eq!((dl.letter.kind, dl.letter.event.as_str(), dl.letter.event_id.as_str()), (DeadLetterKind::Undecodable, raw, "position:5-0"));
+        assert_eq!(
+            (dl.letter.kind, dl.letter.event.as_str(), dl.letter.event_id.as_str()),
+            (DeadLetterKind::Undecodable, raw, "position:5-0")
+        );
         assert_eq!(dl.letter.error, "field `id` is required");
         assert!(dl.decode_event().is_err());
         assert_eq!(dl.letter.event_type, None);

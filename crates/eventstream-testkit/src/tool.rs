@@ -142,11 +142,7 @@ fn run(program: &Path, args: &[OsString]) -> Result<(), String> {
         }
         format!("`{s}`")
     };
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{} cannot start ({e})", shown()))?;
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().map_err(|e| format!("{} cannot start ({e})", shown()))?;
     if out.status.success() {
         return Ok(());
     }

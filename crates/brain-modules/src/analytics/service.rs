@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use eventstream::EventStream;
-use eventstream_core::{Event, TenantId};
 use eventstream::store::sqlx::{self, Row};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::{Event, TenantId};
 
 use super::model::{ModuleStats, ModulesReport, Outcome, Rates, Window, failure_ratio, module_of, outcome_of, ranked};
 use crate::sql::db;

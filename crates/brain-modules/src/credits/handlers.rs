@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use brain_events::credits::CreditsDepleted;
 use brain_events::mission::{MissionCompleted, MissionCreated};
 use brain_events::{Catalog, EventPayload};
+use eventstream::store::sqlx::{self, Row};
 use eventstream::{EventStream, Handler, HandlerContext, HandlerError};
 use eventstream_core::{Event, TenantId};
-use eventstream::store::sqlx::{self, Row};
 
 use super::error::CreditsError;
 use super::model::{MILLI, Operation, credits};

@@ -3,9 +3,9 @@
 use brain_events::EventPayload;
 use brain_events::credits::{CreditsAllocated, CreditsConsumed, CreditsDepleted, CreditsHealthChecked, CreditsRefunded};
 use eventstream::EventStream;
-use eventstream_core::Event;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::Event;
 
 use super::error::CreditsError;
 use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};

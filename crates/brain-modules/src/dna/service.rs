@@ -3,9 +3,9 @@
 use brain_events::EventPayload;
 use brain_events::dna::{DnaKarmaUpdated, DnaMutationApplied, DnaSnapshotCreated, SnapshotSource};
 use eventstream::EventStream;
-use eventstream_core::Event;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::Event;
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -3,9 +3,9 @@
 use brain_events::EventPayload;
 use brain_events::immune::{ImmuneCriticalEvent, ImmuneEventPublished, ImmuneEventType, ImmuneSeverity};
 use eventstream::EventStream;
-use eventstream_core::format_timestamp;
 use eventstream::store::StoreError;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
+use eventstream_core::format_timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

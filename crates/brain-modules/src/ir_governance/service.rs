@@ -8,8 +8,8 @@ use brain_events::ir::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use eventstream::EventStream;
-use eventstream_core::Event;
 use eventstream::store::StoreError;
+use eventstream_core::Event;
 use serde_json::Value;
 use tokio::sync::broadcast;
 

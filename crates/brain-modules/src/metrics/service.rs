@@ -11,9 +11,9 @@ use brain_events::mission::{
 };
 use brain_events::{Catalog, EventPayload};
 use eventstream::EventStream;
-use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TenantId, TypePattern};
 use eventstream::store::sqlx::{self, Row};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::{Event, EventLog, LogError, Position, StartFrom, TenantId, TypePattern};
 use serde::Serialize;
 use tokio::sync::Mutex;
 

@@ -30,9 +30,9 @@ use brain_events::mission::{
     MissionStatusChanged,
 };
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskFailed, TaskRetrying};
-use eventstream_core::Event;
 use eventstream::store::sqlx::{self, Row};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::Event;
 use serde_json::{Map, Value, json};
 
 use super::error::MissionError;

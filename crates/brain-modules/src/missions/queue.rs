@@ -110,9 +110,9 @@ impl MissionService {
     pub async fn claim_next(&self) -> Result<Option<Claimed>, MissionError> {
         let mut tx = self.store.begin().await?;
         let next = match tx.kind() {
-            StoreKind::Postgres => select_missions!(
-                "WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ),
+            StoreKind::Postgres => {
+                select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED")
+            }
             StoreKind::Sqlite => select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1"),
         };
         let row = sqlx::query(next).fetch_optional(tx.conn()).await.map_err(db("reading the queue"))?;
@@ -185,9 +185,9 @@ impl MissionService {
         while recovered < RECOVER_BATCH {
             let mut tx = self.store.begin().await?;
             let expired = match tx.kind() {
-                StoreKind::Postgres => select_missions!(
-                    "WHERE status = $1 AND lease_until < $2 ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED"
-                ),
+                StoreKind::Postgres => {
+                    select_missions!("WHERE status = $1 AND lease_until < $2 ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED")
+                }
                 StoreKind::Sqlite => select_missions!("WHERE status = $1 AND lease_until < $2 ORDER BY lease_until LIMIT 1"),
             };
             let now = now_ms();

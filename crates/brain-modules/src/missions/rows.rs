@@ -2,9 +2,9 @@
 //! added to databases created before leases existed, and the conversion of a row into a [`Mission`].
 
 use brain_events::mission::MissionStatus;
-use eventstream_core::TenantId;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StateStore, StoreError, Tx};
+use eventstream_core::TenantId;
 use serde_json::Value;
 
 use super::error::MissionError;

@@ -247,7 +247,8 @@ impl MissionService {
             .fetch_all(self.store.pool())
             .await
             .map_err(db("counting missions"))?;
-        let mut by_status: std::collections::BTreeMap<String, u64> = MissionStatus::ALL.iter().map(|s| ((*s).as_str().to_owned(), 0)).collect();
+        let mut by_status: std::collections::BTreeMap<String, u64> =
+            MissionStatus::ALL.iter().map(|s| ((*s).as_str().to_owned(), 0)).collect();
         let mut total = 0;
         let mut last: Option<i64> = None;
         for row in rows {

@@ -9,9 +9,9 @@ use brain_events::policy::{
     PolicyResult, PolicyUpdated, PolicyWarningTriggered, RulesChange,
 };
 use eventstream::EventStream;
-use eventstream_core::{Event, format_timestamp};
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::{Event, format_timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

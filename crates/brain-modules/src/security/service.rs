@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use brain_events::EventPayload;
 use brain_events::system::SystemAlert;
 use eventstream::EventStream;
-use eventstream_core::{Event, TenantId};
 use eventstream::store::sqlx::{self, AssertSqlSafe, Row};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::{Event, TenantId};
 use serde_json::{Map, Value, json};
 
 use super::config::{Rule, SecurityConfig};

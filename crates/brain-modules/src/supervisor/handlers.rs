@@ -13,10 +13,9 @@ use brain_events::mission::{
 };
 use brain_events::task::{TaskCancelled, TaskCompleted, TaskCreated, TaskFailed, TaskRetrying, TaskStarted};
 use brain_events::{Catalog, EventPayload};
+use eventstream::store::sqlx;
 use eventstream::{Handler, HandlerContext, HandlerError};
 use eventstream_core::{Event, TenantId};
-use eventstream::store::sqlx;
-
 
 /// The projection handler.
 pub(crate) struct SupervisorProjection {

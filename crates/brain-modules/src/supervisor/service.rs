@@ -8,9 +8,9 @@ use brain_events::EventPayload;
 use brain_events::agent::AgentOffline;
 use brain_events::supervisor::{SupervisorAgentsListed, SupervisorHealthChecked, SupervisorStatusQueried};
 use eventstream::EventStream;
-use eventstream_core::{Source, TenantId};
 use eventstream::store::StoreError;
 use eventstream::store::sqlx::{self, Row};
+use eventstream_core::{Source, TenantId};
 use serde::Serialize;
 
 use crate::sql::db;

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use brain_events::EventPayload;
 use brain_events::telemetry::{RobotMetrics, TelemetryConnectionClosed, TelemetryConnectionEstablished, TelemetryMetricsPublished};
 use eventstream::EventStream;
-use eventstream_core::Event;
 use eventstream::store::StoreError;
 use eventstream::store::sqlx::{self, Row};
+use eventstream_core::Event;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 

@@ -5,9 +5,9 @@ use brain_events::threat::{
     ThreatDetected, ThreatEscalated, ThreatInfo, ThreatMitigated, ThreatSeverity, ThreatStatus, ThreatStatusChanged,
 };
 use eventstream::EventStream;
-use eventstream_core::Event;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StoreError, Tx};
+use eventstream_core::Event;
 use serde_json::{Map, Value};
 
 use super::error::ThreatError;

@@ -8,9 +8,12 @@ use crate::helpers::{App, TENANT, fast_config};
 /// A valid ir_governance hash, and approval-issue paths with a bad query.
 const A64: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const IR_APPROVAL_TTL_0: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=0";
-const IR_APPROVAL_TTL_HUGE: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=99999999";
-const IR_APPROVAL_TTL_TEXT: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=soon";
-const IR_APPROVAL_OTHER_TENANT: &str = "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&tenant_id=zz";
+const IR_APPROVAL_TTL_HUGE: &str =
+    "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=99999999";
+const IR_APPROVAL_TTL_TEXT: &str =
+    "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ttl_seconds=soon";
+const IR_APPROVAL_OTHER_TENANT: &str =
+    "/api/ir/approvals?ir_hash=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&tenant_id=zz";
 
 /// A one-step IR of `tenant` with `overrides` merged into its step.
 fn ir_with(tenant: &str, overrides: Value) -> Value {
@@ -134,7 +137,13 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"budget_cents": 2.5}))), 422, "float_not_allowed"),
         (Method::POST, "/api/ir/validate", Json(ir_with("acme", json!({"action": 5}))), 422, "invalid_body"),
         (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({}))})), 422, "invalid_body"),
-        (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({})), "dag_nodes": [{"ir_step_hash": "h"}]})), 422, "invalid_dag_node"),
+        (
+            Method::POST,
+            "/api/ir/dag-diff",
+            Json(json!({"ir": ir_with("acme", json!({})), "dag_nodes": [{"ir_step_hash": "h"}]})),
+            422,
+            "invalid_dag_node",
+        ),
         (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("acme", json!({})), "dag_nodes": [1]})), 422, "invalid_dag_node"),
         (Method::POST, "/api/ir/dag-diff", Json(json!({"ir": ir_with("zz", json!({})), "dag_nodes": []})), 403, "tenant_mismatch"),
         (Method::POST, "/api/ir/approvals", NoBody, 422, "validation_failed"),

@@ -363,7 +363,8 @@ async fn an_expired_lease_requeues_the_mission_and_counts_the_lost_attempt() {
 
     app.start_background();
     app.wait_get("/api/missions/lost-1", "the re-queued mission to complete", |m| m["status"] == "COMPLETED").await;
-    let events = app.wait_events("the completion events", |ev| sequence(ev, "lost-1").last().is_some_and(|t| t == "mission.completed")).await;
+    let events =
+        app.wait_events("the completion events", |ev| sequence(ev, "lost-1").last().is_some_and(|t| t == "mission.completed")).await;
     const CREATE: [&str; 3] = ["mission.log_appended", "mission.created", "task.created"];
     const START: [&str; 4] = ["task.started", "mission.log_appended", "mission.status_changed", "mission.started"];
     const LOST: [&str; 4] = ["task.failed", "mission.log_appended", "mission.status_changed", "task.retrying"];
@@ -393,8 +394,7 @@ async fn an_expired_lease_requeues_the_mission_and_counts_the_lost_attempt() {
 async fn a_running_attempt_renews_its_lease() {
     let mut app = App::start(leased_config(Duration::from_millis(200))).await;
     app.start_background();
-    let (status, _) =
-        app.post("/api/missions", json!({"id": "long-1", "name": "long", "data": {"simulate": {"duration_ms": 1000}}})).await;
+    let (status, _) = app.post("/api/missions", json!({"id": "long-1", "name": "long", "data": {"simulate": {"duration_ms": 1000}}})).await;
     assert_eq!(status, 201);
     let m = app.wait_get("/api/missions/long-1", "the long mission to complete", |m| m["status"] == "COMPLETED").await;
     assert_eq!(m["retry_count"], 0, "{m}");
@@ -467,14 +467,18 @@ async fn a_missions_table_from_before_leases_gets_the_lease_columns() {
     };
     // Back to the table as it was before leases.
     run("DROP INDEX missions_leases").await.expect("drop index");
-    for sql in
-        ["ALTER TABLE missions DROP COLUMN lease_owner", "ALTER TABLE missions DROP COLUMN lease_until", "ALTER TABLE missions DROP COLUMN claim_id"]
-    {
+    for sql in [
+        "ALTER TABLE missions DROP COLUMN lease_owner",
+        "ALTER TABLE missions DROP COLUMN lease_until",
+        "ALTER TABLE missions DROP COLUMN claim_id",
+    ] {
         run(sql).await.expect("drop column");
     }
     assert!(run("SELECT lease_until FROM missions").await.is_err());
     for _ in 0..2 {
-        brain_modules::Modules::init(app.events.clone(), app.log.clone(), app.modules.catalog().clone(), fast_config()).await.expect("init on the old table");
+        brain_modules::Modules::init(app.events.clone(), app.log.clone(), app.modules.catalog().clone(), fast_config())
+            .await
+            .expect("init on the old table");
     }
     run("SELECT lease_owner, lease_until, claim_id FROM missions").await.expect("the lease columns exist");
     app.start_background();

@@ -33,7 +33,8 @@ fn audit_error(e: &AuditError) -> ApiError {
 }
 
 fn tenant_scope(p: &Principal, tenant: Option<&str>) -> Result<Option<TenantId>, ApiError> {
-    let requested = tenant.map(|t| t.parse::<TenantId>().map_err(|e| invalid_query("tenant", format!("invalid tenant: {e}")))).transpose()?;
+    let requested =
+        tenant.map(|t| t.parse::<TenantId>().map_err(|e| invalid_query("tenant", format!("invalid tenant: {e}")))).transpose()?;
     p.scope(requested.as_ref())
 }
 
@@ -89,7 +90,11 @@ pub(super) struct ConsistencyQuery {
 }
 
 /// `GET /api/audit/proof/consistency`.
-pub(super) async fn consistency(State(state): State<AppState>, p: Principal, Query(q): Query<ConsistencyQuery>) -> Result<Response, ApiError> {
+pub(super) async fn consistency(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Response, ApiError> {
     let from = number("from", q.from.as_deref())?.ok_or_else(|| invalid_query("from", "from is required"))?;
     let to = number("to", q.to.as_deref())?.ok_or_else(|| invalid_query("to", "to is required"))?;
     let tenant = tenant_scope(&p, q.tenant.as_deref())?;

@@ -72,7 +72,8 @@ pub(super) struct ReplayRequest {
 }
 
 fn parse_from(v: &Value) -> Result<StartFrom, ApiError> {
-    let bad = |reason: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("`from`: {reason}")).with_field("from");
+    let bad =
+        |reason: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("`from`: {reason}")).with_field("from");
     let s = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_u64() => n.to_string(),

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::errors;
 use super::ingest::ingest;
-use eventstream_system::index::{EventFilter, IndexedEvent};
 use crate::server::AppState;
+use eventstream_system::index::{EventFilter, IndexedEvent};
 
 /// Default page size of `GET /api/events`.
 const DEFAULT_LIMIT: u32 = 100;
@@ -280,9 +280,12 @@ fn decode_cursor(s: &str) -> Result<i64, ApiError> {
 
 /// Whether the Accept header names `media` (parameters and q-values are not weighed).
 pub(super) fn accepts(headers: &HeaderMap, media: &str) -> bool {
-    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|m| {
-        m.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(media))
-    })
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| m.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(media)))
 }
 
 /// The stored event of a row, upcast to the current schema version (`None`: stored by an older version

@@ -98,9 +98,20 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
 
     let store_up = match state.store.processed_counts_by_type().await {
         Ok(rows) => {
-            header(&mut out, "brain_events_consumed", "gauge", "Events processed, by subscriber and type (inbox rows, within inbox retention).");
+            header(
+                &mut out,
+                "brain_events_consumed",
+                "gauge",
+                "Events processed, by subscriber and type (inbox rows, within inbox retention).",
+            );
             for c in rows {
-                let _ = writeln!(out, "brain_events_consumed{{subscriber=\"{}\",type=\"{}\"}} {}", esc(&c.subscriber), esc(&c.event_type), c.count);
+                let _ = writeln!(
+                    out,
+                    "brain_events_consumed{{subscriber=\"{}\",type=\"{}\"}} {}",
+                    esc(&c.subscriber),
+                    esc(&c.event_type),
+                    c.count
+                );
             }
             true
         }
@@ -110,9 +121,15 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
         }
     };
     if let Ok(rows) = state.store.dead_letter_counts_by_type().await {
-        header(&mut out, "brain_events_failed", "gauge", "Events that failed for good (dead letters of every status), by subscriber and type.");
+        header(
+            &mut out,
+            "brain_events_failed",
+            "gauge",
+            "Events that failed for good (dead letters of every status), by subscriber and type.",
+        );
         for c in rows {
-            let _ = writeln!(out, "brain_events_failed{{subscriber=\"{}\",type=\"{}\"}} {}", esc(&c.subscriber), esc(&c.event_type), c.count);
+            let _ =
+                writeln!(out, "brain_events_failed{{subscriber=\"{}\",type=\"{}\"}} {}", esc(&c.subscriber), esc(&c.event_type), c.count);
         }
     }
 

@@ -25,8 +25,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::errors;
 use super::events::{EventQuery, Format, event_of, view};
-use eventstream_system::index::EventFilter;
 use crate::server::AppState;
+use eventstream_system::index::EventFilter;
 
 /// How often an idle tail looks for events without a signal.
 const IDLE_POLL: Duration = Duration::from_millis(500);

@@ -27,7 +27,8 @@ impl TestApp {
                 .await
                 .expect("embedded log"),
         );
-        let store = eventstream_sql::StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("state store");
+        let store =
+            eventstream_sql::StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("state store");
         let settings = ServerSettings {
             host: "127.0.0.1".into(),
             port: 0,

@@ -221,7 +221,13 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<()> {
         Some(f) => {
             let other = f.other.map(|o| format!(" (with row {o})")).unwrap_or_default();
             let escalated = if r.escalated { " after the incremental check failed" } else { "" };
-            println!("NOT INTACT: row {} of tree {} is {}{other}: {} ({mode} check{escalated})", f.index, f.tree, f.class.as_str(), f.detail);
+            println!(
+                "NOT INTACT: row {} of tree {} is {}{other}: {} ({mode} check{escalated})",
+                f.index,
+                f.tree,
+                f.class.as_str(),
+                f.detail
+            );
         }
     }
     Ok(())
@@ -230,7 +236,8 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<()> {
 /// Reads the key argument: a file holding the vkey, or the vkey itself.
 fn read_key(key: &str) -> anyhow::Result<NoteVerifier> {
     let path = Path::new(key);
-    let text = if path.is_file() { std::fs::read_to_string(path).with_context(|| format!("--key: cannot read {key}"))? } else { key.to_owned() };
+    let text =
+        if path.is_file() { std::fs::read_to_string(path).with_context(|| format!("--key: cannot read {key}"))? } else { key.to_owned() };
     text.trim().parse::<NoteVerifier>().map_err(|e| anyhow!("--key: {e} (give the key itself or a file holding it)"))
 }
 
@@ -339,7 +346,10 @@ async fn prune(settings: &Settings, audit: &AuditLog, before: chrono::DateTime<c
     let mut payload = Map::new();
     payload.insert("status".into(), json!("completed"));
     payload.insert("component".into(), json!("audit_log"));
-    payload.insert("message".into(), json!(format!("audit prune: removed the bytes of {} rows before {}", report.rows, format_timestamp(&before))));
+    payload.insert(
+        "message".into(),
+        json!(format!("audit prune: removed the bytes of {} rows before {}", report.rows, format_timestamp(&before))),
+    );
     payload.insert("operation".into(), json!("audit_prune"));
     payload.insert("before".into(), json!(format_timestamp(&report.before)));
     payload.insert("rows".into(), json!(report.rows));
@@ -352,8 +362,14 @@ async fn prune(settings: &Settings, audit: &AuditLog, before: chrono::DateTime<c
     let log = open_log(settings).await?;
     log.append(std::slice::from_ref(&event)).await.context("the prune was done, but its event could not be published")?;
     match (report.first_index, report.last_index) {
-        (Some(lo), Some(hi)) => println!("pruned {} rows ({lo}..={hi}) before {}; recorded as event {}", report.rows, format_timestamp(&before), event.id),
-        _ => println!("nothing to prune before {} (only checkpointed rows are pruned); recorded as event {}", format_timestamp(&before), event.id),
+        (Some(lo), Some(hi)) => {
+            println!("pruned {} rows ({lo}..={hi}) before {}; recorded as event {}", report.rows, format_timestamp(&before), event.id)
+        }
+        _ => println!(
+            "nothing to prune before {} (only checkpointed rows are pruned); recorded as event {}",
+            format_timestamp(&before),
+            event.id
+        ),
     }
     Ok(())
 }

@@ -42,7 +42,9 @@ fn parse_format(a: &EventsArgs) -> anyhow::Result<Format> {
         (None, false) | (Some("text"), false) => Ok(Format::Text),
         (None | Some("json"), _) => Ok(Format::Json),
         (Some("cloudevents"), false) => Ok(Format::CloudEvents),
-        (Some("text" | "cloudevents"), true) => anyhow::bail!("--json and --format {} contradict each other", a.format.as_deref().unwrap_or("")),
+        (Some("text" | "cloudevents"), true) => {
+            anyhow::bail!("--json and --format {} contradict each other", a.format.as_deref().unwrap_or(""))
+        }
         (Some(other), _) => anyhow::bail!("--format: expected text, json or cloudevents, got {other:?}"),
     }
 }

@@ -7,10 +7,10 @@ use brain_events::{Catalog, ValidationMode};
 use eventstream_core::{Event, EventId, EventType, Severity, Source, TenantId};
 use serde_json::Value;
 
-use brain_server::ingest::{IngestError, ingest};
 use crate::backend::open_log;
 use crate::cli::PublishArgs;
 use crate::config::Settings;
+use brain_server::ingest::{IngestError, ingest};
 
 fn check_label(flag: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
     if let Some(s) = &v

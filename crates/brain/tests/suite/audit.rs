@@ -114,13 +114,39 @@ async fn every_path_is_audited_once_and_proofs_verify_with_only_the_key() {
     let via_http = post_event(&http, &server, &writer, "audit-http").await;
     let ce = json!({"specversion": "1.0", "id": "audit-ce-1", "source": "/brain/audit_tests", "type": "task.created",
         "data": {"task_id": "audit-ce", "mission_type": "m", "priority": "HIGH"}});
-    let r = http.post(server.url("/api/cloudevents")).bearer_auth(&writer).header("content-type", "application/cloudevents+json").body(ce.to_string()).send().await.unwrap();
+    let r = http
+        .post(server.url("/api/cloudevents"))
+        .bearer_auth(&writer)
+        .header("content-type", "application/cloudevents+json")
+        .body(ce.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let via_cli = serde_json::from_str::<Value>(ok_stdout(brain(dir.path()).args(["publish", "--type", "system.health", "--source", "cli", "--payload", r#"{"status":"ok"}"#, "--json"])).trim()).unwrap()["id"]
+    let via_cli = serde_json::from_str::<Value>(
+        ok_stdout(brain(dir.path()).args([
+            "publish",
+            "--type",
+            "system.health",
+            "--source",
+            "cli",
+            "--payload",
+            r#"{"status":"ok"}"#,
+            "--json",
+        ]))
+        .trim(),
+    )
+    .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = http.post(server.url("/api/missions")).bearer_auth(&writer).json(&json!({"name": "audited", "description": "d"})).send().await.unwrap();
+    let r = http
+        .post(server.url("/api/missions"))
+        .bearer_auth(&writer)
+        .json(&json!({"name": "audited", "description": "d"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
 
     // Every event in the log is in the audit log exactly once, and nothing else is.
@@ -132,7 +158,8 @@ async fn every_path_is_audited_once_and_proofs_verify_with_only_the_key() {
             *audited.entry(r["event_id"].as_str().unwrap().to_owned()).or_default() += 1;
         }
         let types: Vec<&str> = rows.iter().filter_map(|r| r["event_type"].as_str()).collect();
-        (log.iter().all(|id| audited.contains_key(id)) && types.contains(&"mission.completed") && audited.len() == log.len()).then_some(rows)
+        (log.iter().all(|id| audited.contains_key(id)) && types.contains(&"mission.completed") && audited.len() == log.len())
+            .then_some(rows)
     })
     .await;
     let mut seen = HashMap::new();
@@ -150,21 +177,28 @@ async fn every_path_is_audited_once_and_proofs_verify_with_only_the_key() {
     let vkey_text = vkey_text.trim().to_owned();
     let vkey: NoteVerifier = vkey_text.parse().unwrap();
     let cp = checkpoint_at_least(&http, &server, &admin, "", rows.len() as u64, &vkey).await;
-    let (status, http_proof) = get(&http, &server, &format!("/api/audit/proof/inclusion?event_id={via_http}&tree_size={}", cp.size), &admin).await;
+    let (status, http_proof) =
+        get(&http, &server, &format!("/api/audit/proof/inclusion?event_id={via_http}&tree_size={}", cp.size), &admin).await;
     assert_eq!(status, 200, "{http_proof}");
     let (code, out) = verify_proof_cli(dir.path(), &http_proof, &vkey_text);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&via_http), "{out}");
     let cli_proof = ok_stdout(brain(dir.path()).args(["audit", "proof", &via_http, "--tree-size", &cp.size.to_string()]));
-    assert_eq!(serde_json::from_str::<Value>(&cli_proof).unwrap(), serde_json::from_str::<Value>(&http_proof).unwrap(), "the CLI prints the HTTP route's JSON");
+    assert_eq!(
+        serde_json::from_str::<Value>(&cli_proof).unwrap(),
+        serde_json::from_str::<Value>(&http_proof).unwrap(),
+        "the CLI prints the HTTP route's JSON"
+    );
     let key_file = dir.path().join("brain.vkey");
     std::fs::write(&key_file, format!("{vkey_text}\n")).unwrap();
-    let (code, out) = verify_proof_cli(dir.path(), &ok_stdout(brain(dir.path()).args(["audit", "proof", &via_cli])), key_file.to_str().unwrap());
+    let (code, out) =
+        verify_proof_cli(dir.path(), &ok_stdout(brain(dir.path()).args(["audit", "proof", &via_cli])), key_file.to_str().unwrap());
     assert_eq!(code, 0, "{out}");
 
     // An independent RFC 6962 check of the same proof agrees.
     let p: Value = serde_json::from_str(&http_proof).unwrap();
-    let path: Vec<[u8; 32]> = p["hashes"].as_array().unwrap().iter().map(|h| B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()).collect();
+    let path: Vec<[u8; 32]> =
+        p["hashes"].as_array().unwrap().iter().map(|h| B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()).collect();
     let leaf = B64.decode(p["leaf"].as_str().unwrap()).unwrap();
     let (index, size) = (p["leaf_index"].as_u64().unwrap(), p["tree_size"].as_u64().unwrap());
     assert!(rfc6962_included(index, size, &leaf, &path, &cp.root));
@@ -187,7 +221,10 @@ async fn every_path_is_audited_once_and_proofs_verify_with_only_the_key() {
         post_event(&http, &server, &admin, &format!("later-{i}")).await;
     }
     let later = checkpoint_at_least(&http, &server, &admin, "", cp.size + 3, &vkey).await;
-    let c: ConsistencyProof = serde_json::from_value(get_json(&http, &server, &format!("/api/audit/proof/consistency?from={}&to={}", cp.size, later.size), &admin).await).unwrap();
+    let c: ConsistencyProof = serde_json::from_value(
+        get_json(&http, &server, &format!("/api/audit/proof/consistency?from={}&to={}", cp.size, later.size), &admin).await,
+    )
+    .unwrap();
     c.verify(&cp.root, &later.root).unwrap();
     assert!(c.verify(&later.root, &cp.root).is_err());
 }
@@ -214,7 +251,11 @@ async fn a_tenant_key_sees_only_its_own_tree() {
     assert_eq!(get(&http, &server, "/api/audit/checkpoint?tenant=globex", &acme).await.0, 403);
     assert_eq!(get(&http, &server, "/api/audit?tenant=globex", &acme).await.0, 403);
     assert_eq!(get(&http, &server, &format!("/api/audit/proof/inclusion?event_id={}&tenant=globex", globex_ids[0]), &acme).await.0, 403);
-    assert_eq!(get(&http, &server, &format!("/api/audit/proof/inclusion?event_id={}", globex_ids[0]), &acme).await.0, 404, "another tenant's event is unknown");
+    assert_eq!(
+        get(&http, &server, &format!("/api/audit/proof/inclusion?event_id={}", globex_ids[0]), &acme).await.0,
+        404,
+        "another tenant's event is unknown"
+    );
     let globex_leaves: Vec<String> =
         audit_rows(&http, &server, &admin, "&tenant=globex").await.iter().map(|r| r["leaf_hash"].as_str().unwrap().to_owned()).collect();
     assert_eq!(globex_leaves.len(), 4);
@@ -232,14 +273,18 @@ async fn a_tenant_key_sees_only_its_own_tree() {
     }
     // The consistency route stays in the tenant's tree: sizes of the global tree are out of range.
     assert_eq!(get(&http, &server, "/api/audit/proof/consistency?from=1&to=8", &acme).await.0, 400);
-    let c: ConsistencyProof = serde_json::from_value(get_json(&http, &server, "/api/audit/proof/consistency?from=2&to=4", &acme).await).unwrap();
+    let c: ConsistencyProof =
+        serde_json::from_value(get_json(&http, &server, "/api/audit/proof/consistency?from=2&to=4", &acme).await).unwrap();
     assert_eq!(c.to, 4);
 }
 
 async fn verify_full(dir: &Path) -> (i32, Value) {
     let out = run(brain(dir).args(["audit", "verify", "--full", "--json"]));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.code().unwrap(), serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("{text} {}", String::from_utf8_lossy(&out.stderr))))
+    (
+        out.status.code().unwrap(),
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("{text} {}", String::from_utf8_lossy(&out.stderr))),
+    )
 }
 
 /// Publishes `n` events through a server, waits until a checkpoint covers them all, stops the server.
@@ -351,8 +396,10 @@ async fn prune_keeps_verify_and_proofs_green_and_records_itself() {
     let after = checkpoint_at_least(&http, &server, &admin, "", index + 1, &vkey).await;
     let proof = ok_stdout(brain(dir.path()).args(["audit", "proof", rows[0]["event_id"].as_str().unwrap()]));
     assert_eq!(verify_proof_cli(dir.path(), &proof, &vkey_text).0, 0);
-    let c: ConsistencyProof =
-        serde_json::from_value(get_json(&http, &server, &format!("/api/audit/proof/consistency?from={}&to={}", before.size, after.size), &admin).await).unwrap();
+    let c: ConsistencyProof = serde_json::from_value(
+        get_json(&http, &server, &format!("/api/audit/proof/consistency?from={}&to={}", before.size, after.size), &admin).await,
+    )
+    .unwrap();
     c.verify(&before.root, &after.root).expect("pruned leaves still prove consistency");
     drop(server);
     assert_eq!(verify_full(dir.path()).await.0, 0);

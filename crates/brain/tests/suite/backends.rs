@@ -40,7 +40,9 @@ async fn round_trip(args: &[&str]) {
         .unwrap();
     assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
     ok_stdout(
-        brain(dir.path()).args(["publish", "--validation", "off", "--type", "task.created", "--source", "cli", "--correlation-id", "backend-rt"]).args(args),
+        brain(dir.path())
+            .args(["publish", "--validation", "off", "--type", "task.created", "--source", "cli", "--correlation-id", "backend-rt"])
+            .args(args),
     );
     let out = ok_stdout(brain(dir.path()).args(["events", "--json"]).args(args));
     let types: Vec<String> =

@@ -232,7 +232,17 @@ fn consumers_dlq_and_replay_commands_work_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let _server = Server::start_with_env(dir.path(), &[], &[("BRAIN_TEST_FAILING_SUBSCRIBER", "failer:task.*")]);
     for i in 0..3 {
-        ok_stdout(brain(dir.path()).args(["publish", "--validation", "off", "--type", "task.failed", "--source", "cli", "--payload", &format!(r#"{{"i":{i}}}"#)]));
+        ok_stdout(brain(dir.path()).args([
+            "publish",
+            "--validation",
+            "off",
+            "--type",
+            "task.failed",
+            "--source",
+            "cli",
+            "--payload",
+            &format!(r#"{{"i":{i}}}"#),
+        ]));
     }
     // An invalid mission.created (empty payload, published with `--validation off`): the modules'
     // subscribers dead-letter it too.
@@ -355,7 +365,17 @@ fn events_format_cloudevents_prints_one_structured_cloudevent_per_line() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..2 {
         let payload = serde_json::json!({"task_id": format!("ce{i}"), "mission_type": "m", "priority": "LOW"}).to_string();
-        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli", "--actor", "Zoë", "--payload", &payload]));
+        ok_stdout(brain(dir.path()).args([
+            "publish",
+            "--type",
+            "task.created",
+            "--source",
+            "cli",
+            "--actor",
+            "Zoë",
+            "--payload",
+            &payload,
+        ]));
     }
     let out = ok_stdout(brain(dir.path()).args(["events", "--format", "cloudevents"]));
     let events: Vec<cloudevents::Event> = out.lines().map(|l| serde_json::from_str(l).expect("the SDK reads each line")).collect();

@@ -144,8 +144,7 @@ async fn crash_scenario(dir: &Path, extra: &[&str]) {
     eventually("every mission completed", Duration::from_secs(180), || async {
         let list = get(&client, &last, &key, "/api/missions?limit=1000").await?;
         let missions = list["missions"].as_array()?;
-        let done: BTreeSet<&str> =
-            missions.iter().filter(|m| m["status"] == "COMPLETED").filter_map(|m| m["id"].as_str()).collect();
+        let done: BTreeSet<&str> = missions.iter().filter(|m| m["status"] == "COMPLETED").filter_map(|m| m["id"].as_str()).collect();
         // Also the missions whose create committed as the server died (no 201 reached the client).
         (done.len() == missions.len() && accepted.iter().all(|id| done.contains(id.as_str()))).then_some(())
     })

@@ -40,7 +40,13 @@ impl RedisLog {
 
     /// Runs `f` on the shared connection within [`Self::call_bound`], retrying once on a lost connection
     /// when `idempotent`, and maps the error.
-    pub(super) async fn run<T, F, Fut>(&self, context: &'static str, group: Option<&GroupName>, idempotent: bool, f: F) -> Result<T, LogError>
+    pub(super) async fn run<T, F, Fut>(
+        &self,
+        context: &'static str,
+        group: Option<&GroupName>,
+        idempotent: bool,
+        f: F,
+    ) -> Result<T, LogError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, OpError>>,
@@ -75,7 +81,13 @@ impl RedisLog {
     }
 
     /// Runs one blocking command on a dedicated connection whose response timeout exceeds `block`.
-    pub(super) async fn run_blocking(&self, context: &'static str, group: Option<&GroupName>, block: Duration, cmd: &Cmd) -> Result<Value, LogError> {
+    pub(super) async fn run_blocking(
+        &self,
+        context: &'static str,
+        group: Option<&GroupName>,
+        block: Duration,
+        cmd: &Cmd,
+    ) -> Result<Value, LogError> {
         let c = &self.inner.config;
         let response_timeout = block.saturating_add(c.block_margin);
         let bound = response_timeout.saturating_add(c.connect_timeout.saturating_mul(2)).saturating_add(Duration::from_secs(1));

@@ -44,7 +44,8 @@ async fn emitted_events_survive_a_redis_outage_with_exactly_one_effect_each() {
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut server = PrivateRedis::start_ready(dir.path()).await;
-    let log: Arc<dyn EventLog> = Arc::new(RedisLog::connect(server.fast_config("outage:")).await.unwrap_or_else(|e| panic!("connect: {e}")));
+    let log: Arc<dyn EventLog> =
+        Arc::new(RedisLog::connect(server.fast_config("outage:")).await.unwrap_or_else(|e| panic!("connect: {e}")));
     let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.unwrap_or_else(|e| panic!("state store: {e}"));
     create_effects_table(&store).await;
 

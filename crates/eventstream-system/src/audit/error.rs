@@ -56,7 +56,11 @@ impl AuditError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            AuditError::UnknownEvent { .. } | AuditError::NoCheckpoint(_) | AuditError::Pruned { .. } | AuditError::BadRequest(_) | AuditError::Proof(_)
+            AuditError::UnknownEvent { .. }
+                | AuditError::NoCheckpoint(_)
+                | AuditError::Pruned { .. }
+                | AuditError::BadRequest(_)
+                | AuditError::Proof(_)
         )
     }
 }

@@ -154,7 +154,12 @@ impl AuditLog {
     ///
     /// # Errors
     /// [`AuditError::UnknownEvent`], [`AuditError::NoCheckpoint`], [`AuditError::Pruned`], or the store.
-    pub async fn inclusion_proof(&self, event_id: &str, tree_size: Option<u64>, tenant: Option<&TenantId>) -> Result<InclusionProof, AuditError> {
+    pub async fn inclusion_proof(
+        &self,
+        event_id: &str,
+        tree_size: Option<u64>,
+        tenant: Option<&TenantId>,
+    ) -> Result<InclusionProof, AuditError> {
         proofs::inclusion(&self.store, event_id, tree_size, tenant).await
     }
 
@@ -194,12 +199,14 @@ impl AuditLog {
         let db = |e| AuditError::Store(StoreError::sqlx("pruning the audit log", e));
         let mut tx = self.store.begin().await?;
         let now = Utc::now().timestamp_millis();
-        let range = sqlx::query("SELECT COUNT(*) AS n, MIN(idx) AS lo, MAX(idx) AS hi FROM audit_log WHERE event_time < $1 AND idx < $2 AND bytes IS NOT NULL")
-            .bind(before.timestamp_millis())
-            .bind(signed as i64)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(db)?;
+        let range = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(idx) AS lo, MAX(idx) AS hi FROM audit_log WHERE event_time < $1 AND idx < $2 AND bytes IS NOT NULL",
+        )
+        .bind(before.timestamp_millis())
+        .bind(signed as i64)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(db)?;
         use eventstream_sql::sqlx::Row;
         let rows: i64 = range.try_get("n").map_err(db)?;
         let lo: Option<i64> = range.try_get("lo").map_err(db)?;

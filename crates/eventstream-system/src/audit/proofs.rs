@@ -86,7 +86,12 @@ impl ConsistencyProof {
 
 /// The inclusion proof of event `event_id` in the global tree, or in `tenant`'s tree, against the signed
 /// checkpoint of `tree_size` (default: the latest).
-pub(crate) async fn inclusion(store: &StateStore, event_id: &str, tree_size: Option<u64>, tenant: Option<&TenantId>) -> Result<InclusionProof, AuditError> {
+pub(crate) async fn inclusion(
+    store: &StateStore,
+    event_id: &str,
+    tree_size: Option<u64>,
+    tenant: Option<&TenantId>,
+) -> Result<InclusionProof, AuditError> {
     let unknown = || AuditError::UnknownEvent { event_id: event_id.to_owned(), tenant: tenant.map(|t| t.as_str().to_owned()) };
     let row = sqlx::query("SELECT idx, tenant, tenant_idx, bytes FROM audit_log WHERE event_id = $1")
         .bind(event_id)
@@ -98,7 +103,9 @@ pub(crate) async fn inclusion(store: &StateStore, event_id: &str, tree_size: Opt
     let row_tenant: Option<String> = row.try_get("tenant").map_err(get)?;
     let index: i64 = match tenant {
         None => row.try_get("idx").map_err(get)?,
-        Some(t) if row_tenant.as_deref() == Some(t.as_str()) => row.try_get::<Option<i64>, _>("tenant_idx").map_err(get)?.ok_or_else(unknown)?,
+        Some(t) if row_tenant.as_deref() == Some(t.as_str()) => {
+            row.try_get::<Option<i64>, _>("tenant_idx").map_err(get)?.ok_or_else(unknown)?
+        }
         Some(_) => return Err(unknown()),
     };
     let bytes: Option<Vec<u8>> = row.try_get("bytes").map_err(get)?;
@@ -116,7 +123,13 @@ pub(crate) async fn inclusion(store: &StateStore, event_id: &str, tree_size: Opt
     }
     let leaves = store::leaf_hashes(store, tenant, cp.size).await?;
     let hashes = merkle::inclusion_proof(&leaves, index)?;
-    Ok(InclusionProof { leaf_index: index, tree_size: cp.size, leaf: B64.encode(bytes), hashes: encode_hashes(&hashes), checkpoint: cp.note })
+    Ok(InclusionProof {
+        leaf_index: index,
+        tree_size: cp.size,
+        leaf: B64.encode(bytes),
+        hashes: encode_hashes(&hashes),
+        checkpoint: cp.note,
+    })
 }
 
 /// The consistency proof of a tree between sizes `from` and `to`.
@@ -170,7 +183,8 @@ pub struct AuditEntry {
 
 /// Up to `limit` rows matching `filter` with index above `after`, oldest first.
 pub(crate) async fn list(store: &StateStore, filter: &AuditFilter, after: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>, AuditError> {
-    let mut sql = String::from("SELECT idx, tenant, tenant_idx, event_id, event_type, event_time, bytes, leaf_hash FROM audit_log WHERE 1 = 1");
+    let mut sql =
+        String::from("SELECT idx, tenant, tenant_idx, event_id, event_type, event_time, bytes, leaf_hash FROM audit_log WHERE 1 = 1");
     let mut texts: Vec<(usize, String)> = Vec::new();
     let mut ints: Vec<(usize, i64)> = Vec::new();
     let mut n = 0;
@@ -196,7 +210,11 @@ pub(crate) async fn list(store: &StateStore, filter: &AuditFilter, after: Option
         sql.push_str(&format!(" AND tenant = ${i}"));
         texts.push((i, t.as_str().to_owned()));
     }
-    for (cond, v) in [(" AND event_time >= ", filter.since.map(|t| t.timestamp_millis())), (" AND event_time < ", filter.until.map(|t| t.timestamp_millis())), (" AND idx > ", after.map(|a| a as i64))] {
+    for (cond, v) in [
+        (" AND event_time >= ", filter.since.map(|t| t.timestamp_millis())),
+        (" AND event_time < ", filter.until.map(|t| t.timestamp_millis())),
+        (" AND idx > ", after.map(|a| a as i64)),
+    ] {
         if let Some(v) = v {
             let i = next();
             sql.push_str(&format!("{cond}${i}"));
@@ -206,7 +224,8 @@ pub(crate) async fn list(store: &StateStore, filter: &AuditFilter, after: Option
     let i = next();
     sql.push_str(&format!(" ORDER BY idx LIMIT ${i}"));
     ints.push((i, i64::from(limit)));
-    let mut binds: Vec<(usize, Result<String, i64>)> = texts.into_iter().map(|(i, s)| (i, Ok(s))).chain(ints.into_iter().map(|(i, v)| (i, Err(v)))).collect();
+    let mut binds: Vec<(usize, Result<String, i64>)> =
+        texts.into_iter().map(|(i, s)| (i, Ok(s))).chain(ints.into_iter().map(|(i, v)| (i, Err(v)))).collect();
     binds.sort_by_key(|(i, _)| *i);
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for (_, b) in binds {

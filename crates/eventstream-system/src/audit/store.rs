@@ -198,7 +198,16 @@ pub async fn append_batch(tx: &mut Tx, events: &[Event]) -> Result<u64, AuditErr
             }
             sql.push_str(&format!(
                 "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
             ));
             rows.push((idx, tenant_idx, bytes, leaf, chain));
         }
@@ -313,7 +322,11 @@ pub(crate) async fn checkpoint(store: &StateStore, tree: &str, size: Option<u64>
 
 /// The writer's size of `tree` (0 when it has no rows).
 pub(crate) async fn tree_size(store: &StateStore, tree: &str) -> Result<u64, AuditError> {
-    let row = sqlx::query("SELECT size FROM audit_trees WHERE tree = $1").bind(tree).fetch_optional(store.pool()).await.map_err(db("reading audit trees"))?;
+    let row = sqlx::query("SELECT size FROM audit_trees WHERE tree = $1")
+        .bind(tree)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(db("reading audit trees"))?;
     let size: i64 = match row {
         Some(r) => r.try_get("size").map_err(db("reading audit trees"))?,
         None => 0,
@@ -336,7 +349,11 @@ pub(crate) async fn leaf_hashes(store: &StateStore, tenant: Option<&TenantId>, s
     .map_err(db("reading leaf hashes"))?;
     let out = rows
         .iter()
-        .map(|r| r.try_get::<Vec<u8>, _>("leaf_hash").map_err(|e| AuditError::Store(StoreError::sqlx("reading leaf hashes", e))).and_then(|v| to_hash(&v, "leaf hash")))
+        .map(|r| {
+            r.try_get::<Vec<u8>, _>("leaf_hash")
+                .map_err(|e| AuditError::Store(StoreError::sqlx("reading leaf hashes", e)))
+                .and_then(|v| to_hash(&v, "leaf hash"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if out.len() as u64 != size {
         return Err(AuditError::Corrupt(format!("the tree has {} stored leaves, {size} expected", out.len())));

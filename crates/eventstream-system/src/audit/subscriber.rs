@@ -65,7 +65,8 @@ impl AuditLog {
     /// Never in practice (the name is a valid group name).
     pub fn subscription(&self) -> Result<Subscription, eventstream_core::InvalidId> {
         let name: GroupName = AUDIT_SUBSCRIBER.parse()?;
-        let options = SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
+        let options =
+            SubscriptionOptions { concurrency: 1, batch_size: 256, start: StartFrom::Beginning, ..SubscriptionOptions::default() };
         Ok(Subscription::new(name, vec![TypePattern::all()], AuditHandler { pending: self.pending.clone() }).with_options(options))
     }
 

@@ -200,19 +200,43 @@ async fn diagnose(store: &StateStore, prev: &Hash, at: u64, signed: u64) -> Resu
     for (r, (idx, leaf, chain)) in hashes.iter().enumerate().skip(1) {
         if chain_hash(prev, leaf).as_slice() == chain.as_slice() {
             if r == 1 && chain_hash(leaf, cur_leaf).as_slice() != cur_chain.as_slice() {
-                return Ok(finding(FindingClass::Inserted, GLOBAL_TREE, at, None, format!("row {at} was never appended: row {idx} follows row {}", at.saturating_sub(1))));
+                return Ok(finding(
+                    FindingClass::Inserted,
+                    GLOBAL_TREE,
+                    at,
+                    None,
+                    format!("row {at} was never appended: row {idx} follows row {}", at.saturating_sub(1)),
+                ));
             }
             return Ok(finding(FindingClass::Reordered, GLOBAL_TREE, at, Some(*idx), format!("rows {at} and {idx} changed places")));
         }
     }
     if at >= signed {
-        return Ok(finding(FindingClass::Inserted, GLOBAL_TREE, at, None, format!("row {at} after the signed size {signed} does not chain to its predecessor")));
+        return Ok(finding(
+            FindingClass::Inserted,
+            GLOBAL_TREE,
+            at,
+            None,
+            format!("row {at} after the signed size {signed} does not chain to its predecessor"),
+        ));
     }
-    Ok(finding(FindingClass::Altered, GLOBAL_TREE, at, None, "the row does not chain to its predecessor (its leaf hash or chain was changed)"))
+    Ok(finding(
+        FindingClass::Altered,
+        GLOBAL_TREE,
+        at,
+        None,
+        "the row does not chain to its predecessor (its leaf hash or chain was changed)",
+    ))
 }
 
 /// Runs a verification (see the module doc). `state_path` is the trusted-state file.
-pub(crate) async fn verify(store: &StateStore, key: &NoteVerifier, origin: &str, state_path: &Path, full: bool) -> Result<VerifyReport, AuditError> {
+pub(crate) async fn verify(
+    store: &StateStore,
+    key: &NoteVerifier,
+    origin: &str,
+    state_path: &Path,
+    full: bool,
+) -> Result<VerifyReport, AuditError> {
     let state = load_state(state_path)?;
     if !full && let Some(s) = &state {
         let (report, next) = run(store, key, origin, state.as_ref(), Some(s)).await?;
@@ -276,15 +300,26 @@ async fn run(
     let claimed = store::tree_size(store, GLOBAL_TREE).await?;
     let snapshot_at = global_cps.iter().rev().find(|(_, c)| c.is_ok()).map(|(s, _)| *s);
 
-    let mut report = VerifyReport { full: start.is_none(), escalated: false, rows_checked: 0, tree_size: 0, checkpoints_checked, pruned_rows: 0, trusted_size: 0, finding: None };
+    let mut report = VerifyReport {
+        full: start.is_none(),
+        escalated: false,
+        rows_checked: 0,
+        tree_size: 0,
+        checkpoints_checked,
+        pruned_rows: 0,
+        trusted_size: 0,
+        finding: None,
+    };
     let mut f = Frontier::new();
     let mut prev = [0u8; 32];
     let mut tenants: HashMap<String, Frontier> = HashMap::new();
     if let Some(s) = start {
-        f = Frontier::from_bytes(s.size, &B64.decode(&s.frontier).unwrap_or_default()).ok_or_else(|| AuditError::Corrupt("trusted state frontier".into()))?;
+        f = Frontier::from_bytes(s.size, &B64.decode(&s.frontier).unwrap_or_default())
+            .ok_or_else(|| AuditError::Corrupt("trusted state frontier".into()))?;
         prev = b64_hash(&s.last_leaf).ok_or_else(|| AuditError::Corrupt("trusted state last leaf".into()))?;
         for (t, tree) in &s.tenants {
-            let tf = Frontier::from_bytes(tree.size, &B64.decode(&tree.frontier).unwrap_or_default()).ok_or_else(|| AuditError::Corrupt("trusted tenant frontier".into()))?;
+            let tf = Frontier::from_bytes(tree.size, &B64.decode(&tree.frontier).unwrap_or_default())
+                .ok_or_else(|| AuditError::Corrupt("trusted tenant frontier".into()))?;
             tenants.insert(t.clone(), tf);
         }
     }
@@ -327,14 +362,27 @@ async fn run(
                 return done(report, finding(FindingClass::Missing, GLOBAL_TREE, e, None, format!("rows {e}..{} are gone", row.idx)));
             }
             if row.idx >= claimed {
-                return done(report, finding(FindingClass::Inserted, GLOBAL_TREE, e, None, format!("the writer appended {claimed} rows; row {e} is extra")));
+                return done(
+                    report,
+                    finding(FindingClass::Inserted, GLOBAL_TREE, e, None, format!("the writer appended {claimed} rows; row {e} is extra")),
+                );
             }
             let Ok(leaf) = to_hash(&row.leaf, "leaf") else {
                 return done(report, finding(FindingClass::Altered, GLOBAL_TREE, e, None, "the stored leaf hash is not 32 bytes"));
             };
             match &row.bytes {
-                Some(b) if leaf_hash(b) != leaf => return done(report, finding(FindingClass::Altered, GLOBAL_TREE, e, None, "the stored bytes do not hash to the row's leaf hash")),
-                None if !row.pruned => return done(report, finding(FindingClass::Altered, GLOBAL_TREE, e, None, "the bytes are gone but the row was never pruned")),
+                Some(b) if leaf_hash(b) != leaf => {
+                    return done(
+                        report,
+                        finding(FindingClass::Altered, GLOBAL_TREE, e, None, "the stored bytes do not hash to the row's leaf hash"),
+                    );
+                }
+                None if !row.pruned => {
+                    return done(
+                        report,
+                        finding(FindingClass::Altered, GLOBAL_TREE, e, None, "the bytes are gone but the row was never pruned"),
+                    );
+                }
                 None => report.pruned_rows += 1,
                 Some(_) => {}
             }
@@ -349,7 +397,16 @@ async fn run(
                 (Some(t), Some(ti)) => {
                     let tf = tenants.entry(t.clone()).or_default();
                     if ti != tf.size() as i64 {
-                        return done(report, finding(FindingClass::Altered, GLOBAL_TREE, e, None, format!("tenant index {ti} of tenant {t}, {} expected", tf.size())));
+                        return done(
+                            report,
+                            finding(
+                                FindingClass::Altered,
+                                GLOBAL_TREE,
+                                e,
+                                None,
+                                format!("tenant index {ti} of tenant {t}, {} expected", tf.size()),
+                            ),
+                        );
                     }
                     tf.push(leaf);
                     let tree = format!("tenant/{t}");
@@ -357,7 +414,16 @@ async fn run(
                         match c {
                             Err(why) => return done(report, finding(FindingClass::ForkedCheckpoint, &tree, tf.size(), None, why.clone())),
                             Ok(root) if *root != tf.root() => {
-                                return done(report, finding(FindingClass::Altered, &tree, e, None, format!("tenant tree {t} does not match its checkpoint of size {}", tf.size())));
+                                return done(
+                                    report,
+                                    finding(
+                                        FindingClass::Altered,
+                                        &tree,
+                                        e,
+                                        None,
+                                        format!("tenant tree {t} does not match its checkpoint of size {}", tf.size()),
+                                    ),
+                                );
                             }
                             Ok(_) => {}
                         }
@@ -371,7 +437,20 @@ async fn run(
                     Err(why) => return done(report, finding(FindingClass::ForkedCheckpoint, GLOBAL_TREE, f.size(), None, why.clone())),
                     Ok(root) if *root != f.root() => {
                         let from = global_cps.range(..f.size()).filter(|(_, c)| c.is_ok()).map(|(s, _)| *s).next_back().unwrap_or(0);
-                        return done(report, finding(FindingClass::Altered, GLOBAL_TREE, from, None, format!("rows {from}..{} were rewritten with their hashes: the tree no longer matches the checkpoint of size {}", f.size(), f.size())));
+                        return done(
+                            report,
+                            finding(
+                                FindingClass::Altered,
+                                GLOBAL_TREE,
+                                from,
+                                None,
+                                format!(
+                                    "rows {from}..{} were rewritten with their hashes: the tree no longer matches the checkpoint of size {}",
+                                    f.size(),
+                                    f.size()
+                                ),
+                            ),
+                        );
                     }
                     Ok(_) => {}
                 }
@@ -398,12 +477,21 @@ async fn run(
     if let Some((tree, size, c, have)) = beyond.first() {
         let f = match c {
             Err(why) => finding(FindingClass::ForkedCheckpoint, tree, *size, None, why.clone()),
-            Ok(_) => finding(FindingClass::Truncated, tree, *have, None, format!("a signed checkpoint of size {size}, but tree {tree} ends before it")),
+            Ok(_) => finding(
+                FindingClass::Truncated,
+                tree,
+                *have,
+                None,
+                format!("a signed checkpoint of size {size}, but tree {tree} ends before it"),
+            ),
         };
         return done(report, f);
     }
     if claimed > e {
-        return done(report, finding(FindingClass::Truncated, GLOBAL_TREE, e, None, format!("the writer appended {claimed} rows, {e} are left")));
+        return done(
+            report,
+            finding(FindingClass::Truncated, GLOBAL_TREE, e, None, format!("the writer appended {claimed} rows, {e} are left")),
+        );
     }
     report.trusted_size = snapshot.as_ref().map_or(start.map_or(0, |s| s.size), |s| s.size);
     Ok((report, snapshot.or_else(|| start.cloned())))

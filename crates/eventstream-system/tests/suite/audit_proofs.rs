@@ -90,11 +90,19 @@ async fn proofs_verify_offline_and_tenant_trees_are_separate(backend: Backend) {
     let v = t.log.verify(true).await.unwrap();
     assert_eq!((v.finding, v.pruned_rows), (None, 37));
     assert!(matches!(t.log.inclusion_proof(events[3].id.as_str(), None, None).await, Err(AuditError::Pruned { .. })));
-    t.log.consistency_proof(9, 37, None).await.unwrap().verify(&{
-        let p = t.log.list(&AuditFilter::default(), None, 1).await.unwrap();
-        assert!(p[0].pruned && p[0].event.is_none());
-        Checkpoint::open(&t.log.store_checkpoint_note(9).await, &vkey).unwrap().root
-    }, &global.root).unwrap();
+    t.log
+        .consistency_proof(9, 37, None)
+        .await
+        .unwrap()
+        .verify(
+            &{
+                let p = t.log.list(&AuditFilter::default(), None, 1).await.unwrap();
+                assert!(p[0].pruned && p[0].event.is_none());
+                Checkpoint::open(&t.log.store_checkpoint_note(9).await, &vkey).unwrap().root
+            },
+            &global.root,
+        )
+        .unwrap();
 }
 
 trait NoteAt {
@@ -104,7 +112,11 @@ trait NoteAt {
 impl NoteAt for eventstream_system::audit::AuditLog {
     async fn store_checkpoint_note(&self, size: i64) -> String {
         use eventstream_sql::sqlx::{self, Row};
-        let row = sqlx::query("SELECT note FROM audit_checkpoints WHERE tree = 'global' AND size = $1").bind(size).fetch_one(self.store().pool()).await.unwrap();
+        let row = sqlx::query("SELECT note FROM audit_checkpoints WHERE tree = 'global' AND size = $1")
+            .bind(size)
+            .fetch_one(self.store().pool())
+            .await
+            .unwrap();
         row.get("note")
     }
 }

@@ -113,7 +113,14 @@ fn flip(v: &mut [u8], rng: &mut StdRng) {
 }
 
 /// Applies one random tampering to the tables (currently equal to `s`) and says what verify must find.
-async fn tamper(store: &StateStore, s: &Snapshot, lo: u64, cps: &[CpRow], rng: &mut StdRng, foreign: &NoteSigner) -> (Expect, &'static str) {
+async fn tamper(
+    store: &StateStore,
+    s: &Snapshot,
+    lo: u64,
+    cps: &[CpRow],
+    rng: &mut StdRng,
+    foreign: &NoteSigner,
+) -> (Expect, &'static str) {
     let n = s.rows.len() as u64;
     let lo_i = lo as usize;
     let global = |class, row, other| (class, "global".to_owned(), row, other);
@@ -248,7 +255,8 @@ async fn tampering_is_found_with_row_and_class(backend: Backend, cases: u32, see
             t.log.checkpoint_now().await.unwrap();
         }
         let after = snapshot(&t.store).await;
-        let new: Vec<CpRow> = after.cps.iter().filter(|c| !before.cps.iter().any(|b| b.tree == c.tree && b.size == c.size)).cloned().collect();
+        let new: Vec<CpRow> =
+            after.cps.iter().filter(|c| !before.cps.iter().any(|b| b.tree == c.tree && b.size == c.size)).cloned().collect();
         (ROWS, new)
     } else {
         (0, snapshot(&t.store).await.cps)

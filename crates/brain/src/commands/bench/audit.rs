@@ -16,8 +16,8 @@ use anyhow::Context;
 use brain_events::task::TaskCreated;
 use eventstream_core::Event;
 use eventstream_sql::StateStore;
-use eventstream_system::audit::{AuditConfig, AuditLog, Checkpoint, append_batch, canonical_bytes};
 use eventstream_system::audit::merkle::{Frontier, leaf_hash};
+use eventstream_system::audit::{AuditConfig, AuditLog, Checkpoint, append_batch, canonical_bytes};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -49,11 +49,46 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
 
     let goal = |ok: bool| if ok { "met".to_owned() } else { "MISSED".to_owned() };
     let rows_out = vec![
-        vec!["audit hashing per event (leaf + chain + tree nodes)".into(), format!("{audit_us:.3} us"), format!("{raw_us:.3} us"), ratio(audit_us / raw_us), "<= 5 us".into(), goal(audit_us <= 5.0)],
-        vec!["canonical JSON + audit hashing per event".into(), format!("{json_us:.3} us"), format!("{raw_us:.3} us"), ratio(json_us / raw_us), "<= 5 us".into(), goal(json_us <= 5.0)],
-        vec!["append to signed checkpoint, p99".into(), format!("{} ms", ms(p99 * 1e3)), "-".into(), "-".into(), "<= 2 s".into(), goal(p99 <= 2.0)],
-        vec![format!("verify --full over {rows} rows"), format!("{full_s:.2} s"), "-".into(), "-".into(), "<= 3 s".into(), goal(full_s <= 3.0)],
-        vec![format!("incremental verify of {INCREMENTAL_ROWS} new rows"), format!("{} ms", ms(incr_ms)), "-".into(), "-".into(), "<= 50 ms".into(), goal(incr_ms <= 50.0)],
+        vec![
+            "audit hashing per event (leaf + chain + tree nodes)".into(),
+            format!("{audit_us:.3} us"),
+            format!("{raw_us:.3} us"),
+            ratio(audit_us / raw_us),
+            "<= 5 us".into(),
+            goal(audit_us <= 5.0),
+        ],
+        vec![
+            "canonical JSON + audit hashing per event".into(),
+            format!("{json_us:.3} us"),
+            format!("{raw_us:.3} us"),
+            ratio(json_us / raw_us),
+            "<= 5 us".into(),
+            goal(json_us <= 5.0),
+        ],
+        vec![
+            "append to signed checkpoint, p99".into(),
+            format!("{} ms", ms(p99 * 1e3)),
+            "-".into(),
+            "-".into(),
+            "<= 2 s".into(),
+            goal(p99 <= 2.0),
+        ],
+        vec![
+            format!("verify --full over {rows} rows"),
+            format!("{full_s:.2} s"),
+            "-".into(),
+            "-".into(),
+            "<= 3 s".into(),
+            goal(full_s <= 3.0),
+        ],
+        vec![
+            format!("incremental verify of {INCREMENTAL_ROWS} new rows"),
+            format!("{} ms", ms(incr_ms)),
+            "-".into(),
+            "-".into(),
+            "<= 50 ms".into(),
+            goal(incr_ms <= 50.0),
+        ],
     ];
     let doc = json!({
         "hashing_us_per_event": audit_us,
@@ -118,7 +153,8 @@ fn audit_hash<'a>(rows: impl Iterator<Item = &'a [u8]>) -> u8 {
 
 async fn open(dir: &std::path::Path) -> anyhow::Result<AuditLog> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let store = StateStore::connect(&eventstream_sql::sqlite_url(&dir.join("state.db"))).await.context("cannot open the benchmark store")?;
+    let store =
+        StateStore::connect(&eventstream_sql::sqlite_url(&dir.join("state.db"))).await.context("cannot open the benchmark store")?;
     AuditLog::open(store, &AuditConfig::in_data_dir(dir)).await.context("cannot open the audit log")
 }
 
@@ -170,7 +206,8 @@ async fn append_to_checkpoint(dir: &std::path::Path) -> anyhow::Result<f64> {
     }
     bar.finish_and_clear();
     done.cancel();
-    let mut latencies = tokio::time::timeout(Duration::from_secs(30), watcher).await.context("no checkpoint covered every event within 30 s")??;
+    let mut latencies =
+        tokio::time::timeout(Duration::from_secs(30), watcher).await.context("no checkpoint covered every event within 30 s")??;
     stop.cancel();
     let _ = checkpointer.await;
     latencies.sort_by(f64::total_cmp);
@@ -201,7 +238,10 @@ async fn verify(dir: &std::path::Path, rows: usize) -> anyhow::Result<(f64, f64,
     let t = Instant::now();
     let incr = audit.verify(false).await?;
     let incr_ms = t.elapsed().as_secs_f64() * 1e3;
-    anyhow::ensure!(incr.finding.is_none() && !incr.full && incr.rows_checked == INCREMENTAL_ROWS as u64, "the incremental verify did not pass: {incr:?}");
+    anyhow::ensure!(
+        incr.finding.is_none() && !incr.full && incr.rows_checked == INCREMENTAL_ROWS as u64,
+        "the incremental verify did not pass: {incr:?}"
+    );
     Ok((full_s, incr_ms, rows))
 }
 

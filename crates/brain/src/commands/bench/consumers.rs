@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use brain_events::task::TaskCompleted;
 use eventstream::{ConsumerRuntime, HandlerError, Subscription, SubscriptionOptions, handler_fn};
 use eventstream_core::{DelegatingLog, Event, EventLog, GroupName, LogError, Position, TypePattern};
 use eventstream_sql::{StateStore, StoreOptions};
 use futures::FutureExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use brain_events::task::TaskCompleted;
 use serde_json::json;
 
 use super::{Section, bench_events, median, ms, per_sec, print_report, ratio};
