@@ -9,13 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use eventstream_sql::{StateStore, StoreOptions, sqlx};
 use eventstream_testkit::fixtures::eventually;
 use reqwest::Client;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::suite::support::Server;
+use crate::suite::support::{PgSchema, Server, pg_url};
 
 /// Short attempts and a short lease, so a crash costs seconds.
 const BRAIN_TOML: &str = "[modules]\nmission_workers = 4\nexecutor_duration_ms = 40\nmission_lease_secs = 2\n";
@@ -31,23 +30,15 @@ async fn missions_survive_two_sigkills_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missions_survive_two_sigkills_on_postgres() {
-    let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = pg_url();
     if !eventstream_testkit::require_service("postgres", &url) {
         return;
     }
-    let schema = format!("brain_crash_{}", uuid::Uuid::new_v4().simple());
-    let store = StateStore::connect_with(&url, StoreOptions::default().schema(&schema)).await.unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let pg = PgSchema::create(&url, "brain_crash").await;
+    let db = pg.url.clone();
     let dir = tempfile::tempdir().unwrap();
     crash_scenario(dir.path(), &["--database", &db]).await;
-    for attempt in 1..=20u64 {
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))).execute(store.pool()).await {
-            Ok(_) => break,
-            Err(e) if attempt == 20 => eprintln!("could not drop test schema {schema}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50 * attempt)).await,
-        }
-    }
+    pg.drop_schema().await;
 }
 
 /// Sends the creates of missions `from..to` at once; returns the ids answered 201.

@@ -108,3 +108,44 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The PostgreSQL the tests use (`BRAIN_TEST_DATABASE_URL`, default the local `test` database).
+pub fn pg_url() -> String {
+    std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL schema for one test (created with the state store's own migrations), and the URL
+/// `brain --database` uses to work inside it.
+pub struct PgSchema {
+    /// A store connected to the schema.
+    pub store: eventstream_sql::StateStore,
+    /// The schema's name.
+    pub name: String,
+    /// `url` with `search_path` set to the schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// Creates `<prefix>_<uuid>` on the database at `url`.
+    pub async fn create(url: &str, prefix: &str) -> Self {
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let store = eventstream_sql::StateStore::connect_with(url, eventstream_sql::StoreOptions::default().schema(&name)).await.unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}options=-csearch_path%3D{name}");
+        Self { store, name, url }
+    }
+
+    /// Drops the schema, best effort: the sessions of killed servers may hold locks for a moment, so it
+    /// retries with a growing pause (at most 20 attempts) and only reports when it gives up.
+    pub async fn drop_schema(&self) {
+        use eventstream_sql::sqlx;
+        for attempt in 1..=20u64 {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(self.store.pool()).await {
+                Ok(_) => return,
+                Err(e) if attempt == 20 => eprintln!("could not drop test schema {}: {e}", self.name),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50 * attempt)).await,
+            }
+        }
+    }
+}

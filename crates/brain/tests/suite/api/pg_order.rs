@@ -7,41 +7,17 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventstream_sql::{StateStore, StoreOptions, sqlx};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use super::helpers::{SseReader, send};
-use crate::suite::support::{Server, brain, run};
+use crate::suite::support::{PgSchema, Server, brain, pg_url, run};
 
 const HTTP_WRITERS: usize = 8;
 const HTTP_EACH: usize = 40;
 const CLI_WRITERS: usize = 3;
 const CLI_EACH: usize = 25;
 const TOTAL: usize = HTTP_WRITERS * HTTP_EACH + CLI_WRITERS * CLI_EACH;
-
-fn pg_url() -> String {
-    std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Drops the private schema however the test ends.
-struct SchemaGuard {
-    store: StateStore,
-    schema: String,
-}
-
-impl SchemaGuard {
-    async fn drop_schema(&self) {
-        for attempt in 1..=20u64 {
-            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-            match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(self.store.pool()).await {
-                Ok(_) => return,
-                Err(e) if attempt == 20 => eprintln!("could not drop test schema {}: {e}", self.schema),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50 * attempt)).await,
-            }
-        }
-    }
-}
 
 /// Reads the SSE tail until `TOTAL` events arrived or nothing came for 30 s; returns the event ids.
 async fn sse_reader(mut sse: SseReader) -> Vec<String> {
@@ -115,11 +91,8 @@ async fn postgres_history_and_sse_see_every_event_once_in_index_order_under_conc
     if !eventstream_testkit::require_service("postgres", &url) {
         return;
     }
-    let schema = format!("brain_order_{}", uuid::Uuid::new_v4().simple());
-    let store = StateStore::connect_with(&url, StoreOptions::default().schema(&schema)).await.unwrap();
-    let guard = SchemaGuard { store, schema: schema.clone() };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let guard = PgSchema::create(&url, "brain_order").await;
+    let db = guard.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--database", &db]);
