@@ -185,13 +185,7 @@ impl StateStore {
             if let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(dir).await.map_err(StoreError::Io)?;
             }
-            // WAL is a property of the file: set it once, before the pool opens connections concurrently.
-            let mut conn = AnyConnection::connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
-            sqlx::raw_sql("PRAGMA journal_mode = WAL")
-                .execute(&mut conn)
-                .await
-                .map_err(|e| StoreError::sqlx("switching SQLite to WAL mode", e))?;
-            conn.close().await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
+            switch_to_wal(&url).await?;
         }
 
         let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).after_connect(|conn, _meta| {
@@ -465,6 +459,36 @@ fn check_schema_name(name: &str) -> Result<(), StoreError> {
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok { Ok(()) } else { Err(StoreError::InvalidSchema { name: name.to_owned() }) }
+}
+
+/// Puts a SQLite file in WAL mode (a property of the file: done once, before the pool opens
+/// connections concurrently). Switching needs the file's exclusive lock, which another process (or
+/// another store opening the same fresh file) may hold for a moment; SQLite reports that as "database
+/// is locked" without consulting the busy handler, so it is retried here for up to the busy timeout.
+async fn switch_to_wal(url: &str) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+    let mut conn = AnyConnection::connect(url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
+    let pragmas = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+    sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(&mut conn).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut conn).await {
+            Ok(_) => break,
+            Err(sqlx::Error::Database(e))
+                if sqlite_busy(e.code().as_deref()) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(StoreError::sqlx("switching SQLite to WAL mode", e)),
+        }
+    }
+    conn.close().await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included (their low byte is the primary code).
+fn sqlite_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Decodes `%XX` escapes in the path part of a SQLite URL (the driver does the same when it opens it).
