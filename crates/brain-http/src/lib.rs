@@ -238,7 +238,15 @@ pub fn json_rejection(rej: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => {
             let text = source_text(&e);
             // serde_path_to_error renders "path: message".
-            let field = text.split_once(": ").map(|(p, _)| p.to_owned()).filter(|p| !p.contains(' '));
+            let path = text.split_once(": ").map(|(p, _)| p.to_owned()).filter(|p| !p.contains(' ') && p != ".");
+            // A missing key is reported at the object that lacks it (an unknown one at the key itself):
+            // name the key.
+            let key = text.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`')).map(|(k, _)| k.to_owned());
+            let field = match (path, key) {
+                (Some(p), Some(k)) => Some(format!("{p}.{k}")),
+                (None, Some(k)) => Some(k),
+                (p, None) => p,
+            };
             let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", text);
             err.field = field;
             err

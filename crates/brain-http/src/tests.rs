@@ -85,6 +85,15 @@ async fn json_rejections_have_codes_and_name_the_field() {
         "{v}"
     );
 
+    let (status, v) = post_json(r#"{"n":1}"#, Some("application/json")).await;
+    assert_eq!(
+        (status, v["code"].as_str(), v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"), Some("name")),
+        "a missing key is named as the field: {v}"
+    );
+    let (status, v) = post_json(r#"{"name":"x","n":1,"zz":2}"#, Some("application/json")).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("zz")), "an unknown key is named: {v}");
+
     let (status, v) = post_json(&format!(r#"{{"name":"{}","n":1}}"#, "x".repeat(100)), Some("application/json")).await;
     assert_eq!((status, v["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{v}");
 }

@@ -316,7 +316,7 @@ impl Modules {
             let supervisor = supervisor.clone();
             async move {
                 if let Err(e) = supervisor.check_heartbeats().await {
-                    tracing::warn!(error = %e, "supervisor heartbeat check failed");
+                    tracing::warn!(error = %eventstream_core::error::Chain(&e), "supervisor heartbeat check failed");
                 }
             }
         }));
@@ -326,7 +326,7 @@ impl Modules {
             let metrics = metrics.clone();
             async move {
                 if let Err(e) = metrics.run(None).await {
-                    tracing::warn!(error = %e, "metrics aggregation failed");
+                    tracing::warn!(error = %eventstream_core::error::Chain(&e), "metrics aggregation failed");
                 }
             }
         }));

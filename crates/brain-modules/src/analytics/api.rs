@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use brain_http::ApiError;
@@ -35,21 +34,13 @@ struct WindowQuery {
 
 impl WindowQuery {
     fn window(&self) -> Result<Option<Window>, ApiError> {
-        self.window
-            .as_deref()
-            .map(str::parse::<Window>)
-            .transpose()
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).with_field("window"))
+        self.window.as_deref().map(str::parse::<Window>).transpose().map_err(|e| ApiError::invalid_query("window", e.to_string()))
     }
 
     /// The tenant the query counts: the key's own, or for an admin the one named (`None` = every tenant).
     fn scope(&self, ctx: &RequestContext) -> Result<Option<TenantId>, ApiError> {
-        let named = self
-            .tenant
-            .as_deref()
-            .map(str::parse::<TenantId>)
-            .transpose()
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).with_field("tenant"))?;
+        let named =
+            self.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| ApiError::invalid_query("tenant", e.to_string()))?;
         ctx.principal.scope(named.as_ref())
     }
 }

@@ -43,7 +43,9 @@ pub enum CreditsError {
 impl From<CreditsError> for ApiError {
     fn from(e: CreditsError) -> Self {
         match &e {
-            CreditsError::AccountNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "account_not_found", e.to_string()),
+            CreditsError::AccountNotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "account_not_found", e.to_string()).with_field("agent_id")
+            }
             CreditsError::Insufficient { .. } => ApiError::conflict("insufficient_credits", e.to_string()).with_field("amount"),
             CreditsError::RefundTooLarge { .. } => ApiError::conflict("refund_exceeds_consumed", e.to_string()).with_field("amount"),
             CreditsError::BalanceLimit(_) => ApiError::conflict("balance_limit", e.to_string()).with_field("amount"),

@@ -48,7 +48,7 @@ struct KarmaRequest {
 impl From<DnaError> for ApiError {
     fn from(e: DnaError) -> Self {
         match &e {
-            DnaError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "agent_not_found", e.to_string()),
+            DnaError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "agent_not_found", e.to_string()).with_field("agent_id"),
             DnaError::Concurrent(_) => ApiError::conflict("concurrent_update", e.to_string()),
             DnaError::Store(s) => store_error(s),
         }

@@ -73,6 +73,7 @@ async fn state(State(s): State<Arc<HardwareService>>, ctx: RequestContext, Path(
     check_id("robot_id", &robot_id)?;
     match s.state(&ctx.origin(), &robot_id).await.map_err(|e| store_error(&e))? {
         Some(st) => Ok(axum::Json(st).into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "robot_not_found", format!("robot `{robot_id}` has never received a command"))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "robot_not_found", format!("robot `{robot_id}` has never received a command"))
+            .with_field("robot_id")),
     }
 }

@@ -184,7 +184,7 @@ async fn pending(State(s): St, ctx: RequestContext, Query(q): Query<PendingQuery
     same_tenant(&ctx, "tenant_id", q.tenant_id.as_deref())?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").with_field("limit"));
+        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
     }
     let tenant = ctx.origin().tenant().to_owned();
     let approvals = s.pending(&tenant, limit).await?;

@@ -54,7 +54,9 @@ fn unprocessable(code: &'static str, field: &str, message: String) -> ApiError {
 impl From<IrGovernanceError> for ApiError {
     fn from(e: IrGovernanceError) -> Self {
         match &e {
-            IrGovernanceError::ApprovalNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "approval_not_found", e.to_string()),
+            IrGovernanceError::ApprovalNotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "approval_not_found", e.to_string()).with_field("approval_id")
+            }
             IrGovernanceError::TenantMismatch { field, .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "tenant_mismatch", e.to_string()).with_field(*field)
             }

@@ -36,7 +36,9 @@ pub enum MissionError {
 impl From<MissionError> for ApiError {
     fn from(e: MissionError) -> Self {
         match &e {
-            MissionError::NotFound(_) => ApiError::new(axum::http::StatusCode::NOT_FOUND, "mission_not_found", e.to_string()),
+            MissionError::NotFound(_) => {
+                ApiError::new(axum::http::StatusCode::NOT_FOUND, "mission_not_found", e.to_string()).with_field("mission_id")
+            }
             MissionError::AlreadyExists(_) => ApiError::conflict("mission_exists", e.to_string()).with_field("id"),
             MissionError::IllegalTransition { .. } => ApiError::conflict("illegal_transition", e.to_string()),
             MissionError::Concurrent(_) => ApiError::conflict("concurrent_update", e.to_string()),

@@ -37,27 +37,24 @@ struct AlertsQuery {
     cursor: Option<String>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
-}
-
 type St = State<Arc<SecurityService>>;
 
 async fn alerts(State(s): St, ctx: RequestContext, Query(q): Query<AlertsQuery>) -> Result<Response, ApiError> {
-    let tenant = q.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| invalid("tenant", e.to_string()))?;
+    let tenant =
+        q.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| ApiError::invalid_query("tenant", e.to_string()))?;
     let tenant = ctx.principal.scope(tenant.as_ref())?;
     let rule = match q.rule.as_deref() {
         None => None,
         Some(r) => Some(Rule::named(r).ok_or_else(|| {
             let names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
-            invalid("rule", format!("unknown rule; expected one of {}", names.join(", ")))
+            ApiError::invalid_query("rule", format!("unknown rule; expected one of {}", names.join(", ")))
         })?),
     };
     let limit = match q.limit.as_deref() {
         None => DEFAULT_LIMIT,
         Some(l) => match l.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(invalid("limit", format!("`limit` must be an integer from 1 to {MAX_LIMIT}"))),
+            _ => return Err(ApiError::invalid_query("limit", format!("`limit` must be an integer from 1 to {MAX_LIMIT}"))),
         },
     };
     let before = match q.cursor.as_deref() {

@@ -48,7 +48,8 @@ async fn metrics(State(s): State<Arc<TelemetryService>>, ctx: RequestContext, Pa
             "battery_percentage": m.battery_percentage,
         }))
         .into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "robot_not_found", format!("robot `{robot_id}` has not reported metrics"))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "robot_not_found", format!("robot `{robot_id}` has not reported metrics"))
+            .with_field("robot_id")),
     }
 }
 
@@ -69,7 +70,7 @@ async fn serve(s: Arc<TelemetryService>, origin: Origin, robot_id: String, mut s
     let mut replaced = match s.open(&origin, &robot_id, &connection_id).await {
         Ok(rx) => rx,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot open a telemetry connection");
+            tracing::warn!(error = %eventstream_core::error::Chain(&e), "cannot open a telemetry connection");
             let _ = socket.send(Message::Close(Some(CloseFrame { code: 1011, reason: "state store unavailable".into() }))).await;
             return;
         }
@@ -117,7 +118,7 @@ async fn handle_text(s: &TelemetryService, origin: &Origin, robot_id: &str, text
     match s.publish_metrics(origin, robot_id, metrics).await {
         Ok(at) => json!({"type": "metrics_ack", "published_at": at}).to_string(),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot store robot metrics");
+            tracing::warn!(error = %eventstream_core::error::Chain(&e), "cannot store robot metrics");
             json!({"type": "error", "code": "unavailable", "message": "the state store is unavailable; retry"}).to_string()
         }
     }

@@ -135,7 +135,7 @@ impl TelemetryService {
             Ok(()) => self.events.wake_relay(),
             Err(e) => {
                 // The close must still be reported: fall back to the never-failing emit path.
-                tracing::warn!(error = %e, "cannot record a telemetry close; emitting the event alone");
+                tracing::warn!(error = %eventstream_core::error::Chain(&e), "cannot record a telemetry close; emitting the event alone");
                 self.events.emit(event).await;
             }
         }

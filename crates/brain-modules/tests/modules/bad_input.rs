@@ -167,6 +167,10 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, "/api/ir/approvals/nope/acknowledge", Json(json!({"acknowledged_by": "x"})), 404, "approval_not_found"),
         (Method::POST, "/api/ir/approvals/nope/acknowledge", Json(json!({})), 422, "validation_failed"),
         (Method::GET, "/api/ir/approvals/ws", NoBody, 400, "websocket_upgrade_required"),
+        (Method::GET, "/api/ir/approvals/bad%20id/status", NoBody, 422, "validation_failed"),
+        (Method::POST, "/api/ir/approvals/bad%20id/acknowledge", Json(json!({"acknowledged_by": "x"})), 422, "validation_failed"),
+        (Method::POST, "/api/ir/approvals/nope/acknowledge", Raw("{\"acknowledged_by\": "), 400, "malformed_json"),
+        (Method::GET, "/api/ir/approvals/pending?tenant_id=zz", NoBody, 403, "tenant_mismatch"),
         // policy
         (Method::POST, "/api/policy/evaluate", Json(json!({})), 422, "invalid_body"),
         (Method::POST, "/api/policy/evaluate", Json(json!({"agent_id": "a b", "action": "x"})), 422, "validation_failed"),
@@ -211,6 +215,8 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::PUT, "/api/policy/policies/admin_full_access", Json(json!({"version": "2"})), 422, "invalid_body"),
         (Method::PUT, "/api/policy/policies/admin_full_access", Json(json!({"name": " "})), 422, "validation_failed"),
         (Method::DELETE, "/api/policy/policies/nope", NoBody, 404, "policy_not_found"),
+        (Method::DELETE, "/api/policy/policies/bad%20id", NoBody, 422, "validation_failed"),
+        (Method::PUT, "/api/policy/policies/admin_full_access", Raw("{\"name\": "), 400, "malformed_json"),
         // threats
         (Method::POST, "/api/threats", Json(json!({"type": "t", "source": "s"})), 422, "invalid_body"),
         (Method::POST, "/api/threats", Json(json!({"type": "t", "source": "s", "severity": "SEVERE"})), 422, "invalid_body"),
@@ -244,6 +250,7 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         ),
         (Method::POST, "/api/immune/event", Raw("{"), 400, "malformed_json"),
     ];
+    let mut without_field = Vec::new();
     for (method, path, body, want_status, want_code) in cases {
         let mut req = app.client.request(method.clone(), format!("{}{path}", app.base)).header("x-test-tenant", TENANT);
         req = match body {
@@ -258,7 +265,18 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         if !want_code.is_empty() {
             assert_eq!(v["code"].as_str(), Some(want_code), "{method} {path}: {v}");
         }
+        // Input errors name what is wrong: every 400/403/404/422 carries the field, the parameter or the
+        // id it is about, except where the whole body or request is the problem.
+        let whole_request = ["malformed_json", "websocket_upgrade_required", "unauthorized", "forbidden"];
+        if matches!(want_status, 400 | 403 | 404 | 422)
+            && !whole_request.contains(&want_code)
+            && v["field"].as_str().is_none_or(str::is_empty)
+        {
+            without_field.push(format!("{method} {path}: {v}"));
+        }
     }
+
+    assert!(without_field.is_empty(), "answers that do not name their field:\n{}", without_field.join("\n"));
 
     // Missing principal, read-only keys and a bad correlation id.
     let anon = app.client.get(format!("{}/api/missions", app.base)).header("x-test-anonymous", "1").send().await.expect("request");

@@ -209,6 +209,12 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
     assert_envelope(c[0], SOURCE, TENANT, Some("corr-new"));
     assert_eq!((field(c[0], "approval_id"), field(c[0], "ir_hash"), field(c[0], "ttl_seconds")), (&json!(id), &json!(hash), &json!(3600)));
     assert_eq!((field(c[0], "created_by"), field(c[0], "expires_at")), (&json!("alice"), &created["expires_at"]));
+    let (_, stored) = app.get(&format!("/api/ir/approvals/{id}")).await;
+    assert_eq!(
+        (field(c[0], "tenant_id"), field(c[0], "created_at")),
+        (&json!(TENANT), &stored["created_at"]),
+        "IR-E1: created_at as stored"
+    );
     let u = with_corr(&events, IrApprovalConsumed::TYPE, "corr-use");
     assert_eq!(u.len(), 1);
     assert_envelope(u[0], SOURCE, TENANT, Some("corr-use"));
@@ -216,13 +222,22 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
         (field(u[0], "consumed_by"), field(u[0], "was_expired"), field(u[0], "time_to_consume_seconds")),
         (&json!("bob"), &json!(false), &json!(0))
     );
+    assert_eq!((field(u[0], "approval_id"), field(u[0], "tenant_id"), field(u[0], "ir_hash")), (&json!(id), &json!(TENANT), &json!(hash)));
     let at = field(u[0], "consumed_at").as_str().and_then(|t| eventstream_core::parse_timestamp(t).ok());
     assert_eq!(at, Some(u[0].timestamp), "the envelope timestamp is consumed_at");
     let x = of_type(&events, IrApprovalExpired::TYPE)[0];
     assert_envelope(x, SOURCE, TENANT, Some("corr-late"));
     assert_eq!((field(x, "approval_id"), field(x, "ttl_seconds"), field(x, "was_consumed")), (&json!(short_id), &json!(1), &json!(false)));
+    let (_, short) = app.get(&format!("/api/ir/approvals/{short_id}")).await;
+    assert_eq!(
+        (field(x, "expired_at"), field(x, "created_at"), field(x, "ir_hash")),
+        (&short["expires_at"], &short["created_at"], &json!(hash)),
+        "IR-E3: expired_at is the stored expires_at"
+    );
     let inv = of_type(&events, IrApprovalInvalid::TYPE)[0];
     assert_eq!((field(inv, "reason"), field(inv, "approval_id")), (&json!("already_consumed"), &json!(used_id)));
+    assert_eq!(field(inv, "ir_hash"), &json!(hash));
+    assert!(field(inv, "attempted_at").as_str().is_some_and(|t| eventstream_core::parse_timestamp(t).is_ok()), "{inv:?}");
     assert_eq!(events.iter().filter(|e| e.event_type.as_str().starts_with("ir.approval_")).count(), 3 + 2 + 1 + 1, "one event per call");
     app.stop().await;
 }

@@ -28,10 +28,6 @@ pub(super) struct DlqQuery {
     cursor: Option<String>,
 }
 
-fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
-}
-
 /// A dead letter as the API shows it: the stored envelope as JSON when it parses.
 fn view(dl: &DeadLetter) -> Value {
     let mut v = serde_json::to_value(dl).unwrap_or(Value::Null);
@@ -64,22 +60,28 @@ pub(super) async fn list(
     principal: Principal,
     Query(q): Query<DlqQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let tenant = q.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| invalid_query("tenant", e.to_string()))?;
+    let tenant =
+        q.tenant.as_deref().map(str::parse::<TenantId>).transpose().map_err(|e| ApiError::invalid_query("tenant", e.to_string()))?;
     let tenant = principal.scope(tenant.as_ref())?;
-    let subscriber =
-        q.subscriber.as_deref().map(str::parse::<GroupName>).transpose().map_err(|e| invalid_query("subscriber", e.to_string()))?;
-    let event_type = q.event_type.as_deref().map(str::parse::<EventType>).transpose().map_err(|e| invalid_query("type", e.to_string()))?;
+    let subscriber = q
+        .subscriber
+        .as_deref()
+        .map(str::parse::<GroupName>)
+        .transpose()
+        .map_err(|e| ApiError::invalid_query("subscriber", e.to_string()))?;
+    let event_type =
+        q.event_type.as_deref().map(str::parse::<EventType>).transpose().map_err(|e| ApiError::invalid_query("type", e.to_string()))?;
     let status = q
         .status
         .as_deref()
         .map(str::parse::<DeadLetterStatus>)
         .transpose()
-        .map_err(|e| invalid_query("status", format!("`status` {e}")))?;
+        .map_err(|e| ApiError::invalid_query("status", format!("`status` {e}")))?;
     let limit = match q.limit.as_deref() {
         None => 100,
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=1000).contains(&n) => n,
-            _ => return Err(invalid_query("limit", "`limit` must be an integer from 1 to 1000")),
+            _ => return Err(ApiError::invalid_query("limit", "`limit` must be an integer from 1 to 1000")),
         },
     };
     let after_id = match q.cursor.as_deref() {
