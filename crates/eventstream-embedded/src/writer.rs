@@ -170,7 +170,7 @@ fn commit(conn: &mut Connection, batch: Vec<(Vec<NewRow>, AppendReply)>, counter
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, appends = batch.len(), "embedded event log: group commit failed");
+            tracing::warn!(error = %eventstream_core::error::Chain(&e), appends = batch.len(), "embedded event log: group commit failed");
             let shared = SharedSqlError(Arc::new(e));
             for (_, reply) in batch {
                 let _ = reply.send(Err(shared.to_log_error("appending events")));

@@ -63,6 +63,6 @@ pub(crate) fn dlq(e: &DlqError) -> ApiError {
 }
 
 fn unavailable(e: &dyn std::error::Error) -> ApiError {
-    tracing::warn!(error = %e, "backend unavailable");
+    tracing::warn!(error = %eventstream_core::error::Chain(e), "backend unavailable");
     ApiError::unavailable("a backend is unavailable; retry later")
 }

@@ -165,7 +165,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
             true
         }
         Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot read consumer groups");
+            tracing::warn!(error = %eventstream_core::error::Chain(&e), "metrics: cannot read consumer groups");
             false
         }
     };

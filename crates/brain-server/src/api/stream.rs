@@ -79,7 +79,7 @@ async fn tail(state: AppState, filter: EventFilter, format: Format, mut seq: i64
         let rows = match state.index.page(&filter, Some(seq), PAGE).await {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::warn!(error = %e, "live tail cannot read the event index");
+                tracing::warn!(error = %eventstream_core::error::Chain(&e), "live tail cannot read the event index");
                 Vec::new()
             }
         };

@@ -89,7 +89,7 @@ impl AuditLog {
                 }
                 log.pending.appended.store(0, Ordering::Relaxed);
                 if let Err(e) = log.checkpoint_now().await {
-                    tracing::warn!(error = %e, "audit checkpoint failed");
+                    tracing::warn!(error = %eventstream_core::error::Chain(&e), "audit checkpoint failed");
                 }
             }
         })
