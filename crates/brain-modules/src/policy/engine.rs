@@ -246,7 +246,9 @@ pub fn safety_violation(ctx: &EvaluationContext) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Map, json};
+
+    use super::super::model::Rule;
 
     use super::*;
 
@@ -277,6 +279,48 @@ mod tests {
         assert!(holds(&cond("action", Operator::In, json!(["read_data", "x"])), &c));
         assert!(!holds(&cond("action", Operator::In, json!("read_data")), &c), "not a list is false");
         assert!(resolve("a.b.c", &c).is_none() && resolve("params.n.x", &c).is_none(), "three parts are absent");
+        assert!(holds(&cond("agent.role", Operator::Ne, json!("guest")), &c));
+        assert!(!holds(&cond("agent.role", Operator::Ne, json!("admin")), &c));
+        assert!(holds(&cond("params.n", Operator::Ne, json!("5")), &c), "a string is not the number");
+        assert!(holds(&cond("params.missing", Operator::Ne, json!(1)), &c), "a missing field differs from any value");
+    }
+
+    fn rule(id: &str, effect: PolicyEffect, priority: i64) -> Rule {
+        let r = json!({"rule_id": id, "name": id, "effect": effect, "priority": priority});
+        serde_json::from_value(r).unwrap_or_else(|e| panic!("rule {id}: {e}"))
+    }
+
+    fn policy(id: &str, rules: Vec<Rule>) -> Policy {
+        Policy {
+            policy_id: id.into(),
+            name: id.into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            rules,
+            default_effect: PolicyEffect::Deny,
+            enabled: true,
+            created_at: String::new(),
+            updated_at: String::new(),
+            created_by: None,
+            metadata: Map::new(),
+        }
+    }
+
+    /// PO-B5: the highest priority decides; equal priorities keep policy order, then rule order.
+    #[test]
+    fn ties_keep_policy_order_then_rule_order() {
+        let c = ctx(Some("admin"), "read_data");
+        let first = policy("p1", vec![rule("p1_warn", PolicyEffect::Warn, 5), rule("p1_deny", PolicyEffect::Deny, 5)]);
+        let second = policy("p2", vec![rule("p2_allow", PolicyEffect::Allow, 5), rule("p2_audit", PolicyEffect::Audit, 9)]);
+        let decided = |ps: &[Policy]| evaluate(ps, &c).matched.map(|m| m.rule_id);
+        assert_eq!(decided(&[first.clone(), second.clone()]), Some("p2_audit".into()), "priority 9 beats the 5s");
+        let mut second_low = second.clone();
+        second_low.rules[1].priority = 1;
+        assert_eq!(decided(&[first.clone(), second_low.clone()]), Some("p1_warn".into()), "tie: first policy, first rule");
+        assert_eq!(decided(&[second_low, first.clone()]), Some("p2_allow".into()), "policy order decides a tie");
+        let mut swapped = first;
+        swapped.rules.reverse();
+        assert_eq!(decided(&[swapped]), Some("p1_deny".into()), "rule order decides within a policy");
     }
 
     #[test]

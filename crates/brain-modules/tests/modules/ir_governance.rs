@@ -56,9 +56,7 @@ fn hash_a() -> String {
     "a".repeat(64)
 }
 
-#[tokio::test]
-async fn validation_reaches_all_three_verdicts_and_publishes_each() {
-    let app = App::start(fast_config()).await;
+async fn validation_reaches_all_three_verdicts_and_publishes_each_on(app: &App) {
     // "product", "delivery" and "Oliver" are not production words (IR-T6).
     let mut harmless = step("course.create", "course_factory.v1", "course:product-delivery");
     harmless["params"] = json!({"author": "Oliver", "title": "Produktivität", "note": "batch of 3"});
@@ -109,6 +107,12 @@ async fn validation_reaches_all_three_verdicts_and_publishes_each() {
         field(e, "high_risk_steps"),
         &json!([{"step_index": 0, "action": "infra.provision", "provider": "infra.terraform", "risk_tier": 2, "reason": "Risk tier 2 detected"}])
     );
+}
+
+#[tokio::test]
+async fn validation_reaches_all_three_verdicts_and_publishes_each() {
+    let app = App::start(fast_config()).await;
+    validation_reaches_all_three_verdicts_and_publishes_each_on(&app).await;
     app.stop().await;
 }
 
@@ -146,9 +150,7 @@ async fn validate_hash_equals_the_python_vectors_and_floats_or_control_character
     app.stop().await;
 }
 
-#[tokio::test]
-async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
-    let app = App::start(fast_config()).await;
+async fn approvals_are_created_consumed_and_expire_with_one_event_each_on(app: &App) {
     let hash = hash_a();
     let (status, created) =
         post_as(&app, TENANT, "corr-new", &format!("/api/ir/approvals?tenant_id={TENANT}&ir_hash={hash}&created_by=alice"), None).await;
@@ -239,12 +241,16 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
     assert_eq!(field(inv, "ir_hash"), &json!(hash));
     assert!(field(inv, "attempted_at").as_str().is_some_and(|t| eventstream_core::parse_timestamp(t).is_ok()), "{inv:?}");
     assert_eq!(events.iter().filter(|e| e.event_type.as_str().starts_with("ir.approval_")).count(), 3 + 2 + 1 + 1, "one event per call");
-    app.stop().await;
 }
 
 #[tokio::test]
-async fn the_four_invalid_reasons_are_answered_and_published() {
+async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
     let app = App::start(fast_config()).await;
+    approvals_are_created_consumed_and_expire_with_one_event_each_on(&app).await;
+    app.stop().await;
+}
+
+async fn the_four_invalid_reasons_are_answered_and_published_on(app: &App) {
     let hash = hash_a();
     let (id, token) = issue(&app, TENANT, &hash, 600).await;
     let r1 = consume(&app, TENANT, "corr-r1", &hash, "no-such-token").await;
@@ -275,12 +281,16 @@ async fn the_four_invalid_reasons_are_answered_and_published() {
         assert_eq!(field(e[0], "attempted_by"), "bob");
     }
     assert_eq!(of_type(&events, IrApprovalConsumed::TYPE).len(), 1);
-    app.stop().await;
 }
 
 #[tokio::test]
-async fn pending_stats_health_and_acknowledge_are_served_without_token_hashes() {
+async fn the_four_invalid_reasons_are_answered_and_published() {
     let app = App::start(fast_config()).await;
+    the_four_invalid_reasons_are_answered_and_published_on(&app).await;
+    app.stop().await;
+}
+
+async fn pending_stats_health_and_acknowledge_are_served_without_token_hashes_on(app: &App) {
     let hash = hash_a();
     let (a1, t1) = issue(&app, TENANT, &hash, 600).await;
     let (a2, _) = issue(&app, TENANT, &hash, 600).await;
@@ -325,12 +335,16 @@ async fn pending_stats_health_and_acknowledge_are_served_without_token_hashes() 
     for body in [&p, &s, &h, &full, &full2, &ack, &gp] {
         assert!(!body.to_string().contains("token_hash"), "token_hash leaked: {body}");
     }
-    app.stop().await;
 }
 
 #[tokio::test]
-async fn dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes() {
+async fn pending_stats_health_and_acknowledge_are_served_without_token_hashes() {
     let app = App::start(fast_config()).await;
+    pending_stats_health_and_acknowledge_are_served_without_token_hashes_on(&app).await;
+    app.stop().await;
+}
+
+async fn dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes_on(app: &App) {
     let mut s1 = step("course.create", "course_factory.v1", "c:1");
     s1["step_id"] = json!("s1");
     let ir = ir_of(TENANT, "req-dag", vec![s1, step("course.generate_outline", "course_factory.v1", "c:1")]);
@@ -377,6 +391,12 @@ async fn dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes() {
     assert_eq!(field(e, "mismatch_details")["extra_dag_nodes"], json!(["999"]));
     assert_eq!(field(e, "mismatch_details")["hash_mismatches"], failed["hash_mismatches"]);
     assert_eq!(of_type(&events, IrDagDiffFailed::TYPE).len() + of_type(&events, IrDagDiffOk::TYPE).len(), 2, "422s publish nothing");
+}
+
+#[tokio::test]
+async fn dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes() {
+    let app = App::start(fast_config()).await;
+    dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes_on(&app).await;
     app.stop().await;
 }
 
@@ -509,4 +529,22 @@ async fn reader_keys_may_read_but_not_write() {
     assert_eq!(anon.status().as_u16(), 401);
     assert!(app.all_events().await.iter().all(|e| !e.event_type.as_str().starts_with("ir.")), "refused writes publish nothing");
     app.stop().await;
+}
+
+/// The routes beyond the race, on PostgreSQL: its SQL (stats' grouping, conditional consume, expiry,
+/// acknowledge) is not SQLite's.
+#[tokio::test]
+async fn ir_governance_routes_on_postgres() {
+    for (name, flow) in [("validation", 0), ("approvals", 1), ("invalid reasons", 2), ("pending, stats, acknowledge", 3), ("dag diff", 4)] {
+        let Some(app) = App::start_postgres(fast_config()).await else { return };
+        eprintln!("ir_governance on PostgreSQL: {name}");
+        match flow {
+            0 => validation_reaches_all_three_verdicts_and_publishes_each_on(&app).await,
+            1 => approvals_are_created_consumed_and_expire_with_one_event_each_on(&app).await,
+            2 => the_four_invalid_reasons_are_answered_and_published_on(&app).await,
+            3 => pending_stats_health_and_acknowledge_are_served_without_token_hashes_on(&app).await,
+            _ => dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes_on(&app).await,
+        }
+        app.stop().await;
+    }
 }

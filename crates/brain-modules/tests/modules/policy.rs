@@ -75,6 +75,11 @@ async fn allow_and_deny(app: &App) {
     assert_eq!((field(denied, "matched_policy"), field(denied, "matched_rule")), (&json!("guest_read_only"), &json!("guest_write_deny")));
     assert_eq!((field(denied, "policy_name"), field(denied, "rule_id")), (&json!("Guest Read Only"), &json!("guest_write_deny")));
     assert!(field(denied, "denied_at").as_f64().is_some());
+    assert_eq!(
+        (field(denied, "agent_id"), field(denied, "action"), field(denied, "agent_role")),
+        (&json!("agent-1"), &json!("delete"), &json!("guest")),
+        "PO-E2: the request's context"
+    );
 }
 
 #[tokio::test]
@@ -151,6 +156,13 @@ async fn crud(app: &App) {
             .await;
     assert_eq!((status, up["name"].as_str(), up["enabled"].as_bool()), (200, Some("Renamed"), Some(false)), "{up}");
     assert_eq!(up["version"], json!("1.0.0"));
+    assert_eq!(up["created_at"], p3["created_at"]);
+    assert!(
+        up["updated_at"].as_str() > p3["updated_at"].as_str(),
+        "PO-B11: updated_at moves: {} -> {}",
+        p3["updated_at"],
+        up["updated_at"]
+    );
     let (status, _) = call(Method::DELETE, "/api/policy/policies/policy_3".into(), None).await;
     assert_eq!(status, 204);
     let (status, body) = call(Method::GET, "/api/policy/policies/policy_3".into(), None).await;
