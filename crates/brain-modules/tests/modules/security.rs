@@ -292,7 +292,8 @@ async fn policy_denied_spike_threat_escalated_and_immune_critical_event_fire() {
         assert_eq!(alert.tenant_id, trigger.tenant_id);
     }
     // More of each in the same window: no second alert.
-    let more = [ev(PolicyDenied::TYPE, TENANT, at + 3), ev(ThreatEscalated::TYPE, "beta", at + 1), ev(ImmuneCriticalEvent::TYPE, "gamma", at + 1)];
+    let more =
+        [ev(PolicyDenied::TYPE, TENANT, at + 3), ev(ThreatEscalated::TYPE, "beta", at + 1), ev(ImmuneCriticalEvent::TYPE, "gamma", at + 1)];
     app.events.publish_batch(&more).await.expect("publish");
     settled(&app).await;
     assert_eq!(all_alerts(&app).await.len(), 3);
@@ -322,7 +323,10 @@ async fn a_disabled_rule_raises_nothing() {
     app.events.publish_batch(&events).await.expect("publish");
     app.wait_events("the dag alert", |ev| !of_type(ev, SystemAlert::TYPE).is_empty()).await;
     settled(&app).await;
-    assert_eq!(alert_keys(&app).await, vec![("ir_dag_diff_failed".to_owned(), TENANT.to_owned(), dag.id.to_string(), "CRITICAL".to_owned())]);
+    assert_eq!(
+        alert_keys(&app).await,
+        vec![("ir_dag_diff_failed".to_owned(), TENANT.to_owned(), dag.id.to_string(), "CRITICAL".to_owned())]
+    );
     let (_, rules) = app.get("/api/security/rules").await;
     let enabled: Vec<(String, bool)> = rules["rules"]
         .as_array()
@@ -362,7 +366,9 @@ async fn a_burst_in_a_later_window_raises_a_second_alert(app: App) {
     let window = |ms: i64| eventstream_core::format_timestamp(&chrono::DateTime::from_timestamp_millis(ms).expect("time"));
     let got: Vec<(&str, &str, u64)> = alerts
         .iter()
-        .map(|a| (a["window_start"].as_str().unwrap_or(""), a["trigger_event_id"].as_str().unwrap_or(""), a["window_secs"].as_u64().unwrap_or(0)))
+        .map(|a| {
+            (a["window_start"].as_str().unwrap_or(""), a["trigger_event_id"].as_str().unwrap_or(""), a["window_secs"].as_u64().unwrap_or(0))
+        })
         .collect();
     // The second burst's third event fires: the two w1 events are more than two seconds before it.
     assert_eq!(got, vec![(window(w0).as_str(), first[2].id.as_str(), 2), (window(w2).as_str(), second[2].id.as_str(), 2)]);

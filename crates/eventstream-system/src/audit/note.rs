@@ -131,10 +131,8 @@ impl NoteSigner {
         let io = |source| NoteError::KeyFile { path: path.display().to_string(), source };
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let key: Self = text
-                    .trim()
-                    .parse()
-                    .map_err(|e| NoteError::BadKeyFile { path: path.display().to_string(), source: Box::new(e) })?;
+                let key: Self =
+                    text.trim().parse().map_err(|e| NoteError::BadKeyFile { path: path.display().to_string(), source: Box::new(e) })?;
                 if key.name != name {
                     return Err(NoteError::KeyName { path: path.display().to_string(), found: key.name, origin: name.to_owned() });
                 }

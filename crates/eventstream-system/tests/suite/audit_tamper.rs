@@ -167,9 +167,8 @@ fn rehashed(s: &Snapshot, k: usize) -> Expect {
     if let (Some(t), Some(ti)) = (&row.tenant, row.tenant_idx) {
         let tree = format!("tenant/{t}");
         let ts = sizes(&tree);
-        let global_idx = |i: u64| {
-            s.rows.iter().find(|r| r.tenant.as_deref() == Some(t.as_str()) && r.tenant_idx == Some(i as i64)).unwrap().idx as u64
-        };
+        let global_idx =
+            |i: u64| s.rows.iter().find(|r| r.tenant.as_deref() == Some(t.as_str()) && r.tenant_idx == Some(i as i64)).unwrap().idx as u64;
         let ti = ti as u64;
         if let Some(hit) = ts.iter().copied().find(|&c| c > ti) {
             let at = global_idx(hit - 1);
