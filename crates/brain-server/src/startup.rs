@@ -38,6 +38,9 @@ pub struct ServerSettings {
     pub consumer_name: Option<eventstream_core::ConsumerName>,
     /// Inbox retention and how often it runs.
     pub retention: RetentionPolicy,
+    /// The audit log's key file, origin and checkpoint cadence; `None`: the defaults in `data_dir`
+    /// (`AuditConfig::in_data_dir`).
+    pub audit: Option<eventstream_system::audit::AuditConfig>,
 }
 
 /// The opened backends the server runs on. Only the binary knows which backend is which.
@@ -75,12 +78,9 @@ impl Application {
         let Backends { log, store, local_outbox, trimmer } = backends;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
-        let audit = eventstream_system::audit::AuditLog::open(
-            store.clone(),
-            &eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir),
-        )
-        .await
-        .context("cannot open the audit log")?;
+        let audit_config =
+            settings.audit.clone().unwrap_or_else(|| eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir));
+        let audit = eventstream_system::audit::AuditLog::open(store.clone(), &audit_config).await.context("cannot open the audit log")?;
         api.subscriptions.push(audit.subscription().context("audit subscriber")?);
         // One consumer name for the runtime and the mission leases (the owner of this replica's claims).
         let consumer_name = settings.consumer_name.clone().unwrap_or_else(default_consumer_name);

@@ -38,6 +38,13 @@
 //! window_secs = 60             # one alert per rule, tenant and window
 //! enabled = true
 //!
+//! [audit]                      # the verifiable audit log
+//! key_file = "/etc/brain/audit.key"   # its signing key (BRAIN_AUDIT_KEY_FILE); default <data_dir>/audit.key,
+//!                              # created at first start when missing
+//! origin = "brain.local/audit" # first line of every checkpoint, and the key's name (BRAIN_AUDIT_ORIGIN)
+//! checkpoint_every_events = 1000   # sign after this many appends ...
+//! checkpoint_interval_ms = 1000    # ... or this long after an append, whichever comes first
+//!
 //! [retention]
 //! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
 //! stream_max_len = 1000000     # redis: trim beyond this many entries ...
@@ -76,6 +83,17 @@ struct FileConfig {
     modules: FileModules,
     #[serde(default)]
     security: brain_modules::security::SecuritySettings,
+    #[serde(default)]
+    audit: FileAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    key_file: Option<PathBuf>,
+    origin: Option<String>,
+    checkpoint_every_events: Option<u64>,
+    checkpoint_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +216,8 @@ pub(crate) struct Settings {
     /// replica take back its own pending deliveries at once instead of after the idle timeout. Default:
     /// `<host>-<pid>-<random>`.
     pub(crate) consumer_name: Option<eventstream_core::ConsumerName>,
+    /// The audit log's key file, origin and checkpoint cadence.
+    pub(crate) audit: eventstream_system::audit::AuditConfig,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -224,6 +244,7 @@ impl Settings {
             modules: self.modules.clone(),
             consumer_name: self.consumer_name.clone(),
             retention: eventstream::maintenance::RetentionPolicy { dedup: self.dedup_retention, ..Default::default() },
+            audit: Some(self.audit.clone()),
         }
     }
 
@@ -350,7 +371,9 @@ impl Settings {
             Ok(v) => Some(v.parse().map_err(|e| anyhow::anyhow!("BRAIN_CONSUMER_NAME: {e}"))?),
             Err(_) => None,
         };
+        let audit = resolve_audit(file.audit, &data_dir)?;
         Ok(Self {
+            audit,
             consumer_name,
             modules,
             validation,
@@ -363,5 +386,80 @@ impl Settings {
             stream_max_len: file.retention.stream_max_len,
             stream_max_age: file.retention.stream_max_age_days.map(days),
         })
+    }
+}
+
+/// `[audit]` over its defaults, then `BRAIN_AUDIT_KEY_FILE` and `BRAIN_AUDIT_ORIGIN`, checked.
+fn resolve_audit(file: FileAudit, data_dir: &Path) -> anyhow::Result<eventstream_system::audit::AuditConfig> {
+    let mut audit = eventstream_system::audit::AuditConfig::in_data_dir(data_dir);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(path) = env("BRAIN_AUDIT_KEY_FILE").map(PathBuf::from).or(file.key_file) {
+        if path.as_os_str().is_empty() || path.is_dir() {
+            bail!("audit.key_file (BRAIN_AUDIT_KEY_FILE) must name a file, got {}", path.display());
+        }
+        audit.key_path = path;
+    }
+    if let Some(origin) = env("BRAIN_AUDIT_ORIGIN").or(file.origin) {
+        if origin.is_empty() || origin.len() > 256 || origin.contains(['+', ' ']) || origin.chars().any(char::is_control) {
+            bail!(
+                "invalid audit.origin (BRAIN_AUDIT_ORIGIN) {origin:?}: 1 to 256 characters without '+', spaces or control \
+                 characters, e.g. example.com/brain/audit"
+            );
+        }
+        audit.origin = origin;
+    }
+    if let Some(n) = file.checkpoint_every_events {
+        if n == 0 || n > 1_000_000 {
+            bail!("audit.checkpoint_every_events must be between 1 and 1000000");
+        }
+        audit.checkpoint_every = n;
+    }
+    if let Some(ms) = file.checkpoint_interval_ms {
+        if !(10..=3_600_000).contains(&ms) {
+            bail!("audit.checkpoint_interval_ms must be between 10 and 3600000");
+        }
+        audit.checkpoint_interval = std::time::Duration::from_millis(ms);
+    }
+    Ok(audit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit_of(toml_text: &str) -> anyhow::Result<eventstream_system::audit::AuditConfig> {
+        let file: FileConfig = toml::from_str(toml_text)?;
+        resolve_audit(file.audit, Path::new("/data"))
+    }
+
+    #[test]
+    fn the_audit_section_is_read_and_checked() {
+        if std::env::var_os("BRAIN_AUDIT_KEY_FILE").is_some() || std::env::var_os("BRAIN_AUDIT_ORIGIN").is_some() {
+            return; // the environment overrides the file; this test reads the file alone
+        }
+        let default = audit_of("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(default.key_path, Path::new("/data/audit.key"));
+        assert_eq!(default.origin, eventstream_system::audit::DEFAULT_ORIGIN);
+        assert_eq!(default.checkpoint_every, eventstream_system::audit::CHECKPOINT_EVERY);
+        let set = audit_of(
+            "[audit]\nkey_file = \"/keys/a.key\"\norigin = \"example.com/log\"\ncheckpoint_every_events = 10\ncheckpoint_interval_ms = 250\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(set.key_path, Path::new("/keys/a.key"));
+        assert_eq!(set.origin, "example.com/log");
+        assert_eq!((set.checkpoint_every, set.checkpoint_interval), (10, std::time::Duration::from_millis(250)));
+        assert_eq!(set.state_path, Path::new("/data/audit-verify.json"), "the trusted state stays in the data dir");
+        for (bad, says) in [
+            ("[audit]\nkeyfile = \"x\"\n", "unknown field"),
+            ("[audit]\norigin = \"a b\"\n", "audit.origin"),
+            ("[audit]\norigin = \"\"\n", "audit.origin"),
+            ("[audit]\norigin = \"a+b\"\n", "audit.origin"),
+            ("[audit]\ncheckpoint_every_events = 0\n", "checkpoint_every_events"),
+            ("[audit]\ncheckpoint_interval_ms = 5\n", "checkpoint_interval_ms"),
+            ("[audit]\nkey_file = \"\"\n", "key_file"),
+        ] {
+            let err = audit_of(bad).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
     }
 }

@@ -1,15 +1,19 @@
 //! security monitoring: a burst of invalid approvals raises exactly one `system.alert` per tenant and
 //! window (with the trigger as `causation_id`), more events in the window, redeliveries, a `--reprocess`
 //! replay and a second replica raise none; `ir.dag_diff_failed` alerts at once; alerts are listed per
-//! tenant, paginated. On SQLite and PostgreSQL.
+//! tenant, paginated; `policy_denied_spike`, `threat_escalated` and `immune_critical_event` fire too; a
+//! disabled rule raises nothing; a burst in a later window raises a second alert. On SQLite and
+//! PostgreSQL.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use brain_events::EventPayload;
+use brain_events::immune::ImmuneCriticalEvent;
 use brain_events::ir::{IrApprovalInvalid, IrDagDiffFailed};
+use brain_events::policy::PolicyDenied;
 use brain_events::system::SystemAlert;
-use brain_events::threat::ThreatDetected;
+use brain_events::threat::{ThreatDetected, ThreatEscalated};
 use brain_modules::ModulesConfig;
 use eventstream::ConsumerRuntime;
 use eventstream_core::{Event, StartFrom};
@@ -234,4 +238,157 @@ async fn two_replicas_one_alert(app: App) {
     eprintln!("second replica handled {} of 40", stats[0].snapshot().processed);
     second.shutdown(Duration::from_secs(5)).await;
     app.stop().await;
+}
+
+/// A config with `policy_denied_spike` at 3 in an hour; the other rules keep their defaults.
+fn every_rule_config() -> ModulesConfig {
+    let mut c = config();
+    c.security.policy_denied_spike.threshold = 3;
+    c.security.policy_denied_spike.window = Duration::from_secs(3600);
+    c
+}
+
+/// The alerts an admin sees, as `(rule, tenant, trigger event id, severity)`, sorted.
+async fn alert_keys(app: &App) -> Vec<(String, String, String, String)> {
+    let s = |a: &Value, k: &str| a[k].as_str().unwrap_or("").to_owned();
+    let mut keys: Vec<_> =
+        all_alerts(app).await.iter().map(|a| (s(a, "rule"), s(a, "tenant"), s(a, "trigger_event_id"), s(a, "severity"))).collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn policy_denied_spike_threat_escalated_and_immune_critical_event_fire() {
+    let app = App::start(every_rule_config()).await;
+    let at = hour();
+    // Two policy.denied of acme: below the threshold of three.
+    let denied: Vec<Event> = (0..2).map(|i| ev(PolicyDenied::TYPE, TENANT, at + i)).collect();
+    app.events.publish_batch(&denied).await.expect("publish");
+    settled(&app).await;
+    assert!(all_alerts(&app).await.is_empty(), "2 < threshold 3");
+    // The third, a threat escalation of beta and a critical immune event of gamma: one alert each.
+    let third = ev(PolicyDenied::TYPE, TENANT, at + 2);
+    let threat = ev(ThreatEscalated::TYPE, "beta", at);
+    let immune = ev(ImmuneCriticalEvent::TYPE, "gamma", at);
+    app.events.publish_batch(&[third.clone(), threat.clone(), immune.clone()]).await.expect("publish");
+    let events = app.wait_events("three alert events", |ev| of_type(ev, SystemAlert::TYPE).len() >= 3).await;
+    settled(&app).await;
+    let k = |rule: &str, tenant: &str, trigger: &Event, severity: &str| {
+        (rule.to_owned(), tenant.to_owned(), trigger.id.to_string(), severity.to_owned())
+    };
+    assert_eq!(
+        alert_keys(&app).await,
+        vec![
+            k("immune_critical_event", "gamma", &immune, "CRITICAL"),
+            k("policy_denied_spike", TENANT, &third, "WARNING"),
+            k("threat_escalated", "beta", &threat, "CRITICAL"),
+        ]
+    );
+    let alerts = of_type(&events, SystemAlert::TYPE);
+    assert_eq!(alerts.len(), 3, "one system.alert per alert");
+    for (trigger, rule) in [(&third, "policy_denied_spike"), (&threat, "threat_escalated"), (&immune, "immune_critical_event")] {
+        let alert = alerts.iter().find(|a| a.causation_id.as_deref() == Some(trigger.id.as_str())).expect("an alert caused by the trigger");
+        assert_eq!(field(alert, "alert_type").as_str(), Some(rule));
+        assert_eq!(alert.tenant_id, trigger.tenant_id);
+    }
+    // More of each in the same window: no second alert.
+    let more =
+        [ev(PolicyDenied::TYPE, TENANT, at + 3), ev(ThreatEscalated::TYPE, "beta", at + 1), ev(ImmuneCriticalEvent::TYPE, "gamma", at + 1)];
+    app.events.publish_batch(&more).await.expect("publish");
+    settled(&app).await;
+    assert_eq!(all_alerts(&app).await.len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_rule_raises_nothing() {
+    let mut c = every_rule_config();
+    for rule in [
+        &mut c.security.ir_approval_invalid_burst,
+        &mut c.security.policy_denied_spike,
+        &mut c.security.threat_escalated,
+        &mut c.security.immune_critical_event,
+    ] {
+        rule.enabled = false;
+    }
+    let app = App::start(c).await;
+    let at = hour();
+    let mut events = Vec::new();
+    for t in [IrApprovalInvalid::TYPE, PolicyDenied::TYPE, ThreatEscalated::TYPE, ImmuneCriticalEvent::TYPE] {
+        events.extend((0..6).map(|i| ev(t, TENANT, at + i)));
+    }
+    // The one enabled rule last: once its alert is there, every event before it was evaluated.
+    let dag = ev(IrDagDiffFailed::TYPE, TENANT, at);
+    events.push(dag.clone());
+    app.events.publish_batch(&events).await.expect("publish");
+    app.wait_events("the dag alert", |ev| !of_type(ev, SystemAlert::TYPE).is_empty()).await;
+    settled(&app).await;
+    assert_eq!(
+        alert_keys(&app).await,
+        vec![("ir_dag_diff_failed".to_owned(), TENANT.to_owned(), dag.id.to_string(), "CRITICAL".to_owned())]
+    );
+    let (_, rules) = app.get("/api/security/rules").await;
+    let enabled: Vec<(String, bool)> = rules["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["rule"].as_str().unwrap_or("").to_owned(), r["enabled"].as_bool().unwrap_or(true)))
+        .collect();
+    assert_eq!(enabled.iter().filter(|(_, e)| *e).count(), 1, "{enabled:?}");
+    app.stop().await;
+}
+
+/// Two-second windows. Windows are fixed by the events' own timestamps (the envelope's time, never later
+/// than now), so the test places bursts in chosen windows a few seconds in the past instead of waiting
+/// for the clock: a burst in window W raises one alert, more events in W none, a burst in a later window
+/// a second one.
+async fn a_burst_in_a_later_window_raises_a_second_alert(app: App) {
+    const WINDOW_MS: i64 = 2_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    let w0 = now - now.rem_euclid(WINDOW_MS) - 4 * WINDOW_MS;
+    let w2 = w0 + 2 * WINDOW_MS;
+    let first = burst(&app, TENANT, 3, w0 + 100).await;
+    app.wait_events("the first alert", |ev| of_type(ev, SystemAlert::TYPE).len() == 1).await;
+    burst(&app, TENANT, 4, w0 + 200).await;
+    settled(&app).await;
+    assert_eq!(all_alerts(&app).await.len(), 1, "one alert per window");
+    // Window w0 + 1: two events, below the threshold of three within two seconds.
+    burst(&app, TENANT, 2, w0 + WINDOW_MS + 1_500).await;
+    settled(&app).await;
+    assert_eq!(all_alerts(&app).await.len(), 1, "w1 stays below the threshold");
+    // Window w0 + 2: a new burst, a second alert caused by its third event.
+    let second = burst(&app, TENANT, 5, w2 + 1_700).await;
+    app.wait_events("the second alert", |ev| of_type(ev, SystemAlert::TYPE).len() == 2).await;
+    settled(&app).await;
+    let mut alerts = all_alerts(&app).await;
+    alerts.reverse();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let window = |ms: i64| eventstream_core::format_timestamp(&chrono::DateTime::from_timestamp_millis(ms).expect("time"));
+    let got: Vec<(&str, &str, u64)> = alerts
+        .iter()
+        .map(|a| {
+            (a["window_start"].as_str().unwrap_or(""), a["trigger_event_id"].as_str().unwrap_or(""), a["window_secs"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    // The second burst's third event fires: the two w1 events are more than two seconds before it.
+    assert_eq!(got, vec![(window(w0).as_str(), first[2].id.as_str(), 2), (window(w2).as_str(), second[2].id.as_str(), 2)]);
+    app.stop().await;
+}
+
+fn two_second_windows() -> ModulesConfig {
+    let mut c = fast_config();
+    c.security.ir_approval_invalid_burst.threshold = 3;
+    c.security.ir_approval_invalid_burst.window = Duration::from_secs(2);
+    c
+}
+
+#[tokio::test]
+async fn a_burst_in_a_later_window_raises_a_second_alert_on_sqlite() {
+    a_burst_in_a_later_window_raises_a_second_alert(App::start(two_second_windows()).await).await;
+}
+
+#[tokio::test]
+async fn a_burst_in_a_later_window_raises_a_second_alert_on_postgres() {
+    let Some(app) = App::start_postgres(two_second_windows()).await else { return };
+    a_burst_in_a_later_window_raises_a_second_alert(app).await;
 }

@@ -37,6 +37,7 @@ impl TestApp {
             modules: brain_modules::ModulesConfig::default(),
             consumer_name: None,
             retention: eventstream::maintenance::RetentionPolicy::default(),
+            audit: None,
         };
         let backends = Backends { log, store, local_outbox: None, trimmer: None };
         let app = Application::build(settings, backends, Vec::new()).await.expect("build the application");

@@ -17,7 +17,7 @@ use clap::{Args, Subcommand};
 use comfy_table::Table;
 use eventstream_core::codec::cloudevents;
 use eventstream_core::{Event, EventType, Source, TenantId, format_timestamp};
-use eventstream_system::audit::{AuditConfig, AuditError, AuditFilter, AuditLog, InclusionProof, NoteVerifier, VerifyReport};
+use eventstream_system::audit::{AuditError, AuditFilter, AuditLog, InclusionProof, NoteVerifier, VerifyReport};
 use serde_json::{Map, Value, json};
 
 use crate::backend::{open_log, open_store};
@@ -142,7 +142,7 @@ pub(crate) async fn run(a: AuditArgs) -> anyhow::Result<()> {
 async fn open(log: &LogArgs) -> anyhow::Result<(Settings, AuditLog)> {
     let settings = Settings::resolve(log, None, None)?;
     let store = open_store(&settings).await?;
-    let audit = AuditLog::open(store, &AuditConfig::in_data_dir(&settings.data_dir)).await.context("cannot open the audit log")?;
+    let audit = AuditLog::open(store, &settings.audit).await.context("cannot open the audit log")?;
     Ok((settings, audit))
 }
 

@@ -413,3 +413,54 @@ async fn prune_keeps_verify_and_proofs_green_and_records_itself() {
     assert_eq!((maintenance[0]["specversion"].as_str(), maintenance[0]["auditindex"].as_u64()), (Some("1.0"), Some(index)));
     assert!(lines.iter().all(|l| l["auditindex"].as_u64().unwrap() >= before.size), "pruned rows are not exported");
 }
+
+/// `[audit]` in `brain.toml` and `BRAIN_AUDIT_*`: a configured key file signs the checkpoints (the
+/// served vkey is its key's), a configured origin is their first line, `brain audit` uses both, the
+/// default key file is never created; a bad key file stops `serve` and `brain audit` with an error naming
+/// the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_audit_key_file_and_origin_are_used() {
+    const ORIGIN: &str = "example.com/brain/audit";
+    let dir = tempfile::tempdir().unwrap();
+    let signer = eventstream_system::audit::NoteSigner::generate(ORIGIN).unwrap();
+    let key_file = dir.path().join("keys").join("signing.key");
+    std::fs::create_dir_all(key_file.parent().unwrap()).unwrap();
+    std::fs::write(&key_file, signer.private_text()).unwrap();
+    // The key file from brain.toml (read from the working directory), the origin from the environment.
+    std::fs::write(dir.path().join("brain.toml"), format!("[audit]\nkey_file = {:?}\ncheckpoint_interval_ms = 200\n", key_file)).unwrap();
+    let env = [("BRAIN_AUDIT_ORIGIN", ORIGIN)];
+    let server = Server::start_with_env(dir.path(), &[], &env);
+    let admin = server.admin_key().unwrap();
+    let http = Client::new();
+    post_event(&http, &server, &admin, "configured").await;
+    let (status, vkey_text) = get(&http, &server, "/api/audit/key", &admin).await;
+    assert_eq!((status, vkey_text.trim()), (200, signer.verifier().to_string().as_str()), "the configured key signs");
+    let vkey = signer.verifier();
+    let cp = checkpoint_at_least(&http, &server, &admin, "", 1, &vkey).await;
+    assert_eq!(cp.origin, ORIGIN);
+    let (_, note) = get(&http, &server, "/api/audit/checkpoint", &admin).await;
+    assert_eq!(note.lines().next(), Some(ORIGIN), "{note}");
+    drop(server);
+    assert!(!dir.path().join("brain-data").join("audit.key").exists(), "no key is generated into the data dir");
+
+    let key_out = ok_stdout(brain(dir.path()).args(["audit", "key"]).env("BRAIN_AUDIT_ORIGIN", ORIGIN));
+    assert_eq!(key_out.trim(), vkey.to_string());
+    let out = run(brain(dir.path()).args(["audit", "verify", "--full"]).env("BRAIN_AUDIT_ORIGIN", ORIGIN));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Another origin than the key's name, or a file without a key: clear errors naming the file.
+    let out = run(brain(dir.path()).args(["audit", "verify"]).env("BRAIN_AUDIT_ORIGIN", "other.example/log"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&key_file.display().to_string()) && err.contains("other.example/log"), "{err}");
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let bad_text = bad.display().to_string();
+    let out = run(brain(dir.path()).args(["serve", "--port", "0"]).env("BRAIN_AUDIT_KEY_FILE", &bad).env("BRAIN_AUDIT_ORIGIN", ORIGIN));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&bad_text) && err.contains("no valid signing key"), "{err}");
+    // An invalid origin is refused before anything opens.
+    let out = run(brain(dir.path()).args(["audit", "key"]).env("BRAIN_AUDIT_ORIGIN", "has space"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BRAIN_AUDIT_ORIGIN"), "{}", String::from_utf8_lossy(&out.stderr));
+}

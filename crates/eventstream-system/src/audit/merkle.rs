@@ -296,3 +296,7 @@ impl Frontier {
 #[cfg(test)]
 #[path = "merkle_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "merkle_vectors_tests.rs"]
+mod vectors;

@@ -23,6 +23,7 @@ mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use eventstream_core::TenantId;
@@ -46,21 +47,33 @@ pub const KEY_FILE: &str = "audit.key";
 /// The trusted-state file name in the data directory (what `verify` trusted last).
 pub const STATE_FILE: &str = "audit-verify.json";
 
-/// Where the audit log keeps its key and its verifier state, and what it calls itself.
+/// Where the audit log keeps its key and its verifier state, what it calls itself, and how often it signs.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
-    /// The log origin (default [`DEFAULT_ORIGIN`]).
+    /// The log origin (default [`DEFAULT_ORIGIN`]): the first line of every checkpoint and the key's name.
     pub origin: String,
-    /// The signing key file (default `<data dir>/audit.key`, created at first start with mode 0600).
+    /// The signing key file (default `<data dir>/audit.key`, created at first start with mode 0600 when
+    /// missing; an existing file must hold a valid key named [`AuditConfig::origin`]).
     pub key_path: PathBuf,
     /// The trusted-state file of `verify` (default `<data dir>/audit-verify.json`).
     pub state_path: PathBuf,
+    /// Appends after which the checkpointer signs without waiting for the interval (default
+    /// [`CHECKPOINT_EVERY`]; at least 1).
+    pub checkpoint_every: u64,
+    /// The longest time between an append and its checkpoint (default [`CHECKPOINT_INTERVAL`]).
+    pub checkpoint_interval: Duration,
 }
 
 impl AuditConfig {
     /// The defaults under `data_dir`.
     pub fn in_data_dir(data_dir: &Path) -> Self {
-        Self { origin: DEFAULT_ORIGIN.to_owned(), key_path: data_dir.join(KEY_FILE), state_path: data_dir.join(STATE_FILE) }
+        Self {
+            origin: DEFAULT_ORIGIN.to_owned(),
+            key_path: data_dir.join(KEY_FILE),
+            state_path: data_dir.join(STATE_FILE),
+            checkpoint_every: CHECKPOINT_EVERY,
+            checkpoint_interval: CHECKPOINT_INTERVAL,
+        }
     }
 }
 
@@ -85,6 +98,7 @@ pub struct AuditLog {
     origin: Arc<str>,
     state_path: Arc<Path>,
     pending: Arc<subscriber::Pending>,
+    checkpoint_interval: Duration,
 }
 
 impl AuditLog {
@@ -92,16 +106,18 @@ impl AuditLog {
     ///
     /// # Errors
     /// [`AuditError::Store`] when the tables cannot be created, [`AuditError::Note`] when the key file
-    /// cannot be read or written, or the origin is not a valid key name.
+    /// cannot be read or written, holds no valid key or a key of another name than the origin, or the
+    /// origin is not a valid key name.
     pub async fn open(store: StateStore, config: &AuditConfig) -> Result<Self, AuditError> {
-        store.migrate_set(store::MIGRATIONS_TABLE, store::MIGRATIONS).await?;
         let signer = NoteSigner::load_or_create(&config.key_path, &config.origin)?;
+        store.migrate_set(store::MIGRATIONS_TABLE, store::MIGRATIONS).await?;
         Ok(Self {
             store,
             signer: Arc::new(signer),
             origin: Arc::from(config.origin.as_str()),
             state_path: Arc::from(config.state_path.as_path()),
-            pending: Arc::default(),
+            pending: Arc::new(subscriber::Pending::new(config.checkpoint_every)),
+            checkpoint_interval: config.checkpoint_interval,
         })
     }
 
@@ -121,7 +137,8 @@ impl AuditLog {
     }
 
     /// Appends `event` in `tx` as the subscriber does ([`append`]) and counts it for the checkpointer
-    /// (which signs early after [`CHECKPOINT_EVERY`] appends). Returns its global index when appended.
+    /// (which signs early after [`AuditConfig::checkpoint_every`] appends). Returns its global index when
+    /// appended.
     ///
     /// # Errors
     /// The store fails or a tree row is corrupt.

@@ -49,6 +49,25 @@ pub enum NoteError {
         #[source]
         source: std::io::Error,
     },
+    /// The key file holds no valid private key.
+    #[error("key file {path} holds no valid signing key (expected one line PRIVATE+KEY+<name>+<id>+<key>)")]
+    BadKeyFile {
+        /// The file.
+        path: String,
+        /// Why the key was refused.
+        #[source]
+        source: Box<NoteError>,
+    },
+    /// The key file holds a key named other than the log origin (C2SP: the key is named after the log).
+    #[error("key file {path} holds the key of {found:?}, but the audit origin is {origin:?}: use a key of that name, or that origin")]
+    KeyName {
+        /// The file.
+        path: String,
+        /// The key's name.
+        found: String,
+        /// The configured origin.
+        origin: String,
+    },
 }
 
 /// `SHA-256(name || "\n" || 0x01 || pubkey)[:4]`.
@@ -106,12 +125,19 @@ impl NoteSigner {
     /// holds `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>`, the Go `note` form.
     ///
     /// # Errors
-    /// [`NoteError::KeyFile`] when it cannot be read or written, [`NoteError::InvalidKey`] when it is
-    /// malformed.
+    /// [`NoteError::KeyFile`] when it cannot be read or written, [`NoteError::BadKeyFile`] when it is
+    /// malformed, [`NoteError::KeyName`] when its key is not named `name`.
     pub fn load_or_create(path: &Path, name: &str) -> Result<Self, NoteError> {
         let io = |source| NoteError::KeyFile { path: path.display().to_string(), source };
         match std::fs::read_to_string(path) {
-            Ok(text) => text.trim().parse(),
+            Ok(text) => {
+                let key: Self =
+                    text.trim().parse().map_err(|e| NoteError::BadKeyFile { path: path.display().to_string(), source: Box::new(e) })?;
+                if key.name != name {
+                    return Err(NoteError::KeyName { path: path.display().to_string(), found: key.name, origin: name.to_owned() });
+                }
+                Ok(key)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate(name)?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

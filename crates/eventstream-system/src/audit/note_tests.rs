@@ -46,8 +46,17 @@ fn key_files_are_created_once_with_mode_0600() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.key");
     let k1 = NoteSigner::load_or_create(&path, "brain.local/audit").unwrap();
-    let k2 = NoteSigner::load_or_create(&path, "ignored").unwrap();
+    let k2 = NoteSigner::load_or_create(&path, "brain.local/audit").unwrap();
     assert_eq!(k1.verifier(), k2.verifier());
+    // A key of another name than the origin, or a file without a valid key: errors naming the file.
+    let err = NoteSigner::load_or_create(&path, "other.example/log").err().unwrap();
+    assert!(matches!(&err, NoteError::KeyName { found, .. } if found == "brain.local/audit"), "{err}");
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "PRIVATE+KEY+brain.local/audit+00000000+AAAA\n").unwrap();
+    let err = NoteSigner::load_or_create(&bad, "brain.local/audit").err().unwrap();
+    assert!(matches!(err, NoteError::BadKeyFile { .. }), "{err}");
+    assert!(err.to_string().contains(&bad.display().to_string()), "{err}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,6 @@
 //! The audit subscriber (`audit_log`, patterns `*`): appends each event once, inside the inbox
-//! transaction, and the checkpointer that signs every tree that grew, every 1,000 events or 1 s,
-//! whichever comes first.
+//! transaction, and the checkpointer that signs every tree that grew, every 1,000 events or 1 s (by
+//! default; [`super::AuditConfig`]), whichever comes first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,22 +18,30 @@ use super::store;
 /// The audit subscriber's name (its consumer group).
 pub const AUDIT_SUBSCRIBER: &str = "audit_log";
 
-/// Events after which the checkpointer signs without waiting for the interval.
+/// Events after which the checkpointer signs without waiting for the interval (the default of
+/// [`super::AuditConfig::checkpoint_every`]).
 pub const CHECKPOINT_EVERY: u64 = 1_000;
 
-/// The longest time between an append and its checkpoint.
+/// The longest time between an append and its checkpoint (the default of
+/// [`super::AuditConfig::checkpoint_interval`]).
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Appends counted since the last checkpoint, and the checkpointer's wake-up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pending {
     appended: AtomicU64,
+    every: u64,
     wake: Notify,
 }
 
 impl Pending {
+    /// Wakes the checkpointer after `every` appends (at least 1).
+    pub(crate) fn new(every: u64) -> Self {
+        Self { appended: AtomicU64::new(0), every: every.max(1), wake: Notify::new() }
+    }
+
     pub(crate) fn note_append(&self) {
-        if self.appended.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY {
+        if self.appended.fetch_add(1, Ordering::Relaxed) + 1 >= self.every {
             self.wake.notify_one();
         }
     }
@@ -71,12 +79,13 @@ impl AuditLog {
     }
 
     /// Runs the checkpointer until `stop`: signs every tree that grew, at least every
-    /// [`CHECKPOINT_INTERVAL`] and as soon as [`CHECKPOINT_EVERY`] events were appended. A last round
-    /// runs on stop.
+    /// [`AuditConfig::checkpoint_interval`](super::AuditConfig::checkpoint_interval) and as soon as
+    /// [`AuditConfig::checkpoint_every`](super::AuditConfig::checkpoint_every) events were appended. A
+    /// last round runs on stop.
     pub fn spawn_checkpointer(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let log = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            let mut tick = tokio::time::interval(log.checkpoint_interval.max(Duration::from_millis(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -5,7 +5,9 @@
 //! to the stored leaf hash (else `altered`), the chain hash binds the row to its predecessor (else the row
 //! was `inserted`, `reordered` or `altered`, told apart by looking ahead for the row that fits), the
 //! tenant index follows the tenant's previous one. At each checkpoint size the recomputed root must equal
-//! the signed root (a bad signature or a mismatching note is a `forked checkpoint`). At the end, fewer
+//! the signed root (a bad signature or a mismatching note is a `forked checkpoint`); a root that differs
+//! although every row passed means rows were rewritten with recomputed hashes, reported as `altered` at
+//! the start of that checkpoint's interval (the row after the tree's last matching checkpoint). At the end, fewer
 //! rows than any signed or trusted size is `truncated`. Incremental runs start from the trusted state;
 //! any finding there escalates to a full run, which names the first bad row.
 
@@ -313,6 +315,10 @@ async fn run(
     let mut f = Frontier::new();
     let mut prev = [0u8; 32];
     let mut tenants: HashMap<String, Frontier> = HashMap::new();
+    // Per tenant: the global index after the row of its last checkpoint that matched (where a rewritten
+    // interval of its tree can start).
+    let mut tenant_from: HashMap<String, u64> = HashMap::new();
+    let start_row = start.map_or(0, |s| s.size);
     if let Some(s) = start {
         f = Frontier::from_bytes(s.size, &B64.decode(&s.frontier).unwrap_or_default())
             .ok_or_else(|| AuditError::Corrupt("trusted state frontier".into()))?;
@@ -414,18 +420,25 @@ async fn run(
                         match c {
                             Err(why) => return done(report, finding(FindingClass::ForkedCheckpoint, &tree, tf.size(), None, why.clone())),
                             Ok(root) if *root != tf.root() => {
+                                let from = tenant_from.get(t).copied().unwrap_or(start_row);
                                 return done(
                                     report,
                                     finding(
                                         FindingClass::Altered,
                                         &tree,
-                                        e,
+                                        from,
                                         None,
-                                        format!("tenant tree {t} does not match its checkpoint of size {}", tf.size()),
+                                        format!(
+                                            "rows {from}..={e} were rewritten with their hashes: tenant tree {t} no longer matches its \
+                                             checkpoint of size {}",
+                                            tf.size()
+                                        ),
                                     ),
                                 );
                             }
-                            Ok(_) => {}
+                            Ok(_) => {
+                                tenant_from.insert(t.clone(), e + 1);
+                            }
                         }
                     }
                 }
