@@ -9,7 +9,7 @@ use cloudevents::{AttributesReader, Data};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::suite::helpers::{TestApp, SseReader};
+use crate::suite::helpers::{SseReader, TestApp};
 
 fn content_type(resp: &reqwest::Response) -> String {
     resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::suite::helpers::{TestApp, SseReader, task_event};
+use crate::suite::helpers::{SseReader, TestApp, task_event};
 
 #[tokio::test]
 async fn published_event_reaches_a_filtered_sse_client_within_100ms() {
