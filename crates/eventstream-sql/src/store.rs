@@ -474,9 +474,7 @@ async fn switch_to_wal(url: &str) -> Result<(), StoreError> {
     loop {
         match sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut conn).await {
             Ok(_) => break,
-            Err(sqlx::Error::Database(e))
-                if sqlite_busy(e.code().as_deref()) && tokio::time::Instant::now() < deadline =>
-            {
+            Err(sqlx::Error::Database(e)) if sqlite_busy(e.code().as_deref()) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
