@@ -11,8 +11,8 @@
 //! field rules, catalog validation.
 //!
 //! # Layout
-//! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events.rs`
-//! publish/history, `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
+//! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events/`
+//! (`publish.rs`, `history.rs`), `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
 //! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `test_hooks.rs`
 //! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
 //! turn on). The event index behind history and the SSE tail is a system consumer in

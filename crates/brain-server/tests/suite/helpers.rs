@@ -1,26 +1,41 @@
-//! Starts the application in-process on the embedded log and SQLite, on port 0, in its own temp dir.
+//! Starts the application in-process on the embedded log and SQLite, on port 0, in its own temp dir; keys
+//! of any tenant and role through the key store; small request helpers and an SSE reader.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use brain_server::keys::KeyStore;
 use brain_server::{Application, Backends, ServerSettings};
-use eventstream_core::EventLog;
+use eventstream::{Handler, HandlerContext, HandlerError, Subscription};
+use eventstream_core::{Event, EventLog};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{Value, json};
 
 /// A running application; dropping it stops the server.
 pub(crate) struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub(crate) base: String,
     /// The first admin key, created at start.
-    pub(crate) admin_key: String,
+    pub(crate) admin: String,
     /// HTTP client.
-    pub(crate) http: reqwest::Client,
+    pub(crate) client: Client,
+    /// The event log the application runs on.
+    pub(crate) log: Arc<dyn EventLog>,
+    keys: KeyStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestApp {
     /// Builds and starts the application.
     pub(crate) async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// Builds and starts the application with extra subscribers (e.g. [`failing_subscriber`]).
+    pub(crate) async fn start_with(subscriptions: Vec<Subscription>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log: Arc<dyn EventLog> = Arc::new(
             eventstream_embedded::EmbeddedLog::open(dir.path().join("log"), eventstream_embedded::EmbeddedOptions::default())
@@ -32,32 +47,85 @@ impl TestApp {
         let settings = ServerSettings {
             host: "127.0.0.1".into(),
             port: 0,
-            data_dir: dir.path().to_path_buf(),
+            data_dir: dir.path().join("brain-data"),
             validation: brain_events::ValidationMode::Strict,
             modules: brain_modules::ModulesConfig::default(),
             consumer_name: None,
             retention: eventstream::maintenance::RetentionPolicy::default(),
             audit: None,
         };
-        let backends = Backends { log, store, local_outbox: None, trimmer: None };
-        let app = Application::build(settings, backends, Vec::new()).await.expect("build the application");
-        let admin_key = app.new_admin_key().expect("a first start creates an admin key").to_owned();
+        std::fs::create_dir_all(&settings.data_dir).expect("data dir");
+        let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None };
+        let app = Application::build(settings, backends, subscriptions).await.expect("build the application");
+        let admin = app.new_admin_key().expect("a first start creates an admin key").to_owned();
         let base = format!("http://{}", app.local_addr().expect("bound address"));
+        let keys = KeyStore::open(store).await.expect("key store");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { base, admin_key, http: reqwest::Client::new(), stop: Some(stop), task: Some(task), _dir: dir }
+        Self { base, admin, client: Client::new(), log, keys, stop: Some(stop), task: Some(task), dir }
     }
 
-    /// `GET path` with the admin key.
-    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.admin_key).send().await.expect("request")
+    /// The temp dir of this application (its data dir is `brain-data` inside).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
-    /// `POST path` with a JSON body and the admin key.
-    pub(crate) async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.admin_key).json(body).send().await.expect("request")
+    /// The URL of `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates a key of `tenant` with `role` (`reader`, `writer`, `admin`) in the application's key store.
+    pub(crate) async fn key(&self, tenant: &str, role: &str) -> String {
+        let tenant = tenant.parse().expect("a valid tenant");
+        let role = role.parse().expect("a valid role");
+        let (_, secret) = self.keys.create(&tenant, role).await.expect("create a key");
+        secret
+    }
+
+    /// A request to `path`, with `key` as bearer token when given.
+    pub(crate) fn req(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        r
+    }
+
+    /// `GET path` with `key`: status and JSON body (a string when the body is not JSON).
+    pub(crate) async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        send(self.req(Method::GET, path, Some(key))).await
+    }
+
+    /// `POST path` with a JSON body and `key`.
+    pub(crate) async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        send(self.req(Method::POST, path, Some(key)).json(body)).await
+    }
+
+    /// Publishes a valid `task.created` (optionally for a tenant); returns the 201 body.
+    pub(crate) async fn publish_task(&self, key: &str, task_id: &str, extra: Value) -> Value {
+        let mut body = task_event(task_id);
+        if let (Value::Object(b), Value::Object(x)) = (&mut body, extra) {
+            b.extend(x);
+        }
+        let (status, v) = self.post("/api/events", key, &body).await;
+        assert_eq!(status, 201, "{v}");
+        v
+    }
+
+    /// Polls `GET path` until `done` holds, for at most 10 s.
+    pub(crate) async fn wait_for(&self, path: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, v) = self.get(path, key).await;
+            if status == 200 && done(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "condition not met for {path}: last answer {status} {v}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the server gracefully and waits for it.
@@ -67,6 +135,91 @@ impl TestApp {
         }
         if let Some(t) = self.task.take() {
             t.await.expect("server task").expect("server ran and stopped cleanly");
+        }
+    }
+}
+
+/// A subscriber `name` that fails every event matching `pattern` permanently, so that tests produce dead
+/// letters through the real runtime.
+pub(crate) fn failing_subscriber(name: &str, pattern: &str) -> Subscription {
+    Subscription::new(name.parse().expect("subscriber name"), vec![pattern.parse().expect("type pattern")], AlwaysFails)
+}
+
+/// Fails every event permanently.
+struct AlwaysFails;
+
+#[eventstream_core::async_trait]
+impl Handler for AlwaysFails {
+    async fn handle(&self, _ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
+        Err(HandlerError::permanent(format!("test subscriber: {} fails permanently", event.event_type)))
+    }
+}
+
+/// Sends a request: status and JSON body (a string when the body is not JSON).
+pub(crate) async fn send(r: RequestBuilder) -> (u16, Value) {
+    let resp: Response = r.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v)
+}
+
+/// A valid `task.created` envelope without id/timestamp/meta.
+pub(crate) fn task_event(task_id: &str) -> Value {
+    json!({"type": "task.created", "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}})
+}
+
+/// The ids of the events of a `GET /api/events` answer.
+pub(crate) fn ids(v: &Value) -> Vec<String> {
+    v["events"].as_array().expect("events").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub(crate) struct Sse {
+    pub(crate) id: String,
+    pub(crate) event: String,
+    pub(crate) data: Value,
+}
+
+/// Reads Server-Sent Events from a streaming response.
+pub(crate) struct SseReader {
+    resp: Response,
+    buf: String,
+}
+
+impl SseReader {
+    pub(crate) fn new(resp: Response) -> Self {
+        assert_eq!(resp.status().as_u16(), 200);
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(ct.starts_with("text/event-stream"), "{ct}");
+        SseReader { resp, buf: String::new() }
+    }
+
+    /// The next event (comments and keep-alives skipped), or `None` after `timeout`.
+    pub(crate) async fn next(&mut self, timeout: Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut ev = Sse { id: String::new(), event: String::new(), data: Value::Null };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        ev.id = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        ev.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !data.is_empty() {
+                    ev.data = serde_json::from_str(&data).expect("SSE data is JSON");
+                    return Some(ev);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.expect("the stream fails")?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
 }

@@ -2,4 +2,7 @@
 
 pub(crate) mod helpers;
 
+mod api;
+mod dashboard;
+mod modules;
 mod routes;

@@ -1,15 +1,10 @@
-//! HTTP API tests: the real `brain serve` on a free port in a temp dir, talked to with reqwest.
+//! HTTP API tests where the process boundary is what is tested: the real `brain serve` on a free port in a
+//! temp dir (the first-start admin key it prints, replicas sharing PostgreSQL, CLI and HTTP writers at once),
+//! talked to with reqwest. Route behaviour is tested in-process in the `brain-server` crate.
 //!
-//! `helpers` starts a server with its admin key and makes tenant keys; one module per concern.
+//! `helpers` starts a server with its admin key and makes tenant keys with the CLI; one module per concern.
 
-mod bad_input;
-mod cloudevents_out;
-mod events;
 mod helpers;
-mod ingest;
-mod isolation;
 mod keys;
-mod openapi;
 mod pg_order;
 mod postgres;
-mod sse;

@@ -392,3 +392,16 @@ fn events_format_cloudevents_prints_one_structured_cloudevent_per_line() {
     let out = run(brain(dir.path()).args(["events", "--format", "xml"]));
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--format"));
 }
+
+#[test]
+fn catalog_command_lists_every_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = ok_stdout(brain(dir.path()).args(["catalog", "--markdown"]));
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/EVENTS.md")).unwrap();
+    assert!(md == committed, "`brain catalog --markdown` must equal docs/EVENTS.md");
+    let json: serde_json::Value = serde_json::from_str(&ok_stdout(brain(dir.path()).args(["catalog", "--json"]))).unwrap();
+    // As many as `GET /api/catalog` lists (the server's test compares the route with the same catalog).
+    assert_eq!(json.as_array().unwrap().len(), brain_events::Catalog::new().len());
+    let table = ok_stdout(brain(dir.path()).arg("catalog"));
+    assert!(table.contains("task.created"));
+}

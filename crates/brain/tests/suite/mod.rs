@@ -1,4 +1,6 @@
-//! Test modules; `support` starts the binary and talks to it.
+//! Test modules; `support` starts the binary and talks to it. Only what needs the process boundary is
+//! here (the CLI, SIGKILL, replicas, backends chosen by flags); routes are tested in-process in the
+//! `brain-server` crate.
 
 pub mod support;
 
@@ -6,6 +8,4 @@ mod api;
 mod audit;
 mod backends;
 mod cli;
-mod dashboard;
 mod missions_crash;
-mod modules;

@@ -1,15 +1,13 @@
-//! A running server with its admin key, keys per tenant and role, and small request helpers.
+//! A running `brain serve` with its admin key, keys per tenant and role made with the CLI, and small
+//! request helpers.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::{Client, Method, RequestBuilder, Response};
-use serde_json::{Value, json};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::Value;
 
 use crate::suite::support::{Server, brain, ok_stdout};
-
-/// The failing-subscriber test hook.
-pub const FAILING_ENV: &str = "BRAIN_TEST_FAILING_SUBSCRIBER";
 
 pub struct Api {
     pub server: Server,
@@ -21,12 +19,8 @@ pub struct Api {
 impl Api {
     /// A fresh server in its own temp dir.
     pub fn start() -> Api {
-        Self::start_with_env(&[])
-    }
-
-    pub fn start_with_env(env: &[(&str, &str)]) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::start_with_env(dir.path(), &[], env);
+        let server = Server::start(dir.path(), &[]);
         let admin = server.admin_key().expect("the first start prints the admin key");
         Api { server, client: Client::new(), admin, dir }
     }
@@ -36,44 +30,8 @@ impl Api {
         create_key(self.dir.path(), tenant, role)
     }
 
-    pub fn req(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
-        let mut r = self.client.request(method, self.server.url(path));
-        if let Some(k) = key {
-            r = r.bearer_auth(k);
-        }
-        r
-    }
-
     pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        send(self.req(Method::GET, path, Some(key))).await
-    }
-
-    pub async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
-        send(self.req(Method::POST, path, Some(key)).json(body)).await
-    }
-
-    /// Publishes a valid `task.created` (optionally for a tenant); returns the 201 body.
-    pub async fn publish_task(&self, key: &str, task_id: &str, extra: Value) -> Value {
-        let mut body = task_event(task_id);
-        if let (Value::Object(b), Value::Object(x)) = (&mut body, extra) {
-            b.extend(x);
-        }
-        let (status, v) = self.post("/api/events", key, &body).await;
-        assert_eq!(status, 201, "{v}");
-        v
-    }
-
-    /// Polls `GET path` until `done` holds, for at most 10 s.
-    pub async fn wait_for(&self, path: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (status, v) = self.get(path, key).await;
-            if status == 200 && done(&v) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "condition not met for {path}: last answer {status} {v}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        send(self.client.get(self.server.url(path)).bearer_auth(key)).await
     }
 }
 
@@ -90,11 +48,6 @@ pub async fn send(r: RequestBuilder) -> (u16, Value) {
     let text = resp.text().await.unwrap();
     let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, v)
-}
-
-/// A valid `task.created` envelope without id/timestamp/meta.
-pub fn task_event(task_id: &str) -> Value {
-    json!({"type": "task.created", "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}})
 }
 
 /// The ids of the events of a `GET /api/events` answer.

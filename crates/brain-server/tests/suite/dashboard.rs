@@ -9,24 +9,22 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::suite::support::Server;
+use crate::suite::helpers::TestApp;
 
 /// Where the Chromium test looks for the browser (Debian's `chromium` package).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 struct Dash {
-    server: Server,
+    server: TestApp,
     client: Client,
     admin: String,
-    _dir: tempfile::TempDir,
 }
 
 impl Dash {
-    fn start() -> Dash {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(dir.path(), &[]);
-        let admin = server.admin_key().expect("the first start prints the admin key");
-        Dash { server, client: Client::new(), admin, _dir: dir }
+    async fn start() -> Dash {
+        let server = TestApp::start().await;
+        let admin = server.admin.clone();
+        Dash { server, client: Client::new(), admin }
     }
 
     async fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
@@ -51,7 +49,7 @@ impl Dash {
 
 #[tokio::test]
 async fn dashboard_page_is_served_without_a_key_and_stats_need_one() {
-    let dash = Dash::start();
+    let dash = Dash::start().await;
     let resp = dash.client.get(dash.server.url("/")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let ct = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
@@ -91,7 +89,7 @@ async fn dashboard_page_is_served_without_a_key_and_stats_need_one() {
 
 #[tokio::test]
 async fn access_token_authenticates_the_sse_stream_only() {
-    let dash = Dash::start();
+    let dash = Dash::start().await;
     let stream = |token: &str| dash.server.url(&format!("/api/events/stream?type=task.*&access_token={token}"));
     let resp = dash.client.get(stream(&dash.admin)).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200, "a valid access_token opens the stream");
@@ -157,7 +155,7 @@ async fn headless_chromium_renders_events_consumers_and_catalog() {
     if !eventstream_testkit::require_tool("chromium", CHROMIUM) {
         return;
     }
-    let dash = Dash::start();
+    let dash = Dash::start().await;
     let first = dash.publish("c1", "chain-1").await;
     let second = dash.publish("c2", "chain-1").await;
     let profile = tempfile::tempdir().unwrap();

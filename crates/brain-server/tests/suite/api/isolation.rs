@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::helpers::{Api, FAILING_ENV, SseReader, ids, send, task_event};
+use crate::suite::helpers::{SseReader, TestApp, failing_subscriber, ids, send, task_event};
 
 /// Every `/api` route (placeholders: EVT an event id, DL a dead-letter id, SUB a subscriber).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -31,8 +31,8 @@ fn dl_ids(v: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn tenant_a_never_sees_or_touches_tenant_b() {
-    let api = Api::start_with_env(&[(FAILING_ENV, "failer:task.created")]);
-    let (wa, ra, wb) = (api.key("tenant_a", "writer"), api.key("tenant_a", "reader"), api.key("tenant_b", "writer"));
+    let api = TestApp::start_with(vec![failing_subscriber("failer", "task.created")]).await;
+    let (wa, ra, wb) = (api.key("tenant_a", "writer").await, api.key("tenant_a", "reader").await, api.key("tenant_b", "writer").await);
 
     // Publishing: tenant from the key; an admin may publish for any tenant; a writer only for its own.
     let b1 = api.publish_task(&wb, "b1", json!({"correlation_id": "corr-b"})).await;

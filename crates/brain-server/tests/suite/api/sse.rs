@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use super::helpers::{Api, SseReader, task_event};
+use crate::suite::helpers::{SseReader, TestApp, task_event};
 
 #[tokio::test]
 async fn published_event_reaches_a_filtered_sse_client_within_100ms() {
-    let api = Api::start();
-    let writer = api.key("acme", "writer");
-    let reader = api.key("acme", "reader");
+    let api = TestApp::start().await;
+    let writer = api.key("acme", "writer").await;
+    let reader = api.key("acme", "reader").await;
     let resp = api.req(Method::GET, "/api/events/stream?type=task.*&correlation_id=flow-1", Some(&reader)).send().await.unwrap();
     let mut sse = SseReader::new(resp);
     // Warm up: the first publish also compiles the type's schema.
@@ -46,7 +46,7 @@ async fn published_event_reaches_a_filtered_sse_client_within_100ms() {
 
 #[tokio::test]
 async fn sse_resumes_after_last_event_id() {
-    let api = Api::start();
+    let api = TestApp::start().await;
     let first = api.publish_task(&api.admin, "one", json!({})).await;
     let second = api.publish_task(&api.admin, "two", json!({})).await;
     let third = api.publish_task(&api.admin, "three", json!({})).await;

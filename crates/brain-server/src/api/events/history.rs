@@ -1,29 +1,25 @@
-//! `POST /api/events` (publish), `GET /api/events` (history with filters and a cursor),
-//! `GET /api/events/{id}`; and the publishing path shared with CloudEvents.
+//! `GET /api/events` (history with filters and a cursor) and `GET /api/events/{id}`; the query string
+//! shared with the SSE tail, the cursor codec, and how a stored event is shown.
 //!
 //! Both reads answer CloudEvents when asked: `GET /api/events/{id}` with
 //! `Accept: application/cloudevents+json` answers one structured CloudEvent, `GET /api/events` with
 //! `Accept: application/cloudevents-batch+json` (or `format=cloudevents`) a batch (a JSON array); the
 //! next page of a batch is in the `Link: <...>; rel="next"` header, since a batch has no room for it.
 
-use std::time::Instant;
-
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use brain_events::Warning;
-use brain_http::{ApiError, Json, Path, Principal, Query};
+use brain_http::{ApiError, Path, Principal, Query};
 use chrono::{DateTime, Utc};
 use eventstream_core::codec::cloudevents;
 use eventstream_core::{Event, EventId, MAX_FIELD_CHARS, Source, TenantId, TypePattern};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-
-use super::errors;
-use super::ingest::ingest;
-use crate::server::AppState;
 use eventstream_system::index::{EventFilter, IndexedEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::errors;
+use crate::server::AppState;
 
 /// Default page size of `GET /api/events`.
 const DEFAULT_LIMIT: u32 = 100;
@@ -32,145 +28,10 @@ const MAX_LIMIT: u32 = 1000;
 /// Most type patterns in one `type` filter.
 const MAX_TYPE_PATTERNS: usize = 32;
 
-/// The body of `POST /api/events`: an envelope without the parts the server fills in. `id` (a UUID,
-/// default a new UUIDv7), `timestamp` (default now), `source` and `meta` (default from the catalog) may be
-/// given; unknown fields are rejected.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PublishRequest {
-    id: Option<String>,
-    #[serde(rename = "type")]
-    event_type: String,
-    source: Option<String>,
-    target: Option<String>,
-    timestamp: Option<Value>,
-    #[serde(default)]
-    payload: Map<String, Value>,
-    mission_id: Option<String>,
-    task_id: Option<String>,
-    correlation_id: Option<String>,
-    causation_id: Option<String>,
-    tenant_id: Option<String>,
-    actor_id: Option<String>,
-    severity: Option<String>,
-    meta: Option<Map<String, Value>>,
-}
-
-fn invalid_event(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message).with_field(field)
-}
-
-impl PublishRequest {
-    /// Builds the envelope: fills id, timestamp, source and meta, then decodes it with the envelope's
-    /// own rules (which name the offending field).
-    fn into_event(self, state: &AppState) -> Result<Event, ApiError> {
-        let event_type: eventstream_core::EventType =
-            self.event_type.parse().map_err(|e: eventstream_core::InvalidId| invalid_event("type", e.to_string()))?;
-        let entry = state.catalog.get(event_type.as_str());
-        let id = match self.id {
-            None => EventId::new().to_string(),
-            Some(id) => {
-                // Ids made here are UUIDs; a producer that retries sends the id it was given back.
-                let ok = uuid::Uuid::try_parse(&id).is_ok_and(|u| u.hyphenated().to_string() == id.to_ascii_lowercase());
-                if !ok {
-                    return Err(invalid_event("id", "must be a UUID (8-4-4-4-12 hex digits); leave it out to get a new UUIDv7"));
-                }
-                id
-            }
-        };
-        let source = match (self.source, entry) {
-            (Some(s), _) => s,
-            (None, Some(entry)) => entry.source.to_owned(),
-            (None, None) => return Err(invalid_event("source", "is required for a type the catalog does not list")),
-        };
-        let mut meta = Map::new();
-        meta.insert("schema_version".into(), entry.map_or(1, |e| e.schema_version).into());
-        meta.insert("producer".into(), source.clone().into());
-        meta.insert("source_module".into(), entry.map_or_else(|| event_type.namespace().to_owned(), |e| e.module.to_owned()).into());
-        if let Some(given) = self.meta {
-            meta.extend(given);
-        }
-        let mut env = Map::new();
-        env.insert("id".into(), id.into());
-        env.insert("type".into(), event_type.as_str().into());
-        env.insert("source".into(), source.into());
-        env.insert("timestamp".into(), self.timestamp.unwrap_or_else(|| eventstream_core::format_timestamp(&Utc::now()).into()));
-        env.insert("payload".into(), Value::Object(self.payload));
-        env.insert("meta".into(), Value::Object(meta));
-        let optional = [
-            ("target", self.target),
-            ("mission_id", self.mission_id),
-            ("task_id", self.task_id),
-            ("correlation_id", self.correlation_id),
-            ("causation_id", self.causation_id),
-            ("tenant_id", self.tenant_id),
-            ("actor_id", self.actor_id),
-            ("severity", self.severity),
-        ];
-        for (k, v) in optional {
-            if let Some(v) = v {
-                env.insert(k.into(), v.into());
-            }
-        }
-        Event::from_json_value(Value::Object(env)).map_err(|e| invalid_event(&e.field, e.to_string()))
-    }
-}
-
-/// What a successful publish answers.
-pub(super) struct Published {
-    pub(super) event: Event,
-    pub(super) position: String,
-    pub(super) warnings: Vec<Warning>,
-}
-
-impl IntoResponse for Published {
-    fn into_response(self) -> Response {
-        let mut body = json!({"id": self.event.id, "position": self.position, "type": self.event.event_type});
-        if !self.warnings.is_empty() {
-            body["warnings"] = serde_json::to_value(&self.warnings).unwrap_or(Value::Null);
-        }
-        (StatusCode::CREATED, axum::Json(body)).into_response()
-    }
-}
-
-/// The publishing path of the API: role, tenant, then [`ingest`] (limits, envelope checks, catalog
-/// validation), append, index.
-///
-/// The tenant of the event is the key's. A non-admin key that names another tenant gets 403; an admin
-/// may publish for any tenant (default: its own).
-pub(super) async fn publish_checked(state: &AppState, principal: &Principal, mut event: Event) -> Result<Published, ApiError> {
-    principal.require_writer()?;
-    match &event.tenant_id {
-        None => event.tenant_id = Some(principal.tenant.clone()),
-        Some(t) if *t == principal.tenant || principal.is_admin() => {}
-        Some(_) => return Err(ApiError::forbidden("a key may only publish events of its own tenant").with_field("tenant_id")),
-    }
-    let (event, warnings) = ingest(&state.catalog, state.validation, event)?;
-    let started = Instant::now();
-    let receipt = state.events.publish(event.clone()).await.map_err(|e| errors::publish(&e))?;
-    state.metrics.observe_publish(event.event_type.as_str(), started.elapsed());
-    if let Err(e) = state.index.insert_published(&receipt.position, &event).await {
-        // The index subscriber will add it; only read-your-writes is delayed.
-        tracing::warn!(error = %e, event_id = %event.id, "cannot index a published event now");
-    }
-    Ok(Published { event, position: receipt.position.to_string(), warnings })
-}
-
-/// `POST /api/events`.
-pub(super) async fn publish(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(req): Json<PublishRequest>,
-) -> Result<Published, ApiError> {
-    principal.require_writer()?;
-    let event = req.into_event(&state)?;
-    publish_checked(&state, &principal, event).await
-}
-
 /// The query string of `GET /api/events` and `GET /api/events/stream`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct EventQuery {
+pub(in crate::api) struct EventQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     source: Option<String>,
@@ -182,15 +43,15 @@ pub(super) struct EventQuery {
     target: Option<String>,
     since: Option<String>,
     until: Option<String>,
-    pub(super) limit: Option<String>,
-    pub(super) cursor: Option<String>,
+    pub(in crate::api) limit: Option<String>,
+    pub(in crate::api) cursor: Option<String>,
     /// `json` (default) or `cloudevents`.
     format: Option<String>,
 }
 
 /// How events are written out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Format {
+pub(in crate::api) enum Format {
     /// The envelope, with its `position`.
     Json,
     /// Structured CloudEvents 1.0.
@@ -218,7 +79,7 @@ fn id_filter(field: &str, v: Option<String>) -> Result<Option<String>, ApiError>
 impl EventQuery {
     /// The `format` asked for; without one, CloudEvents when `accept_cloudevents` (the Accept header
     /// names the CloudEvents media type of the route).
-    pub(super) fn format(&self, accept_cloudevents: bool) -> Result<Format, ApiError> {
+    pub(in crate::api) fn format(&self, accept_cloudevents: bool) -> Result<Format, ApiError> {
         match self.format.as_deref() {
             None if accept_cloudevents => Ok(Format::CloudEvents),
             None | Some("json") => Ok(Format::Json),
@@ -228,7 +89,7 @@ impl EventQuery {
     }
 
     /// The filter this query asks for, scoped to what `principal` may see.
-    pub(super) fn filter(&self, principal: &Principal) -> Result<EventFilter, ApiError> {
+    pub(in crate::api) fn filter(&self, principal: &Principal) -> Result<EventFilter, ApiError> {
         let mut types = Vec::new();
         if let Some(t) = &self.event_type {
             for p in t.split(',').map(str::trim) {
@@ -279,7 +140,7 @@ fn decode_cursor(s: &str) -> Result<i64, ApiError> {
 }
 
 /// Whether the Accept header names `media` (parameters and q-values are not weighed).
-pub(super) fn accepts(headers: &HeaderMap, media: &str) -> bool {
+pub(in crate::api) fn accepts(headers: &HeaderMap, media: &str) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -290,14 +151,14 @@ pub(super) fn accepts(headers: &HeaderMap, media: &str) -> bool {
 
 /// The stored event of a row, upcast to the current schema version (`None`: stored by an older version
 /// in a form this one cannot read).
-pub(super) fn event_of(state: &AppState, row: &IndexedEvent) -> Option<Event> {
+pub(in crate::api) fn event_of(state: &AppState, row: &IndexedEvent) -> Option<Event> {
     let e = Event::from_json_slice(row.body.as_bytes()).ok()?;
     Some(state.catalog.upcast(e.clone()).unwrap_or(e))
 }
 
 /// An indexed event as the API shows it: the envelope (upcast to the current schema version) plus its
 /// `position`.
-pub(super) fn view(state: &AppState, row: &IndexedEvent) -> Value {
+pub(in crate::api) fn view(state: &AppState, row: &IndexedEvent) -> Value {
     let mut v = match Event::from_json_slice(row.body.as_bytes()) {
         Ok(e) => match state.catalog.upcast(e.clone()) {
             Ok(current) => current.to_json_value(),
@@ -313,7 +174,7 @@ pub(super) fn view(state: &AppState, row: &IndexedEvent) -> Value {
 }
 
 /// `GET /api/events`.
-pub(super) async fn list(
+pub(in crate::api) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
@@ -356,7 +217,7 @@ pub(super) async fn list(
 }
 
 /// `GET /api/events/{id}`: 404 for an unknown id or another tenant's event.
-pub(super) async fn get_one(
+pub(in crate::api) async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::helpers::{Api, send, task_event};
+use crate::suite::helpers::{TestApp, send, task_event};
 
 struct Case {
     name: &'static str,
@@ -48,8 +48,8 @@ fn with(mut v: Value, key: &str, value: Value) -> Value {
 
 #[tokio::test]
 async fn bad_inputs_get_4xx_with_stable_codes() {
-    let api = Api::start();
-    let writer = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let writer = api.key("acme", "writer").await;
     let ok = task_event("t1");
     let big_string = "x".repeat(70 * 1024);
     let huge = format!("{{\"type\":\"task.created\",\"payload\":{{\"blob\":\"{}\"}}}}", "y".repeat(1_100_000));

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::helpers::{Api, send};
+use crate::suite::helpers::{TestApp, send};
 
 fn ce(extra: Value) -> Value {
     let mut v = json!({"specversion": "1.0", "id": uuid::Uuid::now_v7().to_string(), "source": "/brain/ce_tests", "type": "task.created",
@@ -16,15 +16,15 @@ fn ce(extra: Value) -> Value {
     v
 }
 
-async fn post_ce(api: &Api, key: &str, body: &Value) -> (u16, Value) {
+async fn post_ce(api: &TestApp, key: &str, body: &Value) -> (u16, Value) {
     send(api.req(Method::POST, "/api/cloudevents", Some(key)).header("content-type", "application/cloudevents+json").body(body.to_string()))
         .await
 }
 
 #[tokio::test]
 async fn cloudevents_pass_the_same_envelope_checks_and_limits_as_post_events() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let long = "x".repeat(300);
     // The same bad value through both routes: the same status, the field named (as the CloudEvents
     // attribute on that route, as the envelope field on the other).
@@ -63,7 +63,7 @@ async fn cloudevents_pass_the_same_envelope_checks_and_limits_as_post_events() {
 
 #[tokio::test]
 async fn replay_over_http_reads_every_position_form_of_the_cli() {
-    let api = Api::start();
+    let api = TestApp::start().await;
     let first = api.publish_task(&api.admin, "one", json!({})).await;
     for from in [
         json!("start"),

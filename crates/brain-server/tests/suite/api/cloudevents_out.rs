@@ -9,7 +9,7 @@ use cloudevents::{AttributesReader, Data};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::helpers::{Api, SseReader};
+use crate::suite::helpers::{SseReader, TestApp};
 
 fn content_type(resp: &reqwest::Response) -> String {
     resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
@@ -31,8 +31,8 @@ fn data(e: &cloudevents::Event) -> Value {
 
 #[tokio::test]
 async fn history_answers_structured_cloudevents_and_batches_when_asked() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let mut published = Vec::new();
     for i in 0..3 {
         let v = api.publish_task(&w, &format!("ce-out-{i}"), json!({"correlation_id": "ce-out", "actor_id": "Zoë Adler"})).await;
@@ -91,8 +91,8 @@ async fn history_answers_structured_cloudevents_and_batches_when_asked() {
 
 #[tokio::test]
 async fn sse_with_format_cloudevents_sends_structured_cloudevents() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let resp = api.req(Method::GET, "/api/events/stream?format=cloudevents&correlation_id=ce-live", Some(&w)).send().await.unwrap();
     let mut sse = SseReader::new(resp);
     let published = api.publish_task(&w, "live-1", json!({"correlation_id": "ce-live"})).await;

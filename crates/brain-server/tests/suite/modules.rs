@@ -1,17 +1,16 @@
-//! The modules as `brain serve` runs them: behind the API keys, tenant from the key, events in the log.
+//! The modules as the server runs them: behind the API keys, tenant from the key, events in the log.
 
 use std::time::Duration;
 
-use eventstream_testkit::fixtures::eventually;
+use eventstream_testkit::fixtures::{eventually, read_all};
 
-use super::support::{Server, brain, ok_stdout};
+use super::helpers::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modules_run_in_serve_behind_the_keys_and_publish_to_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let admin = server.admin_key().expect("first start prints the admin key");
-    let writer = ok_stdout(brain(dir.path()).args(["keys", "create", "--tenant", "acme", "--role", "writer"])).trim().to_owned();
+    let server = TestApp::start().await;
+    let admin = server.admin.clone();
+    let writer = server.key("acme", "writer").await;
     let http = reqwest::Client::new();
 
     // No key: 401; a key: the mission is created for the key's tenant.
@@ -41,8 +40,13 @@ async fn modules_run_in_serve_behind_the_keys_and_publish_to_the_log() {
     assert_eq!(other.status(), 404, "the admin key's tenant is `default`, the mission belongs to `acme`");
 
     // Its events are in the log with the key's tenant and the request's correlation id.
-    let out = ok_stdout(brain(dir.path()).args(["events", "--json", "--type", "mission.*", "--tenant", "acme"]));
-    let events: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = read_all(server.log.as_ref())
+        .await
+        .into_iter()
+        .map(|r| r.event.unwrap())
+        .filter(|e| e.event_type.as_str().starts_with("mission.") && e.tenant_id.as_ref().is_some_and(|t| t.as_str() == "acme"))
+        .map(|e| e.to_json_value())
+        .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     for t in ["mission.created", "mission.started", "mission.completed"] {
         assert!(types.contains(&t), "{t} missing in {types:?}");

@@ -4,12 +4,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::helpers::{Api, ids, send};
+use crate::suite::helpers::{TestApp, ids, send};
 
 #[tokio::test]
 async fn published_events_get_defaults_and_are_found_by_id() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let r = api.publish_task(&w, "t1", json!({"mission_id": "m-1"})).await;
     let id = r["id"].as_str().unwrap();
     assert_eq!(uuid_version(id), Some('7'), "a UUIDv7 id: {id}");
@@ -35,8 +35,8 @@ fn uuid_version(id: &str) -> Option<char> {
 
 #[tokio::test]
 async fn history_filters_in_the_query_and_pages_with_a_cursor() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let mut task_ids = Vec::new();
     for i in 0..25 {
         let corr = if i % 5 == 0 { "c-five" } else { "c-other" };
@@ -100,8 +100,8 @@ async fn history_filters_in_the_query_and_pages_with_a_cursor() {
 
 #[tokio::test]
 async fn cloudevents_are_accepted_in_structured_and_binary_mode() {
-    let api = Api::start();
-    let w = api.key("acme", "writer");
+    let api = TestApp::start().await;
+    let w = api.key("acme", "writer").await;
     let data = json!({"task_id": "ce1", "mission_type": "m", "priority": "HIGH"});
     let structured = json!({"specversion": "1.0", "id": "ce-structured-1", "source": "/brain/ce_tests", "type": "task.created",
         "time": "2026-01-01T00:00:00Z", "correlationid": "ce-flow", "data": data});
