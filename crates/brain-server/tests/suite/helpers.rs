@@ -13,6 +13,8 @@ pub(crate) struct TestApp {
     pub(crate) admin_key: String,
     /// HTTP client.
     pub(crate) http: reqwest::Client,
+    /// The application's state store (for setting up keys).
+    store: eventstream_sql::StateStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -38,7 +40,7 @@ impl TestApp {
             consumer_name: None,
             retention: eventstream::maintenance::RetentionPolicy::default(),
         };
-        let backends = Backends { log, store, local_outbox: None, trimmer: None };
+        let backends = Backends { log, store: store.clone(), local_outbox: None, trimmer: None };
         let app = Application::build(settings, backends, Vec::new()).await.expect("build the application");
         let admin_key = app.new_admin_key().expect("a first start creates an admin key").to_owned();
         let base = format!("http://{}", app.local_addr().expect("bound address"));
@@ -46,7 +48,23 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { base, admin_key, http: reqwest::Client::new(), stop: Some(stop), task: Some(task), _dir: dir }
+        Self { base, admin_key, http: reqwest::Client::new(), store, stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    /// Creates an API key of `role` for `tenant`; returns its secret.
+    pub(crate) async fn create_key(&self, tenant: &str, role: brain_http::Role) -> String {
+        let keys = brain_server::keys::KeyStore::open(self.store.clone()).await.expect("key store");
+        keys.create(&tenant.parse().expect("tenant id"), role).await.expect("create a key").1
+    }
+
+    /// The application's state store.
+    pub(crate) fn store(&self) -> &eventstream_sql::StateStore {
+        &self.store
+    }
+
+    /// `POST path` with a JSON body and `key`.
+    pub(crate) async fn post_as(&self, key: &str, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.base)).bearer_auth(key).json(body).send().await.expect("request")
     }
 
     /// `GET path` with the admin key.

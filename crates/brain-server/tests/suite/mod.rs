@@ -2,4 +2,5 @@
 
 pub(crate) mod helpers;
 
+mod audit_verify;
 mod routes;
