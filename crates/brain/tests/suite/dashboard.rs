@@ -12,24 +12,25 @@ use serde_json::{Value, json};
 use crate::suite::support::Server;
 
 /// Where the Chromium test looks for the browser (Debian's `chromium` package).
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Dash {
-    server: Server,
-    client: Client,
-    admin: String,
-    _dir: tempfile::TempDir,
+/// A `brain serve` with its admin key, for the dashboard tests.
+pub(crate) struct Dash {
+    pub(crate) server: Server,
+    pub(crate) client: Client,
+    pub(crate) admin: String,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Dash {
-    fn start() -> Dash {
+    pub(crate) fn start() -> Dash {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(dir.path(), &[]);
         let admin = server.admin_key().expect("the first start prints the admin key");
-        Dash { server, client: Client::new(), admin, _dir: dir }
+        Dash { server, client: Client::new(), admin, dir }
     }
 
-    async fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
         let mut r = self.client.get(self.server.url(path));
         if let Some(k) = key {
             r = r.bearer_auth(k);
@@ -39,9 +40,14 @@ impl Dash {
     }
 
     /// Publishes a `task.created` in correlation `flow`; returns its id.
-    async fn publish(&self, task_id: &str, flow: &str) -> String {
-        let body = json!({"type": "task.created", "correlation_id": flow,
-            "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}});
+    pub(crate) async fn publish(&self, task_id: &str, flow: &str) -> String {
+        self.publish_json(json!({"type": "task.created", "correlation_id": flow,
+            "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}}))
+        .await
+    }
+
+    /// Publishes an event given as the body of `POST /api/events`; returns its id.
+    pub(crate) async fn publish_json(&self, body: Value) -> String {
         let resp = self.client.post(self.server.url("/api/events")).bearer_auth(&self.admin).json(&body).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 201);
         let v: Value = resp.json().await.unwrap();
@@ -117,7 +123,7 @@ async fn access_token_authenticates_the_sse_stream_only() {
 }
 
 /// Runs headless Chromium on `url` and returns what it printed (the DOM with `--dump-dom`).
-async fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
+pub(crate) async fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",

@@ -7,5 +7,6 @@ mod audit;
 mod backends;
 mod cli;
 mod dashboard;
+mod dashboard_pages;
 mod missions_crash;
 mod modules;
