@@ -43,7 +43,7 @@ impl Dash {
     pub(crate) async fn publish(&self, task_id: &str, flow: &str) -> String {
         self.publish_json(json!({"type": "task.created", "correlation_id": flow,
             "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}}))
-        .await
+            .await
     }
 
     /// Publishes an event given as the body of `POST /api/events`; returns its id.
