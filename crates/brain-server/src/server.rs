@@ -46,6 +46,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<crate::api::metrics::ApiMetrics>,
     /// The verifiable audit log (proofs, checkpoints, browsing).
     pub(crate) audit: eventstream_system::audit::AuditLog,
+    /// Held while `POST /api/audit/verify` runs: runs share the trusted-state file.
+    pub(crate) verify_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The router with every route.

@@ -111,6 +111,7 @@ impl Application {
             index: api.index,
             metrics: api.metrics,
             audit,
+            verify_lock: Arc::default(),
         };
         let maintenance =
             eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());

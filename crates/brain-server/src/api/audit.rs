@@ -1,10 +1,12 @@
 //! The audit log over HTTP: `GET /api/audit/checkpoint` (text/plain signed note; `?tenant=`),
 //! `GET /api/audit/key` (the C2SP verifier key), `GET /api/audit/proof/inclusion?event_id=&tree_size=&tenant=`,
 //! `GET /api/audit/proof/consistency?from=&to=&tenant=`, `GET /api/audit` (browse: `type`, `tenant`,
-//! `since`, `until`, `limit`, `cursor`).
+//! `since`, `until`, `limit`, `cursor`), and `POST /api/audit/verify` (admin: run the verification
+//! `brain audit verify` runs and answer its report).
 //!
 //! Non-admin keys only ever see their own tenant's tree: the tenant is forced to the key's, in the query.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -115,13 +117,11 @@ pub(super) struct ListQuery {
     cursor: Option<String>,
 }
 
+/// `since` / `until`: RFC 3339, a date, epoch seconds or an age such as `15m` ([`crate::time_arg::parse_since`]).
 fn instant(field: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-    v.map(|s| {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|_| invalid_query(field, format!("{field} must be an RFC 3339 timestamp")))
-    })
-    .transpose()
+    v.filter(|s| !s.trim().is_empty())
+        .map(|s| crate::time_arg::parse_since(s, chrono::Utc::now()).map_err(|e| invalid_query(field, format!("{field}: {e}"))))
+        .transpose()
 }
 
 /// `GET /api/audit`: browse the log (tenant-filtered in the query).
@@ -145,4 +145,39 @@ pub(super) async fn list(State(state): State<AppState>, p: Principal, Query(q): 
     let rows = state.audit.list(&filter, cursor, limit as u32).await.map_err(|e| audit_error(&e))?;
     let next = if rows.len() as u64 == limit { rows.last().map(|r| r.index.to_string()) } else { None };
     Ok(axum::Json(json!({ "entries": rows, "next_cursor": next })))
+}
+
+/// The optional body of `POST /api/audit/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyRequest {
+    /// Rehash every row from the first one (default: incremental from the last trusted checkpoint).
+    #[serde(default)]
+    full: bool,
+}
+
+/// `POST /api/audit/verify` (admin): runs the verification of `brain audit verify` on the server's store
+/// and answers its report with `intact` on top. Not intact is still `200`: the check ran and found a bad
+/// row (`finding`). Runs are serialised: they share the trusted-state file in the data dir.
+pub(super) async fn verify(State(state): State<AppState>, p: Principal, body: Bytes) -> Result<axum::Json<Value>, ApiError> {
+    p.require_admin()?;
+    let req = if body.iter().all(u8::is_ascii_whitespace) {
+        VerifyRequest::default()
+    } else {
+        let mut de = serde_json::Deserializer::from_slice(&body);
+        serde::Deserialize::deserialize(&mut de).and_then(|r| de.end().map(|()| r)).map_err(|e| {
+            if e.is_data() {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("invalid body: {e}")).with_field("full")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"))
+            }
+        })?
+    };
+    let _running = state.verify_lock.lock().await;
+    let report = state.audit.verify(req.full).await.map_err(|e| audit_error(&e))?;
+    let mut body = serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?;
+    if let Value::Object(m) = &mut body {
+        m.insert("intact".into(), Value::Bool(report.finding.is_none()));
+    }
+    Ok(axum::Json(body))
 }

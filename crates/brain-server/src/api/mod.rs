@@ -65,6 +65,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/audit/key", get(audit::key))
         .route("/api/audit/proof/inclusion", get(audit::inclusion))
         .route("/api/audit/proof/consistency", get(audit::consistency))
+        .route("/api/audit/verify", post(audit::verify))
         .route_layer(middleware::from_fn_with_state(state, auth::require_key));
     Router::new().route("/metrics", get(metrics::render)).merge(api)
 }

@@ -1,9 +1,15 @@
-// BRAiN EventStream dashboard. Vanilla JS, no dependencies.
+// BRAiN EventStream dashboard: the Overview, Events and Catalog pages, the live tail, the key and the
+// hash router. Vanilla JS, no dependencies; loaded last (core.js, proof.js, charts.js, audit.js and
+// analytics.js come first).
 //
 // The page calls the JSON API with the key the user gave (Authorization: Bearer). The live tail uses
 // EventSource, which cannot send headers, so it passes the key as ?access_token= (accepted on
 // /api/events/stream only). Every value that comes from the API is rendered as text (text nodes,
 // textContent), never parsed as HTML.
+//
+// Routing: the fragment is `#<page>[/<options>]`, options as URL parameters (`#audit/event=ID`); the
+// legacy form `#key=K&live=off&event=ID` (no page) still works. `key=` is stored and removed from the
+// address bar; `live=off` skips the live tail.
 "use strict";
 
 (function () {
@@ -11,8 +17,9 @@
   const REFRESH_MS = 3000;
   const RATE_WINDOW_MS = 60000;
 
+  const PAGES = ["overview", "events", "audit", "analytics", "catalog"];
+
   const state = {
-    key: null,
     source: null, // the EventSource
     listened: new Set(), // event types the EventSource has a listener for
     arrivals: [], // [{at: ms, type}] in the rate window
@@ -23,123 +30,69 @@
     catalog: [],
     timer: null,
     live: true, // false with #live=off: no EventSource (headless snapshots wait for open requests)
-    openEvent: null, // an event id from #event=ID, shown once the page has loaded
+    page: null, // the page shown
+    started: false, // the first loads are done
   };
 
-  // ---- DOM helpers: build elements from text only ----
+  const D = window.BrainDash;
+  const { $, el, replaceRows, num, shortId, formatTime, formatAge, notice, ApiError, api, query } = D;
 
-  function $(id) {
-    return document.getElementById(id);
-  }
+  // ---- the fragment: page, options, key ----
 
-  /** Creates an element; string/number children become text nodes. */
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "onclick") node.addEventListener("click", v);
-      else if (k === "title") node.title = String(v);
-      else if (k === "colspan") node.colSpan = v;
-      else node.setAttribute(k, String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === undefined || c === null) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
-
-  function replaceRows(tbody, rows, emptyText, columns) {
-    if (rows.length === 0) {
-      rows = [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))];
-    }
-    tbody.replaceChildren(...rows);
-  }
-
-  function num(v) {
-    return v === undefined || v === null ? "–" : Number(v).toLocaleString("en-US");
-  }
-
-  function shortId(id) {
-    return typeof id === "string" && id.length > 13 ? id.slice(0, 8) + "…" + id.slice(-4) : id || "";
-  }
-
-  function formatTime(ts) {
-    const d = new Date(ts);
-    if (isNaN(d.getTime())) return String(ts || "");
-    const pad = (n) => String(n).padStart(2, "0");
-    const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-    const today = new Date();
-    if (d.toDateString() === today.toDateString()) return time;
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
-  }
-
-  function formatAge(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
-    if (seconds < 1) return "0 s";
-    if (seconds < 120) return `${Math.round(seconds)} s`;
-    if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-    return `${Math.round(seconds / 3600)} h`;
-  }
-
-  function notice(text) {
-    const n = $("notice");
-    n.textContent = text || "";
-    n.hidden = !text;
-  }
-
-  // ---- the API ----
-
-  class ApiError extends Error {
-    constructor(status, body) {
-      super((body && body.message) || `HTTP ${status}`);
-      this.status = status;
-    }
-  }
-
-  async function api(path, options) {
-    const opts = Object.assign({ method: "GET" }, options || {});
-    opts.headers = Object.assign({ Authorization: `Bearer ${state.key}`, Accept: "application/json" }, opts.headers || {});
-    const resp = await fetch(path, opts);
-    const text = await resp.text();
-    let body = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch (_) {
-      body = { message: text };
-    }
-    if (resp.status === 401) {
-      state.key = null;
-      askForKey("The API key was refused. Enter a valid key.");
-    }
-    if (!resp.ok) throw new ApiError(resp.status, body && body.error ? body.error : body);
-    return body;
-  }
-
-  function query(params) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) {
-      if (v !== undefined && v !== null && String(v).trim() !== "") q.set(k, String(v).trim());
-    }
-    const s = q.toString();
-    return s ? `?${s}` : "";
-  }
-
-  // ---- the key ----
-
-  /** Reads `#key=KEY` (and `live=off`) from the URL fragment, which the browser never sends. */
-  function keyFromFragment() {
+  /** Splits the fragment into the page and its options (URL parameters). */
+  function parseHash() {
     const hash = window.location.hash.replace(/^#/, "");
-    const params = new URLSearchParams(hash);
+    const slash = hash.indexOf("/");
+    let page = "";
+    let rest = "";
+    if (slash >= 0) {
+      page = hash.slice(0, slash);
+      rest = hash.slice(slash + 1);
+    } else if (hash.includes("=")) {
+      rest = hash;
+    } else {
+      page = hash;
+    }
+    const params = new URLSearchParams(rest);
+    if (!PAGES.includes(page)) page = params.get("event") ? "events" : "overview";
+    return { page, params };
+  }
+
+  /** Reads `key=KEY` (and `live=off`) from the URL fragment, which the browser never sends. */
+  function keyFromFragment() {
+    const { page, params } = parseHash();
     if (params.get("live") === "off") state.live = false;
-    state.openEvent = params.get("event");
     const key = params.get("key");
     if (key) {
-      // Keep the key out of the address bar and history.
-      history.replaceState(null, "", window.location.pathname + window.location.search);
+      // Keep the key out of the address bar and history; keep the page and its other options.
+      params.delete("key");
+      const rest = params.toString();
+      history.replaceState(null, "", window.location.pathname + window.location.search + `#${page}${rest ? "/" + rest : ""}`);
     }
     return key;
+  }
+
+  /** Shows the page the fragment names and hands it its options. */
+  async function route() {
+    const { page, params } = parseHash();
+    state.page = page;
+    for (const section of document.querySelectorAll("[data-page]")) section.hidden = section.dataset.page !== page;
+    for (const a of document.querySelectorAll(".top nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${page}`);
+    if (!state.started || !D.key) return;
+    if (page === "events" && params.get("event")) openEvent(params.get("event"));
+    const p = D.pages[page];
+    if (p) {
+      try {
+        await p.show(params);
+      } catch (e) {
+        notice(`Cannot show the ${page} page: ${e.message}`);
+      }
+    }
+  }
+
+  function openEvent(id) {
+    if (id === state.selected) return;
+    api(`/api/events/${encodeURIComponent(id)}`).then(showEvent, (e) => notice(`Cannot open event ${id}: ${e.message}`));
   }
 
   function askForKey(message) {
@@ -153,7 +106,7 @@
   }
 
   function saveKey(key) {
-    state.key = key;
+    D.key = key;
     try {
       localStorage.setItem(KEY_STORAGE, key);
     } catch (_) {
@@ -306,7 +259,7 @@
     stopLive();
     // SSE messages are named after the event type; EventSource only delivers named events to listeners
     // of that name, so the page listens for every type it knows (catalog, counters, seen events).
-    const source = new EventSource(`/api/events/stream?access_token=${encodeURIComponent(state.key)}`);
+    const source = new EventSource(`/api/events/stream?access_token=${encodeURIComponent(D.key)}`);
     state.source = source;
     state.listened = new Set();
     source.addEventListener("message", onLiveEvent);
@@ -483,20 +436,24 @@
     renderRates();
   }
 
+  /** Every few seconds: the overview (its gauges also feed the header) and the page shown. */
+  function tick() {
+    refresh();
+    const p = D.pages[state.page];
+    if (p && p.refresh) p.refresh();
+  }
+
   async function start() {
     $("key-form").hidden = true;
     document.querySelector("main").hidden = false;
     notice("");
     await Promise.allSettled([loadCatalog(), refresh(), seedRates(), loadEvents(false)]);
-    if (!state.key) return; // a 401 asked for a new key
-    if (state.openEvent) {
-      const id = state.openEvent;
-      state.openEvent = null;
-      api(`/api/events/${encodeURIComponent(id)}`).then(showEvent, (e) => notice(`Cannot open event ${id}: ${e.message}`));
-    }
+    if (!D.key) return; // a 401 asked for a new key
+    state.started = true;
+    await route();
     if (state.live) startLive();
     if (state.timer) clearInterval(state.timer);
-    state.timer = setInterval(refresh, REFRESH_MS);
+    state.timer = setInterval(tick, REFRESH_MS);
   }
 
   function init() {
@@ -515,17 +472,20 @@
     });
     $("events-more").addEventListener("click", () => loadEvents(true));
     $("catalog-filter").addEventListener("input", renderCatalog);
+    window.addEventListener("hashchange", route);
+    D.onUnauthorized = askForKey;
 
     const fromFragment = keyFromFragment();
     if (fromFragment) saveKey(fromFragment);
     else {
       try {
-        state.key = localStorage.getItem(KEY_STORAGE);
+        D.key = localStorage.getItem(KEY_STORAGE);
       } catch (_) {
-        state.key = null;
+        D.key = null;
       }
     }
-    if (state.key) start();
+    route();
+    if (D.key) start();
     else askForKey("");
   }
 

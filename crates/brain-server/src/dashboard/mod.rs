@@ -1,24 +1,29 @@
 //! The web dashboard at `/` and the gauges it shows, `GET /api/stats`.
 //!
-//! The page is one static document (HTML, CSS and vanilla JS, embedded in the binary with
-//! `include_str!`: no build step, no CDN). Serving it needs no key: it holds no data. The page asks for an
+//! The page is one static document (HTML, CSS and vanilla JS split into a few scripts, embedded in the
+//! binary with `include_str!`: no build step, no CDN) with pages chosen by the URL fragment: Overview,
+//! Events, Audit (browse the audit log, the latest checkpoint and verifier key, an event's inclusion proof
+//! checked in the browser with WebCrypto, `POST /api/audit/verify`), Analytics (SVG charts of the
+//! analytics module's rates and outcomes) and Catalog. Serving it needs no key: it holds no data. The page asks for an
 //! API key once (kept in the browser's `localStorage`, or taken from the URL fragment `#key=KEY`, which
 //! never reaches the server) and then calls the JSON API with `Authorization: Bearer KEY`, like any
 //! client; it sees what that key may see. The live tail uses `EventSource`, which cannot send headers, so
 //! `GET /api/events/stream` also accepts `?access_token=KEY` (see [`crate::api::auth`]).
 //!
-//! Fragment options (for links and headless snapshots): `#key=KEY` stores the key and removes it from the
-//! address bar; `event=ID` opens that event; `live=off` skips the live tail (an open `EventSource` keeps
-//! headless Chromium's virtual time from advancing).
+//! Fragment (for links and headless snapshots): `#<page>[/<options>]` with options as URL parameters;
+//! `key=KEY` stores the key and removes it from the address bar; `live=off` skips the live tail (an open
+//! `EventSource` keeps headless Chromium's virtual time from advancing); `#events/event=ID` opens that
+//! event (also the legacy `#key=KEY&event=ID`); `#audit/event=ID` checks that event's inclusion and
+//! `verify=1|full` runs a verification; `#analytics/window=1m|1h|24h` picks the window.
 //!
 //! The page renders every piece of event data with `textContent` / text nodes, never as HTML.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::middleware;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use brain_http::Principal;
 use serde_json::{Value, json};
@@ -27,10 +32,18 @@ use crate::server::AppState;
 
 /// The page.
 const INDEX_HTML: &str = include_str!("index.html");
-/// Its script.
-const APP_JS: &str = include_str!("app.js");
-/// Its style sheet.
-const STYLE_CSS: &str = include_str!("style.css");
+/// The page's scripts and style sheet, served under `/dashboard/<name>`: `(name, content type, body)`.
+/// `index.html` loads the scripts in this order (`core.js` first, `app.js`, which starts the page, last).
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("core.js", JS, include_str!("core.js")),
+    ("proof.js", JS, include_str!("proof.js")),
+    ("charts.js", JS, include_str!("charts.js")),
+    ("audit.js", JS, include_str!("audit.js")),
+    ("analytics.js", JS, include_str!("analytics.js")),
+    ("app.js", JS, include_str!("app.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("style.css")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// Everything the page loads comes from this server; no inline script, no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
@@ -40,7 +53,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let api =
         Router::new().route("/api/stats", get(stats)).route_layer(middleware::from_fn_with_state(state, crate::api::auth::require_key));
-    Router::new().route("/", get(index)).route("/dashboard/app.js", get(app_js)).route("/dashboard/style.css", get(style_css)).merge(api)
+    Router::new().route("/", get(index)).route("/dashboard/{name}", get(dashboard_asset)).merge(api)
 }
 
 /// Serves an embedded asset with its content type; `no-cache` so a new binary's page is picked up.
@@ -52,12 +65,12 @@ async fn index() -> impl IntoResponse {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
-async fn app_js() -> impl IntoResponse {
-    asset("text/javascript; charset=utf-8", APP_JS)
-}
-
-async fn style_css() -> impl IntoResponse {
-    asset("text/css; charset=utf-8", STYLE_CSS)
+/// `GET /dashboard/<name>`: one of [`ASSETS`], else 404.
+async fn dashboard_asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => asset(content_type, body).into_response(),
+        None => brain_http::ApiError::not_found("no such dashboard asset").into_response(),
+    }
 }
 
 /// `GET /api/stats`: the dashboard's gauges as JSON (the numbers of `/metrics`, without parsing text).

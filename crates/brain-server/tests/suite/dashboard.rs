@@ -12,22 +12,23 @@ use serde_json::{Value, json};
 use crate::suite::helpers::TestApp;
 
 /// Where the Chromium test looks for the browser (Debian's `chromium` package).
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Dash {
-    server: TestApp,
-    client: Client,
-    admin: String,
+/// An in-process server with its admin key, for the dashboard tests.
+pub(crate) struct Dash {
+    pub(crate) server: TestApp,
+    pub(crate) client: Client,
+    pub(crate) admin: String,
 }
 
 impl Dash {
-    async fn start() -> Dash {
+    pub(crate) async fn start() -> Dash {
         let server = TestApp::start().await;
         let admin = server.admin.clone();
         Dash { server, client: Client::new(), admin }
     }
 
-    async fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
         let mut r = self.client.get(self.server.url(path));
         if let Some(k) = key {
             r = r.bearer_auth(k);
@@ -37,9 +38,14 @@ impl Dash {
     }
 
     /// Publishes a `task.created` in correlation `flow`; returns its id.
-    async fn publish(&self, task_id: &str, flow: &str) -> String {
-        let body = json!({"type": "task.created", "correlation_id": flow,
-            "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}});
+    pub(crate) async fn publish(&self, task_id: &str, flow: &str) -> String {
+        self.publish_json(json!({"type": "task.created", "correlation_id": flow,
+            "payload": {"task_id": task_id, "mission_type": "agent.chat", "priority": "NORMAL"}}))
+            .await
+    }
+
+    /// Publishes an event given as the body of `POST /api/events`; returns its id.
+    pub(crate) async fn publish_json(&self, body: Value) -> String {
         let resp = self.client.post(self.server.url("/api/events")).bearer_auth(&self.admin).json(&body).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 201);
         let v: Value = resp.json().await.unwrap();
@@ -115,7 +121,7 @@ async fn access_token_authenticates_the_sse_stream_only() {
 }
 
 /// Runs headless Chromium on `url` and returns what it printed (the DOM with `--dump-dom`).
-async fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
+pub(crate) async fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",

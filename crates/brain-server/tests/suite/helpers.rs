@@ -23,6 +23,7 @@ pub(crate) struct TestApp {
     /// The event log the application runs on.
     pub(crate) log: Arc<dyn EventLog>,
     keys: KeyStore,
+    store: eventstream_sql::StateStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     dir: tempfile::TempDir,
@@ -59,17 +60,22 @@ impl TestApp {
         let app = Application::build(settings, backends, subscriptions).await.expect("build the application");
         let admin = app.new_admin_key().expect("a first start creates an admin key").to_owned();
         let base = format!("http://{}", app.local_addr().expect("bound address"));
-        let keys = KeyStore::open(store).await.expect("key store");
+        let keys = KeyStore::open(store.clone()).await.expect("key store");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { base, admin, client: Client::new(), log, keys, stop: Some(stop), task: Some(task), dir }
+        Self { base, admin, client: Client::new(), log, keys, store, stop: Some(stop), task: Some(task), dir }
     }
 
     /// The temp dir of this application (its data dir is `brain-data` inside).
     pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The application's state store (its SQLite file is `state.db` in [`TestApp::dir`]).
+    pub(crate) fn store(&self) -> &eventstream_sql::StateStore {
+        &self.store
     }
 
     /// The URL of `path`.

@@ -3,6 +3,8 @@
 pub(crate) mod helpers;
 
 mod api;
+mod audit_verify;
 mod dashboard;
+mod dashboard_pages;
 mod modules;
 mod routes;
