@@ -23,7 +23,3 @@ pub use error::CreditsError;
 pub use model::{Account, LedgerEntry};
 pub use service::CreditsService;
 
-/// The credits module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

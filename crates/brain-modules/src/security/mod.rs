@@ -26,7 +26,3 @@ pub use config::{Rule, RuleConfig, RuleSettings, SecurityConfig, SecurityConfigE
 pub use model::{Alert, RuleView, WATCHED_TYPES};
 pub use service::{AlertFilter, SecurityService};
 
-/// The security monitoring tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

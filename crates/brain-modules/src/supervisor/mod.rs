@@ -14,7 +14,3 @@ mod service;
 pub(crate) use api::router;
 pub use service::{AgentView, SupervisorService, SupervisorStatus};
 
-/// The supervisor's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

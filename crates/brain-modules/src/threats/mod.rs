@@ -25,7 +25,3 @@ pub use error::ThreatError;
 pub use model::{Threat, ThreatStats};
 pub use service::ThreatService;
 
-/// The threats module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -15,14 +15,6 @@ use super::model::{SEVERITIES, STATUSES, Threat, ThreatCreate, ThreatStats, pars
 use crate::sql::db;
 use crate::web::Origin;
 
-/// The tables of the threats module (times are epoch seconds with fractions, as the events carry them).
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS threats (tenant TEXT NOT NULL, id TEXT NOT NULL, threat_type TEXT NOT NULL, \
-     source TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL, description TEXT, metadata TEXT NOT NULL, \
-     created_at DOUBLE PRECISION NOT NULL, last_seen_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, id))",
-    "CREATE INDEX IF NOT EXISTS threats_by_last_seen ON threats (tenant, last_seen_at)",
-];
-
 const COLUMNS: &str = "id, threat_type, source, severity, status, description, metadata, created_at, last_seen_at";
 
 /// How often a status change re-reads a threat that another request changed first.
