@@ -19,10 +19,8 @@ pub const MIGRATIONS_TABLE: &str = "brain_modules_migrations";
 /// Version 1 is every table as the crate created it before it had migrations, written with
 /// `IF NOT EXISTS` so that such a database adopts it unchanged; version 2 adds the mission lease columns,
 /// which that crate added outside migrations too (`ADD COLUMN IF NOT EXISTS`).
-pub(crate) const MIGRATIONS: MigrationSet = &[
-    (1, "module tables", V1_MODULE_TABLES, V1_MODULE_TABLES),
-    (2, "mission leases", V2_MISSION_LEASES, V2_MISSION_LEASES),
-];
+pub(crate) const MIGRATIONS: MigrationSet =
+    &[(1, "module tables", V1_MODULE_TABLES, V1_MODULE_TABLES), (2, "mission leases", V2_MISSION_LEASES, V2_MISSION_LEASES)];
 const V1_MODULE_TABLES: &str = include_str!("../migrations/0001_module_tables.sql");
 const V2_MISSION_LEASES: &str = include_str!("../migrations/0002_mission_leases.sql");
 

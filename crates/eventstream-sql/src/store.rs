@@ -302,15 +302,11 @@ impl StateStore {
                 // schema the earlier migrations left. Every run sees the whole set (sqlx refuses a database
                 // holding versions it does not know) and stops at its target.
                 for (i, &(version, _, sql, _)) in set.iter().enumerate() {
-                    let mut migrations: Vec<Migration> =
-                        set.iter().map(|&(v, d, sqlite, _)| migration(v, d, sqlite)).collect();
+                    let mut migrations: Vec<Migration> = set.iter().map(|&(v, d, sqlite, _)| migration(v, d, sqlite)).collect();
                     if let Some(resolved) = resolve_add_columns(&mut *tx, sql).await? {
                         migrations[i].sql = AssertSqlSafe(resolved).into_sql_str();
                     }
-                    migrator(table, migrations)
-                        .run_direct(Some(version), &mut *tx, false)
-                        .await
-                        .map_err(StoreError::Migrate)?;
+                    migrator(table, migrations).run_direct(Some(version), &mut *tx, false).await.map_err(StoreError::Migrate)?;
                 }
                 tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
             }
@@ -462,8 +458,7 @@ async fn resolve_add_columns(conn: &mut AnyConnection, sql: &str) -> Result<Opti
         out.push_str(&sql[rest..start]);
         rest = end;
         let words: Vec<&str> = statement.split_whitespace().collect();
-        let is_add_if_missing = words.len() > 9
-            && words[3..8].iter().zip(ADD_COLUMN_IF_NOT_EXISTS).all(|(w, k)| w.eq_ignore_ascii_case(k));
+        let is_add_if_missing = words.len() > 9 && words[3..8].iter().zip(ADD_COLUMN_IF_NOT_EXISTS).all(|(w, k)| w.eq_ignore_ascii_case(k));
         if !is_add_if_missing {
             out.push_str(&sql[start..end]);
             continue;
@@ -506,9 +501,7 @@ async fn switch_to_wal(url: &str) -> Result<(), StoreError> {
     loop {
         match sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut conn).await {
             Ok(_) => break,
-            Err(sqlx::Error::Database(e))
-                if sqlite_busy(e.code().as_deref()) && tokio::time::Instant::now() < deadline =>
-            {
+            Err(sqlx::Error::Database(e)) if sqlite_busy(e.code().as_deref()) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
             }

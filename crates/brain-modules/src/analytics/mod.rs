@@ -27,4 +27,3 @@ mod service;
 pub(crate) use api::router;
 pub use model::{ModuleStats, ModulesReport, Rate, Rates, Window};
 pub use service::AnalyticsService;
-

@@ -22,4 +22,3 @@ pub(crate) use api::router;
 pub use error::CreditsError;
 pub use model::{Account, LedgerEntry};
 pub use service::CreditsService;
-

@@ -12,4 +12,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{DnaError, DnaService, Snapshot};
-

@@ -11,4 +11,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{HardwareService, Pose, RobotState};
-

@@ -17,4 +17,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{ImmuneError, ImmuneRecord, ImmuneService, ImmuneSummary};
-

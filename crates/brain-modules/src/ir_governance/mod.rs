@@ -45,4 +45,3 @@ mod ws;
 pub(crate) use api::router;
 pub use error::IrGovernanceError;
 pub use service::{IrGovernanceService, Notification};
-

@@ -15,4 +15,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{AggregationResult, JOB_ID, MetricsError, MetricsService};
-

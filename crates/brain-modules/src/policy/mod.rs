@@ -35,4 +35,3 @@ pub(crate) use api::router;
 pub use error::PolicyError;
 pub use model::{EvaluationContext, EvaluationResult, Policy};
 pub use service::{DEFAULT_POLICY_IDS, PolicyService, PolicyStats};
-

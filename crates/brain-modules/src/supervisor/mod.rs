@@ -13,4 +13,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{AgentView, SupervisorService, SupervisorStatus};
-

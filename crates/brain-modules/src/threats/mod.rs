@@ -24,4 +24,3 @@ pub(crate) use api::router;
 pub use error::ThreatError;
 pub use model::{Threat, ThreatStats};
 pub use service::ThreatService;
-
