@@ -303,7 +303,7 @@ impl StateStore {
                 // holding versions it does not know) and stops at its target.
                 for (i, &(version, _, sql, _)) in set.iter().enumerate() {
                     let mut migrations: Vec<Migration> = set.iter().map(|&(v, d, sqlite, _)| migration(v, d, sqlite)).collect();
-                    if let Some(resolved) = resolve_add_columns(&mut *tx, sql).await? {
+                    if let Some(resolved) = resolve_add_columns(&mut tx, sql).await? {
                         migrations[i].sql = AssertSqlSafe(resolved).into_sql_str();
                     }
                     migrator(table, migrations).run_direct(Some(version), &mut *tx, false).await.map_err(StoreError::Migrate)?;
