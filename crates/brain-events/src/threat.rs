@@ -41,6 +41,78 @@ pub enum ThreatStatus {
     Escalated,
 }
 
+impl ThreatSeverity {
+    /// Every severity, lowest first.
+    pub const ALL: [ThreatSeverity; 4] = [ThreatSeverity::Low, ThreatSeverity::Medium, ThreatSeverity::High, ThreatSeverity::Critical];
+
+    /// The wire and column spelling (`LOW`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ThreatSeverity::Low => "LOW",
+            ThreatSeverity::Medium => "MEDIUM",
+            ThreatSeverity::High => "HIGH",
+            ThreatSeverity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl std::fmt::Display for ThreatSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no threat severity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown threat severity {0:?}: use LOW, MEDIUM, HIGH or CRITICAL")]
+pub struct UnknownThreatSeverity(pub String);
+
+impl std::str::FromStr for ThreatSeverity {
+    type Err = UnknownThreatSeverity;
+
+    /// The exact wire spelling (`HIGH`, not `high`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| UnknownThreatSeverity(s.to_owned()))
+    }
+}
+
+impl ThreatStatus {
+    /// Every status, in the order a threat usually moves through them.
+    pub const ALL: [ThreatStatus; 5] =
+        [ThreatStatus::Open, ThreatStatus::Investigating, ThreatStatus::Mitigated, ThreatStatus::Ignored, ThreatStatus::Escalated];
+
+    /// The wire and column spelling (`OPEN`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ThreatStatus::Open => "OPEN",
+            ThreatStatus::Investigating => "INVESTIGATING",
+            ThreatStatus::Mitigated => "MITIGATED",
+            ThreatStatus::Ignored => "IGNORED",
+            ThreatStatus::Escalated => "ESCALATED",
+        }
+    }
+}
+
+impl std::fmt::Display for ThreatStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no threat status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown threat status {0:?}: use OPEN, INVESTIGATING, MITIGATED, IGNORED or ESCALATED")]
+pub struct UnknownThreatStatus(pub String);
+
+impl std::str::FromStr for ThreatStatus {
+    type Err = UnknownThreatStatus;
+
+    /// The exact wire spelling (`OPEN`, not `open`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| UnknownThreatStatus(s.to_owned()))
+    }
+}
+
 /// The identity of a threat, shared by every `threat.*` payload.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ThreatInfo {
@@ -151,3 +223,22 @@ event_payload!(ThreatMitigated {
     consumers: [SECURITY_MONITORING],
     description: "A threat was mitigated.",
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_and_statuses_spell_as_on_the_wire_and_parse_back() {
+        for s in ThreatSeverity::ALL {
+            assert_eq!(serde_json::to_value(s).ok(), Some(Value::String(s.to_string())));
+            assert_eq!(s.to_string().parse::<ThreatSeverity>(), Ok(s));
+        }
+        for s in ThreatStatus::ALL {
+            assert_eq!(serde_json::to_value(s).ok(), Some(Value::String(s.to_string())));
+            assert_eq!(s.to_string().parse::<ThreatStatus>(), Ok(s));
+        }
+        assert_eq!("open".parse::<ThreatStatus>(), Err(UnknownThreatStatus("open".into())));
+        assert!("SEVERE".parse::<ThreatSeverity>().is_err());
+    }
+}

@@ -2,8 +2,9 @@
 //! ir_governance, policy, threats, immune, analytics and security monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
-//! [`EventStream`] handle by construction, owns its tables in the state store (created by
-//! [`Modules::init`], SQL valid on SQLite and PostgreSQL), writes each state change and its events in one
+//! [`EventStream`] handle by construction, owns its tables in the state store (created and upgraded by the
+//! crate's versioned migrations in `migrations/`, applied by [`Modules::init`] through the state store's
+//! runner; see [`migrate`]), writes each state change and its events in one
 //! transaction (the transactional outbox), and never calls another module: the supervisor's mission
 //! statistics are a projection of `mission.*`/`task.*` events, credits charges a mission's declared cost
 //! on its `mission.completed`, and metrics aggregates mission events read from the log.
@@ -25,7 +26,7 @@ use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
 use eventstream::maintenance::spawn_every;
-use eventstream::store::StoreError;
+use eventstream::store::{StateStore, StoreError};
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
 use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
 use tokio::task::JoinHandle;
@@ -113,18 +114,25 @@ impl Default for ModulesConfig {
     }
 }
 
+pub use sql::MIGRATIONS_TABLE;
+
+/// Applies the modules' versioned migrations (every module's tables) that `store` has not seen yet,
+/// through the state store's one migration runner. [`Modules::init`] calls it; running it again is a
+/// no-op, and several replicas may run it at once.
+///
+/// # Errors
+/// [`StoreError::Migrate`] when a migration fails or an applied one was changed,
+/// [`StoreError::Unavailable`] when the database cannot be reached or locked.
+pub async fn migrate(store: &StateStore) -> Result<(), StoreError> {
+    store.migrate_set(MIGRATIONS_TABLE, sql::MIGRATIONS).await
+}
+
 /// Why the modules could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
-    /// Creating the modules' tables failed.
-    #[error("creating the tables of module `{module}` failed")]
-    Tables {
-        /// The module.
-        module: &'static str,
-        /// The store's error.
-        #[source]
-        source: StoreError,
-    },
+    /// Applying the modules' migrations failed.
+    #[error("applying the modules' migrations failed")]
+    Migrate(#[source] StoreError),
     /// A subscriber name or type pattern is invalid (a bug caught at start).
     #[error("invalid subscription identifier")]
     Subscription(#[source] InvalidId),
@@ -159,12 +167,12 @@ impl std::fmt::Debug for Modules {
 }
 
 impl Modules {
-    /// Creates the modules' tables in `events.store()` and builds the services, with the simulating
+    /// Applies the modules' migrations to `events.store()` ([`migrate`]) and builds the services, with the simulating
     /// executor of `config`. `log` is the event log the metrics aggregation reads; `catalog` is the
     /// process's one event catalog (the server shares it with its API state).
     ///
     /// # Errors
-    /// [`ModuleError::Tables`] when a table cannot be created.
+    /// [`ModuleError::Migrate`] when the migrations cannot be applied.
     pub async fn init(
         events: EventStream,
         log: Arc<dyn EventLog>,
@@ -186,26 +194,7 @@ impl Modules {
         config: ModulesConfig,
         executor: Arc<dyn MissionExecutor>,
     ) -> Result<Modules, ModuleError> {
-        let store = events.store().clone();
-        let tables: [(&'static str, &[&'static str]); 13] = [
-            ("missions", missions::rows::DDL),
-            ("supervisor", supervisor::service_ddl()),
-            ("credits", credits::service_ddl()),
-            ("hardware", hardware::service_ddl()),
-            ("ir_governance", ir_governance::service_ddl()),
-            ("telemetry", telemetry::service_ddl()),
-            ("metrics", metrics::service_ddl()),
-            ("dna", dna::service_ddl()),
-            ("analytics", analytics::service_ddl()),
-            ("security", security::service_ddl()),
-            ("policy", policy::service_ddl()),
-            ("threats", threats::service_ddl()),
-            ("immune", immune::service_ddl()),
-        ];
-        for (module, ddl) in tables {
-            sql::create_tables(&store, ddl).await.map_err(|source| ModuleError::Tables { module, source })?;
-        }
-        missions::rows::add_lease_columns(&store).await.map_err(|source| ModuleError::Tables { module: "missions", source })?;
+        migrate(events.store()).await.map_err(ModuleError::Migrate)?;
         Ok(Modules {
             missions: Arc::new(
                 MissionService::new(events.clone(), config.default_max_retries)

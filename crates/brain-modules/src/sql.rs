@@ -1,24 +1,28 @@
-//! SQL shared by the modules' tables: DDL at start, named counters, and recognising constraint
-//! violations. Every statement is written once with `$1` placeholders and runs on SQLite and PostgreSQL.
+//! SQL shared by the modules' tables: the crate's migration set, named counters, and recognising
+//! constraint violations. Every statement is written once with `$1` placeholders and runs on SQLite and PostgreSQL.
 
 use eventstream::store::sqlx::{self, Row};
-use eventstream::store::{StateStore, StoreError, Tx};
+use eventstream::store::{MigrationSet, StoreError, Tx};
 
-/// The counters table: named sequences (queue order, snapshot ids) shared by the modules.
-const COUNTERS_DDL: &str = "CREATE TABLE IF NOT EXISTS module_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)";
+/// The table recording which of the crate's migrations ran.
+pub const MIGRATIONS_TABLE: &str = "brain_modules_migrations";
 
-/// Runs `statements` in order (each `CREATE ... IF NOT EXISTS`, so running them again changes nothing),
-/// through [`StateStore::run_ddl`], which tolerates two replicas creating the same tables at once.
+/// The crate's versioned migrations, oldest first: the SQL files in `migrations/`, each the same on SQLite
+/// and PostgreSQL (so one file serves both slots).
 ///
-/// # Errors
-/// The store's error for the first statement that fails.
-pub(crate) async fn create_tables(store: &StateStore, statements: &[&'static str]) -> Result<(), StoreError> {
-    store.run_ddl(COUNTERS_DDL).await?;
-    for ddl in statements {
-        store.run_ddl(ddl).await?;
-    }
-    Ok(())
-}
+/// One set for the whole crate rather than one per module: the modules ship together, in one version of
+/// this crate, and share a table (`module_counters`). The runner records each set in its own table and
+/// takes the one per-database lock for each set, so per-module sets would buy thirteen migration tables
+/// and thirteen lock round trips at every start, and nothing else. A module's new table or column is the
+/// crate's next version here.
+///
+/// Version 1 is every table as the crate created it before it had migrations, written with
+/// `IF NOT EXISTS` so that such a database adopts it unchanged; version 2 adds the mission lease columns,
+/// which that crate added outside migrations too (`ADD COLUMN IF NOT EXISTS`).
+pub(crate) const MIGRATIONS: MigrationSet =
+    &[(1, "module tables", V1_MODULE_TABLES, V1_MODULE_TABLES), (2, "mission leases", V2_MISSION_LEASES, V2_MISSION_LEASES)];
+const V1_MODULE_TABLES: &str = include_str!("../migrations/0001_module_tables.sql");
+const V2_MISSION_LEASES: &str = include_str!("../migrations/0002_mission_leases.sql");
 
 /// The next value of counter `name` (1, 2, ...), taken inside `tx` so it commits with the row using it.
 /// The `UPDATE` locks the counter row on PostgreSQL; SQLite transactions are serialised already.

@@ -21,6 +21,8 @@ mod immune;
 mod ir_governance;
 #[path = "modules/metrics.rs"]
 mod metrics;
+#[path = "modules/migrations.rs"]
+mod migrations;
 #[path = "modules/missions.rs"]
 mod missions;
 #[path = "modules/policy.rs"]

@@ -5,22 +5,26 @@
 
 use eventstream_core::Event;
 
-use crate::{StateStore, StoreError, Tx};
+use crate::{MigrationSet, StateStore, StoreError, Tx};
 
-/// Creates the baseline's tables (`bench_effects`, `bench_dedup`) when missing.
+/// The table recording the baseline's migrations.
+const MIGRATIONS_TABLE: &str = "bench_baseline_migrations";
+
+/// The baseline's tables (the same SQL on both databases).
+const MIGRATIONS: MigrationSet = &[(1, "benchmark baseline tables", TABLES_V1, TABLES_V1)];
+
+const TABLES_V1: &str = "CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT NOT NULL, note TEXT);
+    CREATE TABLE IF NOT EXISTS bench_dedup (subscriber_name TEXT NOT NULL, stream_name TEXT NOT NULL,
+        stream_message_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT, tenant_id TEXT, metadata TEXT,
+        processed_at BIGINT NOT NULL, UNIQUE (subscriber_name, event_id), UNIQUE (subscriber_name, stream_message_id))";
+
+/// Creates the baseline's tables (`bench_effects`, `bench_dedup`) when missing, through the migration
+/// runner like every other table.
 ///
 /// # Errors
-/// The DDL fails.
+/// The migration fails.
 pub async fn create_tables(store: &StateStore) -> Result<(), StoreError> {
-    for ddl in [
-        "CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT NOT NULL, note TEXT)",
-        "CREATE TABLE IF NOT EXISTS bench_dedup (subscriber_name TEXT NOT NULL, stream_name TEXT NOT NULL, \
-         stream_message_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT, tenant_id TEXT, metadata TEXT, \
-         processed_at BIGINT NOT NULL, UNIQUE (subscriber_name, event_id), UNIQUE (subscriber_name, stream_message_id))",
-    ] {
-        store.run_ddl(ddl).await?;
-    }
-    Ok(())
+    store.migrate_set(MIGRATIONS_TABLE, MIGRATIONS).await
 }
 
 /// The handler's effect in the benchmark: one row per event, written in the handler's transaction.

@@ -38,7 +38,7 @@ pub use error::{StoreError, is_transient_sqlx};
 pub use inbox::{DEFAULT_PROCESSED_RETENTION, ForgetScope, ProcessedRecord};
 pub use outbox::{OutboxId, OutboxRow, OutboxStats};
 pub use retry::RetryState;
-pub use store::{MIGRATIONS_TABLE, StateStore, StoreKind, StoreOptions, Tx, sqlite_url};
+pub use store::{MIGRATIONS_TABLE, MigrationSet, StateStore, StoreKind, StoreOptions, Tx, sqlite_url};
 
 /// Re-exported so handler code runs its SQL with the same sqlx version (`sqlx::query`, `AnyConnection`).
 pub use sqlx;

@@ -65,8 +65,12 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
 /// own sqlx migrations in the same database does not mix version numbers with ours.
 pub const MIGRATIONS_TABLE: &str = "eventstream_migrations";
 
-/// The schema versions, oldest first: (version, description, SQLite DDL, PostgreSQL DDL).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+/// A crate's versioned migrations for [`StateStore::migrate_set`]: (version, description, SQLite SQL,
+/// PostgreSQL SQL), oldest first.
+pub type MigrationSet = &'static [(i64, &'static str, &'static str, &'static str)];
+
+/// The state store's schema versions, oldest first.
+const MIGRATIONS: MigrationSet = &[(
     1,
     "state store: processed_events, dead_letters, outbox, retry_state",
     include_str!("../migrations/sqlite/0001_state_store.sql"),
@@ -249,73 +253,63 @@ impl StateStore {
         Ok(Self { pool, kind: StoreKind::Postgres, schema })
     }
 
-    /// Applies the migrations this version knows and the database has not seen. Safe to run
-    /// concurrently from several processes (PostgreSQL takes an advisory lock; SQLite serialises writers).
+    /// Applies the state store's own migrations: one set like any other, through [`StateStore::migrate_set`].
     async fn migrate(&self) -> Result<(), StoreError> {
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|&(version, description, sqlite, postgres)| {
-                let sql = match self.kind {
-                    StoreKind::Sqlite => sqlite,
-                    StoreKind::Postgres => postgres,
-                };
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
-            })
-            .collect();
-        let mut migrator = Migrator::with_migrations(migrations);
-        // `run_direct` on a concrete connection rather than `run(&pool)`: the generic `Acquire` bound of
-        // `run` makes the future not `Send` for every lifetime, so `connect` could not be spawned.
-        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        match self.kind {
-            // PostgreSQL: the migrator holds an advisory lock while it checks and applies.
-            StoreKind::Postgres => {
-                let mut conn = self.acquire().await?;
-                migrator.run_direct(None, &mut *conn, false).await.map_err(StoreError::Migrate)?;
-            }
-            // SQLite has no such lock: hold the write lock (`BEGIN IMMEDIATE`) around the check and the
-            // apply, so two processes opening a fresh file at once do not both create the tables. The
-            // migrator's own transactions become savepoints inside it.
-            StoreKind::Sqlite => {
-                let mut tx =
-                    self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
-                migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
-                tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
-            }
-        }
+        self.migrate_set(MIGRATIONS_TABLE, MIGRATIONS).await?;
         tracing::debug!(kind = %self.kind, schema = ?self.schema, "state store schema is up to date");
         Ok(())
     }
 
-    /// Applies another crate's own versioned migrations through the same runner, recorded in its own
-    /// `table` (so version numbers never mix with the state store's). `set` is (version, description,
-    /// SQLite DDL, PostgreSQL DDL), oldest first. Safe when several processes start at once, like the
-    /// state store's own migrations (PostgreSQL advisory lock; SQLite write lock).
+    /// The one migration runner: applies the migrations of `set` the database has not seen, recording them
+    /// in `table`. Every crate that owns tables keeps its own set and table (the state store's is
+    /// [`MIGRATIONS_TABLE`]), so version numbers never mix. `set` is (version, description, SQLite SQL,
+    /// PostgreSQL SQL), oldest first; each entry may hold several `;`-separated statements and runs in one
+    /// transaction. An applied migration must never change: its checksum is checked on every start.
+    ///
+    /// Safe when several processes start at once: on PostgreSQL the runner holds sqlx's advisory lock
+    /// while it checks and applies; on SQLite it holds the write lock (`BEGIN IMMEDIATE`), and the
+    /// migrations' own transactions become savepoints inside it.
+    ///
+    /// For adopting tables that an earlier version created without migrations, write the first migration
+    /// with `IF NOT EXISTS`, and add columns with `ALTER TABLE <t> ADD COLUMN IF NOT EXISTS <c> <type>`
+    /// (PostgreSQL syntax). SQLite lacks that form, so there the runner checks the column under the lock
+    /// (`pragma_table_info`) right before the migration runs, and drops the statement when the column
+    /// exists or runs it without `IF NOT EXISTS` when it does not. The checksum is always that of the SQL
+    /// as written.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be locked, [`StoreError::Migrate`] when a
     /// migration fails or an applied one was changed.
-    pub async fn migrate_set(
-        &self,
-        table: &'static str,
-        set: &'static [(i64, &'static str, &'static str, &'static str)],
-    ) -> Result<(), StoreError> {
-        let migrations = set
-            .iter()
-            .map(|&(version, description, sqlite, postgres)| {
-                let sql = if self.kind == StoreKind::Sqlite { sqlite } else { postgres };
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
-            })
-            .collect();
-        let mut migrator = Migrator::with_migrations(migrations);
-        migrator.dangerous_set_table_name(table);
-        if self.kind == StoreKind::Postgres {
-            let mut conn = self.acquire().await?;
-            migrator.run_direct(None, &mut *conn, false).await.map_err(StoreError::Migrate)?;
-        } else {
-            let mut tx =
-                self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
-            migrator.run_direct(None, &mut *tx, false).await.map_err(StoreError::Migrate)?;
-            tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
+    pub async fn migrate_set(&self, table: &'static str, set: MigrationSet) -> Result<(), StoreError> {
+        match self.kind {
+            StoreKind::Postgres => {
+                // `run_direct` on a concrete connection rather than `run(&pool)`: the generic `Acquire`
+                // bound of `run` makes the future not `Send` for every lifetime, so `connect` could not be
+                // spawned.
+                let mut conn = self.acquire().await?;
+                let migrator = migrator(table, set.iter().map(|&(v, d, _, postgres)| migration(v, d, postgres)).collect());
+                if let Err(e) = migrator.run_direct(None, &mut *conn, false).await {
+                    // A failed run returns before sqlx releases its session-level advisory lock: close the
+                    // connection instead of handing it back to the pool still holding the lock.
+                    conn.close_on_drop();
+                    return Err(StoreError::Migrate(e));
+                }
+            }
+            StoreKind::Sqlite => {
+                let mut tx =
+                    self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::sqlx("locking the database for migration", e))?;
+                // One version at a time, so that an `ADD COLUMN IF NOT EXISTS` is resolved against the
+                // schema the earlier migrations left. Every run sees the whole set (sqlx refuses a database
+                // holding versions it does not know) and stops at its target.
+                for (i, &(version, _, sql, _)) in set.iter().enumerate() {
+                    let mut migrations: Vec<Migration> = set.iter().map(|&(v, d, sqlite, _)| migration(v, d, sqlite)).collect();
+                    if let Some(resolved) = resolve_add_columns(&mut tx, sql).await? {
+                        migrations[i].sql = AssertSqlSafe(resolved).into_sql_str();
+                    }
+                    migrator(table, migrations).run_direct(Some(version), &mut *tx, false).await.map_err(StoreError::Migrate)?;
+                }
+                tx.commit().await.map_err(|e| StoreError::sqlx("committing the migration", e))?;
+            }
         }
         Ok(())
     }
@@ -371,27 +365,6 @@ impl StateStore {
     /// Closes the pool: waits for checked-out connections to come back and closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Runs idempotent DDL (`CREATE ... IF NOT EXISTS`, `INSERT ... ON CONFLICT DO NOTHING`): each
-    /// `;`-separated statement of `sql` in order (so no literal in it may contain `;`).
-    ///
-    /// Two processes starting at once on a fresh PostgreSQL schema both pass `IF NOT EXISTS` and one of
-    /// them then fails with 23505 (`unique_violation` on the catalog), 42P07 (`duplicate_table`) or 42710
-    /// (`duplicate_object`: the table's row type exists); the object exists, which is all the statement
-    /// asked for, so all three are taken as success.
-    ///
-    /// # Errors
-    /// [`StoreError::Unavailable`] or [`StoreError::Query`] for the first statement that fails otherwise.
-    pub async fn run_ddl(&self, sql: &str) -> Result<(), StoreError> {
-        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            match sqlx::raw_sql(AssertSqlSafe(stmt.to_owned())).execute(&self.pool).await {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("23505" | "42P07" | "42710")) => {}
-                Err(e) => return Err(StoreError::sqlx("creating a table", e)),
-            }
-        }
-        Ok(())
     }
 }
 
@@ -451,6 +424,60 @@ pub fn sqlite_url(path: &Path) -> String {
         }
     }
     out
+}
+
+/// A migration as written: its checksum is that of `sql`, whatever the runner later executes.
+fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
+    Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+}
+
+fn migrator(table: &'static str, migrations: Vec<Migration>) -> Migrator {
+    let mut migrator = Migrator::with_migrations(migrations);
+    migrator.dangerous_set_table_name(table);
+    migrator
+}
+
+/// The words that make an `ALTER TABLE` tolerate an existing column on PostgreSQL.
+const ADD_COLUMN_IF_NOT_EXISTS: [&str; 5] = ["ADD", "COLUMN", "IF", "NOT", "EXISTS"];
+
+/// SQLite's reading of `sql`'s `ALTER TABLE <t> ADD COLUMN IF NOT EXISTS <c> <type>` statements: each is
+/// dropped when `<t>` already has `<c>` and loses its `IF NOT EXISTS` otherwise. `None` when `sql` has no
+/// such statement (it runs as written). Only those statements are touched; each ends at the next `;`.
+async fn resolve_add_columns(conn: &mut AnyConnection, sql: &str) -> Result<Option<String>, StoreError> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("IF NOT EXISTS") || !upper.contains("ALTER TABLE") {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut changed = false;
+    let mut rest = 0;
+    while let Some(found) = upper[rest..].find("ALTER TABLE") {
+        let start = rest + found;
+        let end = upper[start..].find(';').map_or(sql.len(), |i| start + i + 1);
+        let statement = sql[start..end].trim_end_matches(';');
+        out.push_str(&sql[rest..start]);
+        rest = end;
+        let words: Vec<&str> = statement.split_whitespace().collect();
+        let is_add_if_missing = words.len() > 9 && words[3..8].iter().zip(ADD_COLUMN_IF_NOT_EXISTS).all(|(w, k)| w.eq_ignore_ascii_case(k));
+        if !is_add_if_missing {
+            out.push_str(&sql[start..end]);
+            continue;
+        }
+        changed = true;
+        let (table, column) = (words[2], words[8]);
+        let exists = sqlx::query("SELECT 1 FROM pragma_table_info($1) WHERE name = $2")
+            .bind(table.to_owned())
+            .bind(column.to_owned())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| StoreError::sqlx("reading a table's columns for migration", e))?
+            .is_some();
+        if !exists {
+            out.push_str(&format!("ALTER TABLE {table} ADD COLUMN {column} {};", words[9..].join(" ")));
+        }
+    }
+    out.push_str(&sql[rest..]);
+    Ok(changed.then_some(out))
 }
 
 fn check_schema_name(name: &str) -> Result<(), StoreError> {

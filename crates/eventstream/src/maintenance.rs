@@ -48,10 +48,10 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     let interval = policy.interval;
     let policy = Arc::new(policy);
-    tokio::spawn(run_every(Duration::ZERO, interval, stop, move || {
+    spawn_now_and_every(interval, stop, move || {
         let (store, trimmer, policy) = (store.clone(), trimmer.clone(), policy.clone());
         async move { run_once(&store, trimmer.as_deref(), &policy).await }
-    }))
+    })
 }
 
 /// Starts a periodic task: `f` runs after `interval`, then again `interval` after each run ends, until
@@ -65,7 +65,18 @@ where
     tokio::spawn(run_every(interval, interval, stop, f))
 }
 
-/// The loop behind [`spawn_every`] and [`spawn`]: waits `first`, runs `f`, then waits `interval` between
+/// [`spawn_every`] for jobs that must also run at start: `f` runs at once, then again `interval` after
+/// each run ends, until `stop` is cancelled. For catch-up work such as recovering what a crashed process
+/// left behind, or retention.
+pub fn spawn_now_and_every<F, Fut>(interval: Duration, stop: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(run_every(Duration::ZERO, interval, stop, f))
+}
+
+/// The loop behind [`spawn_every`] and [`spawn_now_and_every`]: waits `first`, runs `f`, then waits `interval` between
 /// runs.
 async fn run_every<F, Fut>(first: Duration, interval: Duration, stop: CancellationToken, mut f: F)
 where
@@ -140,6 +151,30 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(runs.load(Ordering::SeqCst), 0);
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops while waiting").expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn spawn_now_and_every_runs_at_once_then_waits() {
+        let stop = CancellationToken::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        let task = spawn_now_and_every(Duration::from_secs(3600), stop.clone(), move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        eventstream_testkit::fixtures::eventually("the first run", Duration::from_secs(10), || {
+            let runs = runs.clone();
+            async move { (runs.load(Ordering::SeqCst) >= 1).then_some(()) }
+        })
+        .await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the second run waits an interval");
         stop.cancel();
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops while waiting").expect("no panic");
     }

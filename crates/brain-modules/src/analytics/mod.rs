@@ -27,8 +27,3 @@ mod service;
 pub(crate) use api::router;
 pub use model::{ModuleStats, ModulesReport, Rate, Rates, Window};
 pub use service::AnalyticsService;
-
-/// The analytics tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

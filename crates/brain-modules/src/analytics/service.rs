@@ -24,18 +24,6 @@ use super::model::{ModuleStats, ModulesReport, Outcome, Rates, Window, failure_r
 use crate::sql::db;
 use crate::web::now_ms;
 
-/// The tables of analytics.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS analytics_seconds (tenant TEXT NOT NULL, event_type TEXT NOT NULL, second BIGINT NOT NULL, \
-     count BIGINT NOT NULL, PRIMARY KEY (tenant, event_type, second))",
-    "CREATE INDEX IF NOT EXISTS analytics_seconds_by_time ON analytics_seconds (second)",
-    "CREATE TABLE IF NOT EXISTS analytics_minutes (tenant TEXT NOT NULL, event_type TEXT NOT NULL, minute BIGINT NOT NULL, \
-     count BIGINT NOT NULL, PRIMARY KEY (tenant, event_type, minute))",
-    "CREATE INDEX IF NOT EXISTS analytics_minutes_by_time ON analytics_minutes (minute)",
-    "CREATE TABLE IF NOT EXISTS analytics_modules (tenant TEXT NOT NULL, module TEXT NOT NULL, events BIGINT NOT NULL, \
-     created BIGINT NOT NULL, completed BIGINT NOT NULL, failed BIGINT NOT NULL, PRIMARY KEY (tenant, module))",
-];
-
 /// Per-second buckets older than this are deleted (seconds).
 const KEEP_SECONDS: i64 = 120;
 /// Per-minute buckets older than this are deleted (minutes): 24 hours and one spare hour.

@@ -22,8 +22,3 @@ pub(crate) use api::router;
 pub use error::CreditsError;
 pub use model::{Account, LedgerEntry};
 pub use service::CreditsService;
-
-/// The credits module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

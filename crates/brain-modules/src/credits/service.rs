@@ -12,18 +12,6 @@ use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
-/// The tables of the credits module.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS credit_accounts (tenant TEXT NOT NULL, agent_id TEXT NOT NULL, balance BIGINT NOT NULL, \
-     allocated BIGINT NOT NULL, consumed BIGINT NOT NULL, refunded BIGINT NOT NULL, created_at BIGINT NOT NULL, \
-     updated_at BIGINT NOT NULL, PRIMARY KEY (tenant, agent_id))",
-    "CREATE TABLE IF NOT EXISTS credit_ledger (tenant TEXT NOT NULL, agent_id TEXT NOT NULL, seq BIGINT NOT NULL, \
-     kind TEXT NOT NULL, amount BIGINT NOT NULL, balance_after BIGINT NOT NULL, reason TEXT NOT NULL, mission_id TEXT, \
-     correlation_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (tenant, agent_id, seq))",
-    "CREATE TABLE IF NOT EXISTS credit_mission_charges (tenant TEXT NOT NULL, mission_id TEXT NOT NULL, agent_id TEXT NOT NULL, \
-     cost BIGINT NOT NULL, state TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (tenant, mission_id))",
-];
-
 /// The credits service.
 #[derive(Debug)]
 pub struct CreditsService {

@@ -12,8 +12,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{DnaError, DnaService, Snapshot};
-
-/// The dna module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -12,11 +12,6 @@ use serde_json::{Map, Value};
 use crate::sql::{db, is_unique_violation, next_counter};
 use crate::web::{Origin, ms_to_secs, now_ms};
 
-/// The tables of the dna module.
-pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS dna_snapshots (id BIGINT PRIMARY KEY, tenant TEXT NOT NULL, \
-     agent_id TEXT NOT NULL, version BIGINT NOT NULL, dna TEXT NOT NULL, traits TEXT NOT NULL, karma_score DOUBLE PRECISION, \
-     source TEXT NOT NULL, parent_snapshot_id BIGINT, reason TEXT, created_at BIGINT NOT NULL, UNIQUE (tenant, agent_id, version))"];
-
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum DnaError {

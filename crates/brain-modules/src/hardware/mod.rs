@@ -11,8 +11,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{HardwareService, Pose, RobotState};
-
-/// The hardware module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

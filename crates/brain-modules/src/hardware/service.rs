@@ -10,12 +10,6 @@ use serde::Serialize;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms};
 
-/// The tables of the hardware module.
-pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS hardware_robots (tenant TEXT NOT NULL, robot_id TEXT NOT NULL, \
-     linear_x DOUBLE PRECISION NOT NULL, linear_y DOUBLE PRECISION NOT NULL, angular_z DOUBLE PRECISION NOT NULL, \
-     pos_x DOUBLE PRECISION NOT NULL, pos_y DOUBLE PRECISION NOT NULL, heading DOUBLE PRECISION NOT NULL, \
-     commands BIGINT NOT NULL, last_command_at BIGINT NOT NULL, PRIMARY KEY (tenant, robot_id))"];
-
 /// The layer's version.
 pub(crate) const VERSION: &str = "1.0.0";
 

@@ -17,8 +17,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{ImmuneError, ImmuneRecord, ImmuneService, ImmuneSummary};
-
-/// The immune module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

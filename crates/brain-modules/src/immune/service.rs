@@ -13,14 +13,6 @@ use serde_json::{Map, Value};
 use crate::sql::{db, next_counter};
 use crate::web::{Origin, ms_to_secs, now_ms};
 
-/// The tables of the immune module.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS immune_events (tenant TEXT NOT NULL, id BIGINT NOT NULL, agent_id TEXT, module TEXT, \
-     severity TEXT NOT NULL, event_type TEXT NOT NULL, message TEXT NOT NULL, meta TEXT NOT NULL, created_at BIGINT NOT NULL, \
-     PRIMARY KEY (tenant, id))",
-    "CREATE INDEX IF NOT EXISTS immune_events_by_time ON immune_events (tenant, created_at)",
-];
-
 /// The summary window (the original's `health_summary(minutes=60)`).
 const WINDOW_MS: i64 = 60 * 60 * 1000;
 /// Records the summary lists.

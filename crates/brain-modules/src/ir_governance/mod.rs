@@ -45,8 +45,3 @@ mod ws;
 pub(crate) use api::router;
 pub use error::IrGovernanceError;
 pub use service::{IrGovernanceService, Notification};
-
-/// The ir_governance module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

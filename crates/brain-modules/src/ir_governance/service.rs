@@ -18,17 +18,6 @@ use super::model::{DiffAuditResult, ValidationResult};
 use crate::ir::{self, Ir, IrStep, Verdict};
 use crate::web::{Origin, now_ms};
 
-/// The tables of the ir_governance module: one row per approval, keyed by tenant; the token's SHA-256
-/// is unique across tenants (a token identifies its approval, whoever presents it).
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS ir_approvals (tenant TEXT NOT NULL, approval_id TEXT NOT NULL, ir_hash TEXT NOT NULL, \
-     token_hash TEXT NOT NULL, status TEXT NOT NULL, ttl_seconds BIGINT NOT NULL, created_at BIGINT NOT NULL, \
-     expires_at BIGINT NOT NULL, consumed_at BIGINT, created_by TEXT, consumed_by TEXT, acknowledged_by TEXT, \
-     acknowledged_at BIGINT, correlation_id TEXT, PRIMARY KEY (tenant, approval_id))",
-    "CREATE UNIQUE INDEX IF NOT EXISTS ir_approvals_token ON ir_approvals (token_hash)",
-    "CREATE INDEX IF NOT EXISTS ir_approvals_status ON ir_approvals (tenant, status, expires_at)",
-];
-
 /// Notifications buffered per WebSocket before a slow one starts missing some.
 const NOTIFY_CAPACITY: usize = 1024;
 

@@ -15,8 +15,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{AggregationResult, JOB_ID, MetricsError, MetricsService};
-
-/// The metrics module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -29,15 +29,6 @@ const CURSOR: &str = "mission_status";
 /// Pages one run reads at most (a run does not chase a log that grows faster than it reads).
 const MAX_PAGES: usize = 10_000;
 
-/// The tables of the metrics module.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS metrics_cursor (name TEXT PRIMARY KEY, position TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS metrics_mission_status (tenant TEXT NOT NULL, mission_id TEXT NOT NULL, status TEXT NOT NULL, \
-     PRIMARY KEY (tenant, mission_id))",
-    "CREATE TABLE IF NOT EXISTS metrics_runs (scope TEXT PRIMARY KEY, entries_processed BIGINT NOT NULL, \
-     duration_ms DOUBLE PRECISION NOT NULL, completed_at BIGINT NOT NULL)",
-];
-
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {

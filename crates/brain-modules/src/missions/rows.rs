@@ -1,9 +1,11 @@
-//! The missions module's tables and rows: the DDL of `missions` and `mission_logs`, the lease columns
-//! added to databases created before leases existed, and the conversion of a row into a [`Mission`].
+//! The missions module's rows: the column list of `missions` and the conversion of a row into a
+//! [`Mission`]. The tables (`missions`, `mission_logs`) are created by the crate's migrations
+//! (`migrations/0001_module_tables.sql`; the lease columns `lease_owner`, `lease_until` (epoch ms) and
+//! `claim_id`, set while a worker holds the mission and `NULL` otherwise, by `0002_mission_leases.sql`).
 
 use brain_events::mission::MissionStatus;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
-use eventstream::store::{StateStore, StoreError, Tx};
+use eventstream::store::{StoreError, Tx};
 use eventstream_core::TenantId;
 use serde_json::Value;
 
@@ -12,86 +14,6 @@ use super::model::{Mission, Priority};
 use super::service::MissionService;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs};
-
-/// The tables of the missions module.
-///
-/// `lease_owner`, `lease_until` (epoch ms) and `claim_id` are set while a worker holds the mission
-/// (`RUNNING` through the queue) and `NULL` otherwise; see [`super::queue`].
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS missions (
-        tenant TEXT NOT NULL,
-        id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        mission_type TEXT NOT NULL,
-        description TEXT,
-        data TEXT NOT NULL,
-        priority BIGINT NOT NULL,
-        status TEXT NOT NULL,
-        queued BIGINT NOT NULL,
-        queue_seq BIGINT NOT NULL,
-        retry_count BIGINT NOT NULL,
-        max_retries BIGINT NOT NULL,
-        created_by TEXT NOT NULL,
-        agent_id TEXT,
-        credit_cost DOUBLE PRECISION,
-        correlation_id TEXT,
-        last_error TEXT,
-        result TEXT,
-        created_at BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL,
-        lease_owner TEXT,
-        lease_until BIGINT,
-        claim_id TEXT,
-        PRIMARY KEY (tenant, id)
-    )",
-    "CREATE INDEX IF NOT EXISTS missions_queue ON missions (queued, priority, queue_seq)",
-    "CREATE TABLE IF NOT EXISTS mission_logs (
-        tenant TEXT NOT NULL,
-        mission_id TEXT NOT NULL,
-        seq BIGINT NOT NULL,
-        level TEXT NOT NULL,
-        message TEXT NOT NULL,
-        data TEXT NOT NULL,
-        logged_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (tenant, mission_id, seq)
-    )",
-];
-
-/// The lease columns, for `missions` tables created before leases existed.
-const LEASE_COLUMNS: [(&str, &str); 3] = [
-    ("lease_owner", "ALTER TABLE missions ADD COLUMN lease_owner TEXT"),
-    ("lease_until", "ALTER TABLE missions ADD COLUMN lease_until BIGINT"),
-    ("claim_id", "ALTER TABLE missions ADD COLUMN claim_id TEXT"),
-];
-
-/// The index the lease recovery scans.
-const LEASE_INDEX: &str = "CREATE INDEX IF NOT EXISTS missions_leases ON missions (status, lease_until)";
-
-/// Adds the lease columns to a `missions` table that lacks them, then the lease index. Safe when two
-/// replicas start at once: a column another replica added meanwhile counts as added.
-///
-/// # Errors
-/// The store's error when a column is missing and cannot be added.
-pub(crate) async fn add_lease_columns(store: &StateStore) -> Result<(), StoreError> {
-    for (column, alter) in LEASE_COLUMNS {
-        if has_column(store, column).await {
-            continue;
-        }
-        if let Err(e) = sqlx::query(alter).execute(store.pool()).await
-            && !has_column(store, column).await
-        {
-            return Err(StoreError::sqlx("adding the mission lease columns", e));
-        }
-    }
-    // Tolerates another replica creating the index at the same moment.
-    store.run_ddl(LEASE_INDEX).await?;
-    Ok(())
-}
-
-async fn has_column(store: &StateStore, column: &str) -> bool {
-    let probe = format!("SELECT {column} FROM missions WHERE 1 = 0");
-    sqlx::query(sqlx::AssertSqlSafe(probe)).fetch_optional(store.pool()).await.is_ok()
-}
 
 /// `SELECT <every mission column> FROM missions <rest>`.
 macro_rules! select_missions {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use eventstream::maintenance::spawn_now_and_every;
 use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -60,25 +61,24 @@ pub(crate) fn spawn_pool(
             })
         })
         .collect();
-    tasks.push(tokio::spawn(recover_lost(service, shutdown)));
+    tasks.push(recover_lost(service, shutdown));
     tasks
 }
 
 /// Re-queues the missions of lost workers at start and then every half lease.
-async fn recover_lost(service: Arc<MissionService>, shutdown: CancellationToken) {
+fn recover_lost(service: Arc<MissionService>, shutdown: CancellationToken) -> JoinHandle<()> {
     let every = (service.lease_duration() / 2).max(Duration::from_millis(10));
-    loop {
-        match service.requeue_expired().await {
-            Ok(n) => {
-                service.worker_state().recovered.fetch_add(n as u64, Ordering::SeqCst);
+    spawn_now_and_every(every, shutdown, move || {
+        let service = service.clone();
+        async move {
+            match service.requeue_expired().await {
+                Ok(n) => {
+                    service.worker_state().recovered.fetch_add(n as u64, Ordering::SeqCst);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look for expired mission leases; retrying"),
             }
-            Err(e) => tracing::warn!(error = %e, "cannot look for expired mission leases; retrying"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(every) => {}
-        }
-    }
+    })
 }
 
 async fn run_worker(index: usize, service: &MissionService, executor: &dyn MissionExecutor, poll: Duration, shutdown: &CancellationToken) {

@@ -35,8 +35,3 @@ pub(crate) use api::router;
 pub use error::PolicyError;
 pub use model::{EvaluationContext, EvaluationResult, Policy};
 pub use service::{DEFAULT_POLICY_IDS, PolicyService, PolicyStats};
-
-/// The policy module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -21,16 +21,6 @@ use super::model::{Condition, CreateRequest, EvaluationContext, Operator, Policy
 use crate::sql::{db, is_unique_violation, next_counter};
 use crate::web::{Origin, now_ms, now_secs};
 
-/// The tables of the policy module.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS policy_policies (tenant TEXT NOT NULL, policy_id TEXT NOT NULL, seq BIGINT NOT NULL, \
-     name TEXT NOT NULL, version TEXT NOT NULL, description TEXT NOT NULL, rules TEXT NOT NULL, default_effect TEXT NOT NULL, \
-     enabled BIGINT NOT NULL, revision BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, \
-     created_by TEXT, metadata TEXT NOT NULL, PRIMARY KEY (tenant, policy_id))",
-    "CREATE TABLE IF NOT EXISTS policy_tenants (tenant TEXT PRIMARY KEY, total_evaluations BIGINT NOT NULL, \
-     total_allows BIGINT NOT NULL, total_denies BIGINT NOT NULL, total_warnings BIGINT NOT NULL, seeded_at BIGINT NOT NULL)",
-];
-
 /// The ids of the default policies, in their order.
 pub const DEFAULT_POLICY_IDS: [&str; 2] = ["admin_full_access", "guest_read_only"];
 

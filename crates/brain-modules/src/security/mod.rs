@@ -25,8 +25,3 @@ pub(crate) use api::router;
 pub use config::{Rule, RuleConfig, RuleSettings, SecurityConfig, SecurityConfigError, SecuritySettings};
 pub use model::{Alert, RuleView, WATCHED_TYPES};
 pub use service::{AlertFilter, SecurityService};
-
-/// The security monitoring tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -26,21 +26,6 @@ use super::model::{Alert, RuleView};
 use crate::sql::db;
 use crate::web::Origin;
 
-/// The tables of security monitoring.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS security_rule_locks (tenant TEXT NOT NULL, rule TEXT NOT NULL, touched_at BIGINT NOT NULL, \
-     PRIMARY KEY (tenant, rule))",
-    "CREATE TABLE IF NOT EXISTS security_observations (tenant TEXT NOT NULL, rule TEXT NOT NULL, event_id TEXT NOT NULL, \
-     at_ms BIGINT NOT NULL, PRIMARY KEY (tenant, rule, event_id))",
-    "CREATE INDEX IF NOT EXISTS security_observations_by_time ON security_observations (tenant, rule, at_ms)",
-    "CREATE INDEX IF NOT EXISTS security_observations_age ON security_observations (at_ms)",
-    "CREATE TABLE IF NOT EXISTS security_alerts (alert_id TEXT PRIMARY KEY, rule TEXT NOT NULL, tenant TEXT NOT NULL, \
-     window_start BIGINT NOT NULL, window_secs BIGINT NOT NULL, event_type TEXT NOT NULL, severity TEXT NOT NULL, \
-     message TEXT NOT NULL, observed BIGINT NOT NULL, threshold BIGINT NOT NULL, trigger_event_id TEXT NOT NULL, \
-     raised_at BIGINT NOT NULL, UNIQUE (rule, tenant, window_start))",
-    "CREATE INDEX IF NOT EXISTS security_alerts_by_tenant ON security_alerts (tenant, alert_id)",
-];
-
 /// The component named in alerts.
 const COMPONENT: &str = "security_monitoring";
 

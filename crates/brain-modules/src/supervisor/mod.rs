@@ -13,8 +13,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::{AgentView, SupervisorService, SupervisorStatus};
-
-/// The supervisor's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

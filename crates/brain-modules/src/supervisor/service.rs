@@ -16,17 +16,6 @@ use serde::Serialize;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
-/// The tables of the supervisor.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS supervisor_missions (tenant TEXT NOT NULL, mission_id TEXT NOT NULL, status TEXT NOT NULL, \
-     updated_at BIGINT NOT NULL, PRIMARY KEY (tenant, mission_id))",
-    "CREATE TABLE IF NOT EXISTS supervisor_task_counts (tenant TEXT NOT NULL, kind TEXT NOT NULL, count BIGINT NOT NULL, \
-     PRIMARY KEY (tenant, kind))",
-    "CREATE TABLE IF NOT EXISTS supervisor_agents (tenant TEXT NOT NULL, agent_id TEXT NOT NULL, name TEXT, state TEXT NOT NULL, \
-     capabilities TEXT NOT NULL, current_mission_id TEXT, last_seen BIGINT NOT NULL, errors BIGINT NOT NULL, \
-     PRIMARY KEY (tenant, agent_id))",
-];
-
 /// The source the supervisor's own `agent.offline` events carry.
 const SUPERVISOR_SOURCE: &str = "supervisor_service";
 

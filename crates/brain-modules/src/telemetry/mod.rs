@@ -15,8 +15,3 @@ mod service;
 
 pub(crate) use api::router;
 pub use service::TelemetryService;
-
-/// The telemetry module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

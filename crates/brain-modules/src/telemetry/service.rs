@@ -15,15 +15,6 @@ use tokio_util::sync::CancellationToken;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
-/// The tables of the telemetry module.
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS telemetry_connections (connection_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, robot_id TEXT NOT NULL, \
-     connected_at BIGINT NOT NULL, closed_at BIGINT, reason TEXT, duration_seconds DOUBLE PRECISION)",
-    "CREATE TABLE IF NOT EXISTS telemetry_metrics (tenant TEXT NOT NULL, robot_id TEXT NOT NULL, cpu_usage DOUBLE PRECISION NOT NULL, \
-     memory_usage DOUBLE PRECISION NOT NULL, network_latency_ms DOUBLE PRECISION NOT NULL, battery_percentage DOUBLE PRECISION NOT NULL, \
-     published_at BIGINT NOT NULL, PRIMARY KEY (tenant, robot_id))",
-];
-
 /// The live connection of one robot: its id and how to tell it that a newer one replaced it.
 struct Live {
     connection_id: String,

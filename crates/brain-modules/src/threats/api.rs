@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use brain_events::threat::{ThreatSeverity, ThreatStatus};
 use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
-use super::model::{ListQuery, StatusQuery, ThreatCreate, parse_severity, parse_status};
+use super::model::{ListQuery, StatusQuery, ThreatCreate};
 use super::service::ThreatService;
 use crate::web::{RequestContext, check_id};
 
@@ -38,11 +39,13 @@ async fn health(_ctx: RequestContext) -> Response {
 async fn list(State(s): St, ctx: RequestContext, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
-        Some(v) => Some(parse_status(v).ok_or_else(|| ApiError::invalid_query("status", format!("status must be {STATUSES}")))?),
+        Some(v) => Some(v.parse::<ThreatStatus>().map_err(|_| ApiError::invalid_query("status", format!("status must be {STATUSES}")))?),
     };
     let severity = match q.severity.as_deref() {
         None => None,
-        Some(v) => Some(parse_severity(v).ok_or_else(|| ApiError::invalid_query("severity", format!("severity must be {SEVERITIES}")))?),
+        Some(v) => {
+            Some(v.parse::<ThreatSeverity>().map_err(|_| ApiError::invalid_query("severity", format!("severity must be {SEVERITIES}")))?)
+        }
     };
     let threats = s.list(ctx.origin().tenant(), status, severity).await?;
     Ok(axum::Json(json!({"threats": threats})).into_response())
@@ -63,7 +66,7 @@ async fn one(State(s): St, ctx: RequestContext, Path(id): Path<String>) -> Resul
 async fn set_status(State(s): St, ctx: RequestContext, Path(id): Path<String>, Query(q): Query<StatusQuery>) -> Result<Response, ApiError> {
     ctx.require_writer()?;
     check_id("threat_id", &id)?;
-    let to = parse_status(&q.status).ok_or_else(|| ApiError::invalid_query("status", format!("status must be {STATUSES}")))?;
+    let to = q.status.parse::<ThreatStatus>().map_err(|_| ApiError::invalid_query("status", format!("status must be {STATUSES}")))?;
     Ok(axum::Json(s.set_status(&ctx.origin(), &id, to).await?).into_response())
 }
 

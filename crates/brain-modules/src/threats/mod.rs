@@ -24,8 +24,3 @@ pub(crate) use api::router;
 pub use error::ThreatError;
 pub use model::{Threat, ThreatStats};
 pub use service::ThreatService;
-
-/// The threats module's tables.
-pub(crate) fn service_ddl() -> &'static [&'static str] {
-    service::DDL
-}

@@ -2,26 +2,19 @@
 
 use brain_events::EventPayload;
 use brain_events::threat::{
-    ThreatDetected, ThreatEscalated, ThreatInfo, ThreatMitigated, ThreatSeverity, ThreatStatus, ThreatStatusChanged,
+    ThreatDetected, ThreatEscalated, ThreatInfo, ThreatMitigated, ThreatSeverity, ThreatStatus, ThreatStatusChanged, UnknownThreatSeverity,
+    UnknownThreatStatus,
 };
 use eventstream::EventStream;
 use eventstream::store::sqlx::{self, Row, any::AnyRow};
 use eventstream::store::{StoreError, Tx};
 use eventstream_core::Event;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::ThreatError;
-use super::model::{SEVERITIES, STATUSES, Threat, ThreatCreate, ThreatStats, parse_severity, parse_status, severity_str, status_str};
+use super::model::{Threat, ThreatCreate, ThreatStats};
 use crate::sql::db;
 use crate::web::Origin;
-
-/// The tables of the threats module (times are epoch seconds with fractions, as the events carry them).
-pub(crate) const DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS threats (tenant TEXT NOT NULL, id TEXT NOT NULL, threat_type TEXT NOT NULL, \
-     source TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL, description TEXT, metadata TEXT NOT NULL, \
-     created_at DOUBLE PRECISION NOT NULL, last_seen_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, id))",
-    "CREATE INDEX IF NOT EXISTS threats_by_last_seen ON threats (tenant, last_seen_at)",
-];
 
 const COLUMNS: &str = "id, threat_type, source, severity, status, description, metadata, created_at, last_seen_at";
 
@@ -39,6 +32,11 @@ pub struct ThreatService {
     events: EventStream,
 }
 
+/// A `threats` row that cannot be read back (a hand-edited or foreign row): an error, never a guess.
+fn corrupt(column: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { table: "threats", row_id: -1, column, reason: reason.into() }
+}
+
 fn from_row(r: &AnyRow) -> Result<Threat, StoreError> {
     let e = || db("reading a threat");
     let severity: String = r.try_get(3).map_err(e())?;
@@ -48,12 +46,12 @@ fn from_row(r: &AnyRow) -> Result<Threat, StoreError> {
         id: r.try_get(0).map_err(e())?,
         threat_type: r.try_get(1).map_err(e())?,
         source: r.try_get(2).map_err(e())?,
-        severity: parse_severity(&severity).unwrap_or_default(),
-        status: parse_status(&status).unwrap_or_default(),
+        severity: severity.parse().map_err(|e: UnknownThreatSeverity| corrupt("severity", e.to_string()))?,
+        status: status.parse().map_err(|e: UnknownThreatStatus| corrupt("status", e.to_string()))?,
         description: r.try_get(5).map_err(e())?,
         metadata: match serde_json::from_str(&meta) {
             Ok(Value::Object(m)) => m,
-            _ => Map::new(),
+            _ => return Err(corrupt("metadata", "is not a JSON object")),
         },
         created_at: r.try_get(7).map_err(e())?,
         last_seen_at: r.try_get(8).map_err(e())?,
@@ -102,8 +100,8 @@ impl ThreatService {
         .bind(threat.id.clone())
         .bind(threat.threat_type.clone())
         .bind(threat.source.clone())
-        .bind(severity_str(threat.severity))
-        .bind(status_str(threat.status))
+        .bind(threat.severity.as_str())
+        .bind(threat.status.as_str())
         .bind(threat.description.clone())
         .bind(Value::Object(threat.metadata.clone()).to_string())
         .bind(at)
@@ -129,11 +127,11 @@ impl ThreatService {
         let mut sql = format!("SELECT {COLUMNS} FROM threats WHERE tenant = $1");
         let mut binds = Vec::new();
         if let Some(s) = status {
-            binds.push(status_str(s));
+            binds.push(s.as_str());
             sql.push_str(&format!(" AND status = ${}", binds.len() + 1));
         }
         if let Some(s) = severity {
-            binds.push(severity_str(s));
+            binds.push(s.as_str());
             sql.push_str(&format!(" AND severity = ${}", binds.len() + 1));
         }
         sql.push_str(" ORDER BY last_seen_at DESC, id");
@@ -172,11 +170,11 @@ impl ThreatService {
             }
             let at = now();
             let done = sqlx::query("UPDATE threats SET status = $1, last_seen_at = $2 WHERE tenant = $3 AND id = $4 AND status = $5")
-                .bind(status_str(to))
+                .bind(to.as_str())
                 .bind(at)
                 .bind(origin.tenant().to_owned())
                 .bind(id.to_owned())
-                .bind(status_str(from))
+                .bind(from.as_str())
                 .execute(tx.conn())
                 .await
                 .map_err(db("changing a threat's status"))?;
@@ -216,8 +214,8 @@ impl ThreatService {
                 .map_err(db("counting threats"))?;
         let mut stats = ThreatStats {
             total: 0,
-            by_severity: SEVERITIES.iter().map(|(_, n)| (*n, 0)).collect(),
-            by_status: STATUSES.iter().map(|(_, n)| (*n, 0)).collect(),
+            by_severity: ThreatSeverity::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+            by_status: ThreatStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
             last_updated: 0.0,
         };
         for r in &rows {
@@ -228,12 +226,10 @@ impl ThreatService {
             let last: f64 = r.try_get(3).map_err(e())?;
             let n = u64::try_from(n).unwrap_or(0);
             stats.total += n;
-            if let Some(v) = parse_severity(&severity).map(severity_str).and_then(|k| stats.by_severity.get_mut(k)) {
-                *v += n;
-            }
-            if let Some(v) = parse_status(&status).map(status_str).and_then(|k| stats.by_status.get_mut(k)) {
-                *v += n;
-            }
+            let severity: ThreatSeverity = severity.parse().map_err(|e: UnknownThreatSeverity| corrupt("severity", e.to_string()))?;
+            let status: ThreatStatus = status.parse().map_err(|e: UnknownThreatStatus| corrupt("status", e.to_string()))?;
+            *stats.by_severity.entry(severity.as_str()).or_default() += n;
+            *stats.by_status.entry(status.as_str()).or_default() += n;
             stats.last_updated = stats.last_updated.max(last);
         }
         Ok(stats)

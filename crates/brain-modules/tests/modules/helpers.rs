@@ -54,6 +54,54 @@ pub struct App {
     pg_schema: Option<(String, String)>,
 }
 
+/// A state store for one test without the modules' tables yet: a SQLite file in its own temp dir, or a
+/// fresh PostgreSQL schema (dropped when the app started on it stops).
+pub struct BareStore {
+    pub store: StateStore,
+    dir: tempfile::TempDir,
+    /// (URL, schema) on PostgreSQL.
+    pg_schema: Option<(String, String)>,
+    url: String,
+}
+
+impl BareStore {
+    pub async fn sqlite() -> BareStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = sqlite_url(&dir.path().join("state.db"));
+        let store = StateStore::connect(&url).await.expect("open store");
+        BareStore { store, dir, pg_schema: None, url }
+    }
+
+    /// `None` when PostgreSQL is unreachable (a loud skip; a failure under `CI=true`).
+    pub async fn postgres() -> Option<BareStore> {
+        let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if !eventstream_testkit::require_service("postgres", &url) {
+            return None;
+        }
+        let schema = format!("mod_{}", uuid::Uuid::new_v4().simple());
+        let store = StateStore::connect_with(&url, eventstream::store::StoreOptions::default().schema(schema.clone()))
+            .await
+            .expect("open postgres store");
+        Some(BareStore { store, dir: tempfile::tempdir().expect("temp dir"), pg_schema: Some((url.clone(), schema)), url })
+    }
+
+    /// Another connection pool on the same database, as a second replica would open.
+    pub async fn reconnect(&self) -> StateStore {
+        let options = match &self.pg_schema {
+            Some((_, schema)) => eventstream::store::StoreOptions::default().schema(schema.clone()),
+            None => eventstream::store::StoreOptions::default(),
+        };
+        StateStore::connect_with(&self.url, options).await.expect("reconnect")
+    }
+
+    /// Starts the app on this store (applying the modules' migrations).
+    pub async fn start(self, config: ModulesConfig) -> App {
+        let mut app = App::start_with(config, self.dir, self.store).await;
+        app.pg_schema = self.pg_schema;
+        app
+    }
+}
+
 /// A config with short intervals for tests.
 pub fn fast_config() -> ModulesConfig {
     ModulesConfig {
@@ -69,25 +117,13 @@ impl App {
     /// Starts the app: log, store, publisher, modules, consumer runtime, server. Background tasks (worker
     /// pool, timers) start with [`App::start_background`].
     pub async fn start(config: ModulesConfig) -> App {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = StateStore::connect(&sqlite_url(&dir.path().join("state.db"))).await.expect("open store");
-        Self::start_with(config, dir, store).await
+        BareStore::sqlite().await.start(config).await
     }
 
     /// The app on PostgreSQL (a fresh schema in `BRAIN_TEST_DATABASE_URL` or the local `test` database),
     /// or `None` when PostgreSQL is unreachable (a loud skip; a failure under `CI=true`).
     pub async fn start_postgres(config: ModulesConfig) -> Option<App> {
-        let url = std::env::var("BRAIN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        if !eventstream_testkit::require_service("postgres", &url) {
-            return None;
-        }
-        let schema = format!("mod_{}", uuid::Uuid::new_v4().simple());
-        let store = StateStore::connect_with(&url, eventstream::store::StoreOptions::default().schema(schema.clone()))
-            .await
-            .expect("open postgres store");
-        let mut app = Self::start_with(config, tempfile::tempdir().expect("temp dir"), store).await;
-        app.pg_schema = Some((url, schema));
-        Some(app)
+        Some(BareStore::postgres().await?.start(config).await)
     }
 
     async fn start_with(config: ModulesConfig, dir: tempfile::TempDir, store: StateStore) -> App {

@@ -224,3 +224,22 @@ async fn threat_lifecycle_and_concurrent_updates_on_postgres() {
     assert_eq!(types, [ThreatDetected::TYPE, ThreatStatusChanged::TYPE, ThreatEscalated::TYPE]);
     app.stop().await;
 }
+
+/// A row whose status or severity the module cannot read (written by hand or by something else) is an
+/// error, not silently an `OPEN` or `LOW` threat.
+#[tokio::test]
+async fn a_threat_row_with_an_unknown_status_is_an_error_not_open() {
+    let app = App::start(fast_config()).await;
+    let t = create(&app, "HIGH", "corr-corrupt").await;
+    let id = t["id"].as_str().unwrap_or_default().to_owned();
+    eventstream::store::sqlx::query("UPDATE threats SET status = 'BOGUS' WHERE id = $1")
+        .bind(id.clone())
+        .execute(app.events.store().pool())
+        .await
+        .expect("corrupt the row");
+    let (status, body) = app.get(&format!("/api/threats/{id}")).await;
+    assert_eq!((status, body["code"].as_str()), (500, Some("internal")), "{body}");
+    let (status, _) = app.get("/api/threats/stats/overview").await;
+    assert_eq!(status, 500, "statistics do not count a corrupt row as a status");
+    app.stop().await;
+}
