@@ -5,7 +5,9 @@
 //! - [`ApiError`]: the one error type, rendered as `{"code", "message", "field"?}` with a stable code and
 //!   the right status; 5xx bodies carry no internals and are logged once;
 //! - [`Json`]: a JSON extractor whose rejections are [`ApiError`]s naming what is wrong; [`Query`] and
-//!   [`Path`] do the same for query strings and path parameters.
+//!   [`Path`] do the same for query strings and path parameters;
+//! - [`live`]: what long-lived connections (SSE, WebSockets) obey: key re-checks, a maximum lifetime and
+//!   the WebSocket message limit.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -16,6 +18,8 @@ use eventstream_core::TenantId;
 use eventstream_core::error::{Chain, root};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+pub mod live;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]

@@ -152,6 +152,20 @@ impl KeyStore {
         Ok(Some(Principal { tenant, role, key_id: id.clone() }))
     }
 
+    /// Whether key `id` exists and is not revoked: what open streams re-check (through a short cache
+    /// shared by the streams of a key).
+    ///
+    /// # Errors
+    /// The state store fails.
+    pub async fn is_live(&self, id: &str) -> Result<bool, KeyError> {
+        let row = sqlx::query("SELECT 1 AS live FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(|e| StoreError::sqlx("re-checking an API key", e))?;
+        Ok(row.is_some())
+    }
+
     /// Every key, oldest first.
     ///
     /// # Errors
@@ -271,10 +285,13 @@ mod tests {
         let t: TenantId = "acme".parse().unwrap_or_else(|e| panic!("{e}"));
         let (info, secret) = keys.create(&t, Role::Reader).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(keys.authenticate(&secret).await.unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert!(keys.is_live(&info.id).await.unwrap_or_else(|e| panic!("{e}")));
+        assert!(!keys.is_live("key_unknown").await.unwrap_or_else(|e| panic!("{e}")));
         assert!(keys.authenticate("brk_nope").await.unwrap_or_else(|e| panic!("{e}")).is_none());
         assert!(keys.revoke(&info.id).await.unwrap_or_else(|e| panic!("{e}")));
         assert!(!keys.revoke(&info.id).await.unwrap_or_else(|e| panic!("{e}")));
         assert!(keys.authenticate(&secret).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert!(!keys.is_live(&info.id).await.unwrap_or_else(|e| panic!("{e}")));
         let listed = keys.list().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(listed.len(), 2);
         assert!(listed[1].revoked.is_some());

@@ -48,6 +48,8 @@ pub(crate) struct AppState {
     pub(crate) audit: eventstream_system::audit::AuditLog,
     /// Held while `POST /api/audit/verify` runs: runs share the trusted-state file.
     pub(crate) verify_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The limits of open streams and the key re-check they make (revocation ends them).
+    pub(crate) live_keys: Arc<crate::api::live_keys::LiveKeys>,
 }
 
 /// The router with every route.

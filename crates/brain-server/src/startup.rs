@@ -41,6 +41,9 @@ pub struct ServerSettings {
     /// The audit log's key file, origin and checkpoint cadence; `None`: the defaults in `data_dir`
     /// (`AuditConfig::in_data_dir`).
     pub audit: Option<eventstream_system::audit::AuditConfig>,
+    /// SSE streams and WebSockets end this long after they opened (clients reconnect; SSE resumes with
+    /// `Last-Event-ID`), besides ending within seconds when their key is revoked.
+    pub stream_max_lifetime: Duration,
 }
 
 /// The opened backends the server runs on. Only the binary knows which backend is which.
@@ -100,6 +103,11 @@ impl Application {
         }
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let stream_limits = brain_http::live::StreamLimits {
+            max_lifetime: settings.stream_max_lifetime,
+            recheck_every: brain_http::live::DEFAULT_RECHECK_EVERY,
+            max_message_bytes: crate::api::BODY_LIMIT,
+        };
         let state = AppState {
             log,
             store,
@@ -107,11 +115,12 @@ impl Application {
             catalog,
             validation: settings.validation,
             consumers: Arc::new(consumers),
-            keys: api.keys,
+            keys: api.keys.clone(),
             index: api.index,
             metrics: api.metrics,
             audit,
             verify_lock: Arc::default(),
+            live_keys: crate::api::live_keys::LiveKeys::new(api.keys, stream_limits),
         };
         let maintenance =
             eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());

@@ -10,6 +10,8 @@
 //! [server]
 //! host = "127.0.0.1"
 //! port = 8080
+//! stream_max_lifetime_secs = 3600   # SSE streams and WebSockets end after this; clients reconnect
+//!                              # (BRAIN_STREAM_MAX_LIFETIME_SECS)
 //!
 //! [log]
 //! backend = "embedded"          # or "redis"
@@ -133,6 +135,7 @@ struct FileDatabase {
 struct FileServer {
     host: Option<String>,
     port: Option<u16>,
+    stream_max_lifetime_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +221,8 @@ pub(crate) struct Settings {
     pub(crate) consumer_name: Option<eventstream_core::ConsumerName>,
     /// The audit log's key file, origin and checkpoint cadence.
     pub(crate) audit: eventstream_system::audit::AuditConfig,
+    /// SSE streams and WebSockets end this long after they opened.
+    pub(crate) stream_max_lifetime: std::time::Duration,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -245,6 +250,7 @@ impl Settings {
             consumer_name: self.consumer_name.clone(),
             retention: eventstream::maintenance::RetentionPolicy { dedup: self.dedup_retention, ..Default::default() },
             audit: Some(self.audit.clone()),
+            stream_max_lifetime: self.stream_max_lifetime,
         }
     }
 
@@ -372,7 +378,9 @@ impl Settings {
             Err(_) => None,
         };
         let audit = resolve_audit(file.audit, &data_dir)?;
+        let stream_max_lifetime = resolve_stream_max_lifetime(file.server.stream_max_lifetime_secs)?;
         Ok(Self {
+            stream_max_lifetime,
             audit,
             consumer_name,
             modules,
@@ -387,6 +395,23 @@ impl Settings {
             stream_max_age: file.retention.stream_max_age_days.map(days),
         })
     }
+}
+
+/// `BRAIN_STREAM_MAX_LIFETIME_SECS`, else `[server] stream_max_lifetime_secs`, else one hour; 1 s to 1 day.
+fn resolve_stream_max_lifetime(file: Option<u64>) -> anyhow::Result<std::time::Duration> {
+    let secs = match std::env::var("BRAIN_STREAM_MAX_LIFETIME_SECS") {
+        Ok(v) => v
+            .parse::<u64>()
+            .map_err(|_| anyhow::anyhow!("BRAIN_STREAM_MAX_LIFETIME_SECS: expected a whole number of seconds, got {v:?}"))?,
+        Err(_) => match file {
+            Some(s) => s,
+            None => return Ok(brain_http::live::DEFAULT_MAX_LIFETIME),
+        },
+    };
+    if !(1..=86_400).contains(&secs) {
+        bail!("server.stream_max_lifetime_secs (BRAIN_STREAM_MAX_LIFETIME_SECS) must be between 1 and 86400");
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// `[audit]` over its defaults, then `BRAIN_AUDIT_KEY_FILE` and `BRAIN_AUDIT_ORIGIN`, checked.
@@ -460,6 +485,23 @@ mod tests {
         ] {
             let err = audit_of(bad).err().map(|e| format!("{e:#}")).unwrap_or_default();
             assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_stream_max_lifetime_is_read_and_checked() {
+        if std::env::var_os("BRAIN_STREAM_MAX_LIFETIME_SECS").is_some() {
+            return; // the environment overrides the file; this test reads the file alone
+        }
+        let of = |text: &str| -> anyhow::Result<std::time::Duration> {
+            let file: FileConfig = toml::from_str(text)?;
+            resolve_stream_max_lifetime(file.server.stream_max_lifetime_secs)
+        };
+        assert_eq!(of("").ok(), Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(of("[server]\nstream_max_lifetime_secs = 120\n").ok(), Some(std::time::Duration::from_secs(120)));
+        for bad in ["[server]\nstream_max_lifetime_secs = 0\n", "[server]\nstream_max_lifetime_secs = 86401\n"] {
+            let err = of(bad).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(err.contains("stream_max_lifetime_secs"), "{bad:?}: {err}");
         }
     }
 }

@@ -1,5 +1,10 @@
 //! The telemetry routes: `GET /api/telemetry/info`, the WebSocket `/api/telemetry/ws/{robot_id}` and
 //! `GET /api/telemetry/robots/{robot_id}/metrics`.
+//!
+//! The WebSocket writes (a connection row, events, metrics) and replaces the robot's live socket, so it
+//! needs a writer key: a reader gets 403 before any upgrade. Messages are capped at the server's body
+//! limit (close 1009 beyond), and the socket closes when its key is revoked (1008) or at the maximum
+//! connection lifetime (1001: reconnect), as every long-lived connection does ([`brain_http::live`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use brain_events::telemetry::RobotMetrics;
+use brain_http::live::{StreamPolicy, oversize_close};
 use brain_http::{ApiError, Path};
 use serde_json::{Value, json};
 
@@ -56,16 +62,18 @@ async fn metrics(State(s): State<Arc<TelemetryService>>, ctx: RequestContext, Pa
 async fn ws(
     State(s): State<Arc<TelemetryService>>,
     ctx: RequestContext,
+    policy: StreamPolicy,
     Path(robot_id): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    ctx.require_writer()?;
     check_id("robot_id", &robot_id)?;
     let upgrade = upgrade.map_err(|rej| ApiError::new(rej.status(), "websocket_upgrade_required", rej.body_text()))?;
     let origin = ctx.origin();
-    Ok(upgrade.on_upgrade(move |socket| serve(s, origin, robot_id, socket)))
+    Ok(policy.websocket(upgrade).on_upgrade(move |socket| serve(s, origin, policy, robot_id, socket)))
 }
 
-async fn serve(s: Arc<TelemetryService>, origin: Origin, robot_id: String, mut socket: WebSocket) {
+async fn serve(s: Arc<TelemetryService>, origin: Origin, policy: StreamPolicy, robot_id: String, mut socket: WebSocket) {
     let connection_id = format!("ws_{robot_id}_{}_{}", crate::web::now_ms() / 1000, &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let mut replaced = match s.open(&origin, &robot_id, &connection_id).await {
         Ok(rx) => rx,
@@ -77,11 +85,19 @@ async fn serve(s: Arc<TelemetryService>, origin: Origin, robot_id: String, mut s
     };
     let started = Instant::now();
     let shutdown = s.shutdown_token();
+    let ended = policy.ended();
+    tokio::pin!(ended);
     let reason = loop {
         tokio::select! {
             msg = socket.recv() => match msg {
                 None => break "connection_lost",
-                Some(Err(_)) => break "error",
+                Some(Err(e)) => match oversize_close(&e) {
+                    Some(frame) => {
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        break "message_too_big";
+                    }
+                    None => break "error",
+                },
                 Some(Ok(Message::Close(_))) => break "client_disconnect",
                 Some(Ok(Message::Text(text))) => {
                     let reply = handle_text(&s, &origin, &robot_id, text.as_str()).await;
@@ -95,6 +111,10 @@ async fn serve(s: Arc<TelemetryService>, origin: Origin, robot_id: String, mut s
                 let _ = socket.send(Message::Close(Some(CloseFrame { code: 1000, reason: "replaced by a newer connection".into() }))).await;
                 break "replaced";
             }
+            end = &mut ended => {
+                let _ = socket.send(Message::Close(Some(end.close_frame()))).await;
+                break end.as_str();
+            }
             () = shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutdown".into() }))).await;
                 break "server_shutdown";
@@ -105,9 +125,12 @@ async fn serve(s: Arc<TelemetryService>, origin: Origin, robot_id: String, mut s
 }
 
 /// A metrics object is stored and published (reply `{"type":"metrics_ack",...}`), an invalid one is
-/// refused (`{"type":"error",...}`), anything else is echoed.
+/// refused (`{"type":"error","code":"invalid_metrics",...}`), anything else gets
+/// `{"type":"error","code":"invalid_frame",...}`, never a copy of the input.
 async fn handle_text(s: &TelemetryService, origin: &Origin, robot_id: &str, text: &str) -> String {
-    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) else { return format!("Echo: {text}") };
+    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) else {
+        return json!({"type": "error", "code": "invalid_frame", "message": "expected a JSON metrics object"}).to_string();
+    };
     let metrics = match serde_json::from_value::<RobotMetrics>(Value::Object(obj)) {
         Ok(m) => m,
         Err(e) => return json!({"type": "error", "code": "invalid_metrics", "message": e.to_string()}).to_string(),

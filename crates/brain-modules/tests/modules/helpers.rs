@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 pub const TENANT: &str = "acme";
 
 /// The test auth layer: a principal from `x-test-tenant` (default `acme`) and `x-test-role` (default
-/// `writer`); `x-test-anonymous` leaves it out (the server's middleware would have answered 401).
+/// `writer`); `x-test-anonymous` leaves it out (the server's middleware would have answered 401). Long-lived
+/// routes get a stream policy without key re-checks, capped like the server (1 MiB messages, one hour).
 async fn test_auth(mut req: Request, next: Next) -> Response {
     let h = req.headers();
     if h.get("x-test-anonymous").is_none() {
@@ -31,6 +32,11 @@ async fn test_auth(mut req: Request, next: Next) -> Response {
         let role = h.get("x-test-role").and_then(|v| v.to_str().ok()).and_then(|r| r.parse::<Role>().ok()).unwrap_or(Role::Writer);
         if let Ok(tenant) = tenant.parse() {
             req.extensions_mut().insert(Principal { tenant, role, key_id: "test-key".into() });
+            req.extensions_mut().insert(brain_http::live::StreamPolicy::unchecked(brain_http::live::StreamLimits {
+                max_lifetime: brain_http::live::DEFAULT_MAX_LIFETIME,
+                recheck_every: brain_http::live::DEFAULT_RECHECK_EVERY,
+                max_message_bytes: 1 << 20,
+            }));
         }
     }
     next.run(req).await

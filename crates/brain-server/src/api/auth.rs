@@ -5,6 +5,10 @@
 //! `Authorization` header is sent. The middleware removes the parameter from the query before the
 //! handler sees it. A key in a URL can end up in proxy logs and browser history: prefer the header
 //! wherever the client can set one.
+//!
+//! Next to the principal it stores a [`brain_http::live::StreamPolicy`]: an SSE stream or WebSocket
+//! opened by the request re-checks its key through it and ends when the key is revoked or at the maximum
+//! lifetime.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -93,6 +97,8 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
     };
     match state.keys.authenticate(token).await {
         Ok(Some(principal)) => {
+            // For long-lived routes: re-checks of this key, the maximum lifetime, the WebSocket limit.
+            req.extensions_mut().insert(state.live_keys.policy(&principal.key_id));
             req.extensions_mut().insert(principal);
             next.run(req).await
         }

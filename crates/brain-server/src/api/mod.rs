@@ -16,7 +16,7 @@
 //! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `test_hooks.rs`
 //! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
 //! turn on). The event index behind history and the SSE tail is a system consumer in
-//! `eventstream_system::index`.
+//! `eventstream_system::index`. `live_keys.rs`: the key re-check of open SSE streams and WebSockets.
 
 mod audit;
 pub(crate) mod auth;
@@ -27,6 +27,7 @@ mod dlq;
 mod errors;
 mod events;
 pub mod ingest;
+pub(crate) mod live_keys;
 pub(crate) mod metrics;
 mod openapi;
 mod stream;

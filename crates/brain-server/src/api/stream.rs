@@ -9,6 +9,11 @@
 //! subscriber signals just before its transaction commits, so after a signal that finds nothing the tail
 //! looks again a few times over ~150 ms; without any signal it still looks every
 //! [`IDLE_POLL`] (events indexed by another replica).
+//!
+//! A stream does not outlive its key: it re-checks the key through the request's [`StreamPolicy`] and
+//! ends within seconds of a revocation (a revoked client's reconnect then gets 401). Every stream also
+//! ends at the maximum lifetime (`[server] stream_max_lifetime_secs`); `EventSource` reconnects with
+//! `Last-Event-ID` and misses nothing.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,9 +22,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use brain_http::live::StreamPolicy;
 use brain_http::{ApiError, Principal, Query};
 use eventstream_core::Position;
 use eventstream_core::codec::cloudevents;
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -39,6 +46,7 @@ const SETTLE: [u64; 5] = [5, 10, 20, 40, 80];
 pub(super) async fn stream(
     State(state): State<AppState>,
     principal: Principal,
+    policy: StreamPolicy,
     headers: HeaderMap,
     Query(q): Query<EventQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -66,7 +74,13 @@ pub(super) async fn stream(
     };
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(tail(state, filter, format, start, tx));
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+    // The response ends when the policy says so, events still queued included; dropping the receiver
+    // then stops the tail.
+    let ended = async move {
+        let end = policy.ended().await;
+        tracing::info!(key_id = policy.key_id(), reason = end.as_str(), "ending an event stream");
+    };
+    Ok(Sse::new(ReceiverStream::new(rx).take_until(ended)).keep_alive(KeepAlive::default()))
 }
 
 /// Sends matching events after `seq` until the client goes away.

@@ -37,6 +37,11 @@ impl TestApp {
 
     /// Builds and starts the application with extra subscribers (e.g. [`failing_subscriber`]).
     pub(crate) async fn start_with(subscriptions: Vec<Subscription>) -> Self {
+        Self::start_configured(subscriptions, |_| {}).await
+    }
+
+    /// Builds and starts the application with extra subscribers, after `configure` changed its settings.
+    pub(crate) async fn start_configured(subscriptions: Vec<Subscription>, configure: impl FnOnce(&mut ServerSettings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log: Arc<dyn EventLog> = Arc::new(
             eventstream_embedded::EmbeddedLog::open(dir.path().join("log"), eventstream_embedded::EmbeddedOptions::default())
@@ -45,7 +50,7 @@ impl TestApp {
         );
         let store =
             eventstream_sql::StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("state store");
-        let settings = ServerSettings {
+        let mut settings = ServerSettings {
             host: "127.0.0.1".into(),
             port: 0,
             data_dir: dir.path().join("brain-data"),
@@ -54,7 +59,9 @@ impl TestApp {
             consumer_name: None,
             retention: eventstream::maintenance::RetentionPolicy::default(),
             audit: None,
+            stream_max_lifetime: Duration::from_secs(3600),
         };
+        configure(&mut settings);
         std::fs::create_dir_all(&settings.data_dir).expect("data dir");
         let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None };
         let app = Application::build(settings, backends, subscriptions).await.expect("build the application");
@@ -89,6 +96,12 @@ impl TestApp {
         let role = role.parse().expect("a valid role");
         let (_, secret) = self.keys.create(&tenant, role).await.expect("create a key");
         secret
+    }
+
+    /// Revokes the key whose secret is `secret`, as `brain keys revoke` does (through the key table).
+    pub(crate) async fn revoke(&self, secret: &str) {
+        let principal = self.keys.authenticate(secret).await.expect("key table").expect("a live key");
+        assert!(self.keys.revoke(&principal.key_id).await.expect("revoke"), "the key was live");
     }
 
     /// A request to `path`, with `key` as bearer token when given.
@@ -226,6 +239,20 @@ impl SseReader {
             }
             let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.expect("the stream fails")?;
             self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Whether the server ends the stream (cleanly) within `timeout`; events still arriving are skipped.
+    pub(crate) async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
+                Err(_) => return false,
+                Ok(chunk) => match chunk.expect("the stream ends cleanly") {
+                    None => return true,
+                    Some(_) => {}
+                },
+            }
         }
     }
 }

@@ -6,5 +6,6 @@ mod api;
 mod audit_verify;
 mod dashboard;
 mod dashboard_pages;
+mod live_connections;
 mod modules;
 mod routes;
