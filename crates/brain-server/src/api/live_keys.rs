@@ -58,10 +58,10 @@ impl KeyCheck for LiveKeys {
         Box::pin(async move {
             let slot = self.slot(key_id);
             let mut entry = slot.lock().await;
-            if let Some((at, live)) = *entry {
-                if at.elapsed() < TTL {
-                    return live;
-                }
+            if let Some((at, live)) = *entry
+                && at.elapsed() < TTL
+            {
+                return live;
             }
             match self.keys.is_live(key_id).await {
                 Ok(live) => {

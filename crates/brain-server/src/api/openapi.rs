@@ -100,7 +100,7 @@ pub(crate) fn spec() -> Value {
             },
             "/api/events/stream": {"get": op("Live tail (Server-Sent Events)", "events",
                 responses(&[("200", {
-                    json!({"description": "An SSE stream: `id` = position, `event` = type, `data` = the event", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
+                    json!({"description": "An SSE stream: `id` = position, `event` = type, `data` = the event. It ends within seconds of the key's revocation and at the server's maximum stream lifetime; reconnect with `Last-Event-ID`", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
                 }), ("400", bad.clone())]),
                 json!({"parameters": stream_params}))},
             "/api/events/{id}": {"get": op("One event", "events",

@@ -248,10 +248,11 @@ impl SseReader {
         loop {
             match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
                 Err(_) => return false,
-                Ok(chunk) => match chunk.expect("the stream ends cleanly") {
-                    None => return true,
-                    Some(_) => {}
-                },
+                Ok(chunk) => {
+                    if chunk.expect("the stream ends cleanly").is_none() {
+                        return true;
+                    }
+                }
             }
         }
     }
