@@ -93,7 +93,7 @@ async fn revoking_a_key_ends_its_open_sse_stream_and_websockets_within_5s() {
     let api = TestApp::start().await;
     let key = api.key("acme", "writer").await;
     let other = api.key("acme", "writer").await;
-    let resp = api.req(Method::GET, &format!("/api/events/stream?access_token={key}"), None).send().await.unwrap();
+    let resp = api.req(Method::GET, &format!("/api/events/stream?type=task.*&access_token={key}"), None).send().await.unwrap();
     let mut sse = SseReader::new(resp);
     let mut telemetry = ws(&api, "/api/telemetry/ws/robot-1", &key).await.expect("telemetry socket");
     let mut approvals = ws(&api, "/api/ir/approvals/ws", &key).await.expect("approvals socket");
