@@ -83,6 +83,12 @@ const MIGRATIONS: MigrationSet = &[
         include_str!("../migrations/sqlite/0002_inbox_per_tenant.sql"),
         include_str!("../migrations/postgres/0002_inbox_per_tenant.sql"),
     ),
+    (
+        3,
+        "one open dead letter per (subscriber, tenant, event id)",
+        include_str!("../migrations/sqlite/0003_dead_letters_per_tenant.sql"),
+        include_str!("../migrations/postgres/0003_dead_letters_per_tenant.sql"),
+    ),
 ];
 
 /// Options for [`StateStore::connect_with`].

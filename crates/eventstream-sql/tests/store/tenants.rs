@@ -3,7 +3,11 @@
 
 use super::*;
 
-on_both_databases!(another_tenants_event_with_the_same_id_is_processed, existing_inbox_rows_migrate_to_the_tenant_key,);
+on_both_databases!(
+    another_tenants_event_with_the_same_id_is_processed,
+    existing_inbox_rows_migrate_to_the_tenant_key,
+    each_tenant_keeps_its_own_open_dead_letter_for_a_shared_id,
+);
 
 /// The event `e` of another tenant (or tenantless): same id, same type.
 fn same_id(e: &eventstream_core::Event, tenant_id: Option<&str>) -> eventstream_core::Event {
@@ -95,7 +99,7 @@ async fn existing_inbox_rows_migrate_to_the_tenant_key(db: TestDb) {
         .iter()
         .map(|r| r.get::<i64, _>(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     // The tenantless row got tenant '' and still deduplicates; the tenant row kept its tenant.
     assert!(store.is_processed(&group("s"), None, &old.id).await.unwrap());
     assert!(!mark(&store, &record("s", "3-0", &old)).await.unwrap());
@@ -104,4 +108,26 @@ async fn existing_inbox_rows_migrate_to_the_tenant_key(db: TestDb) {
     // New rows still get fresh row ids after the copied ones.
     let max: i64 = sqlx::query("SELECT MAX(id) AS m FROM processed_events").fetch_one(store.pool()).await.unwrap().get("m");
     assert!(max > 2, "{max}");
+}
+
+async fn each_tenant_keeps_its_own_open_dead_letter_for_a_shared_id(db: TestDb) {
+    let acme = tenant_event("task.created", "acme");
+    let globex = same_id(&acme, Some("globex"));
+    let nobody = same_id(&acme, None);
+    let letter = |e: &eventstream_core::Event, at: &str, error: &str| {
+        NewDeadLetter::for_event(&group("s"), "brain:events:stream", &pos(at), e, DeadLetterKind::Permanent, error, 1)
+    };
+    let a = db.store.add_dead_letter(&letter(&acme, "1-0", "acme failed")).await.unwrap();
+    let b = db.store.add_dead_letter(&letter(&globex, "2-0", "globex failed")).await.unwrap();
+    let n = db.store.add_dead_letter(&letter(&nobody, "3-0", "nobody failed")).await.unwrap();
+    assert!(a != b && b != n && a != n, "three open dead letters: {a:?} {b:?} {n:?}");
+    // A later failure of acme's event updates acme's letter only; the tenantless one dedups too.
+    assert_eq!(db.store.add_dead_letter(&letter(&acme, "4-0", "acme failed again")).await.unwrap(), a);
+    assert_eq!(db.store.add_dead_letter(&letter(&nobody, "5-0", "nobody again")).await.unwrap(), n);
+    for (t, want) in [("acme", "acme failed again"), ("globex", "globex failed")] {
+        let filter = DeadLetterFilter { tenant: Some(tenant(t)), limit: 10, ..DeadLetterFilter::default() };
+        let open = db.store.list_dead_letters(&filter).await.unwrap();
+        assert_eq!(open.len(), 1, "{t}: {open:?}");
+        assert_eq!((open[0].letter.tenant_id.as_ref().map(|t| t.as_str()), open[0].letter.error.as_str()), (Some(t), want));
+    }
 }
