@@ -78,7 +78,7 @@ impl EventKey {
 }
 
 /// The `tenant_id` column's value: the tenant, or `''` for a tenantless event.
-fn tenant_column(tenant: Option<&TenantId>) -> &str {
+pub(crate) fn tenant_column(tenant: Option<&TenantId>) -> &str {
     tenant.map_or("", TenantId::as_str)
 }
 

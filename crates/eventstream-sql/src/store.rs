@@ -89,6 +89,12 @@ const MIGRATIONS: MigrationSet = &[
         include_str!("../migrations/sqlite/0003_dead_letters_per_tenant.sql"),
         include_str!("../migrations/postgres/0003_dead_letters_per_tenant.sql"),
     ),
+    (
+        4,
+        "retry state per (subscriber, tenant, event id)",
+        include_str!("../migrations/sqlite/0004_retry_state_per_tenant.sql"),
+        include_str!("../migrations/postgres/0004_retry_state_per_tenant.sql"),
+    ),
 ];
 
 /// Options for [`StateStore::connect_with`].

@@ -94,11 +94,11 @@ fn public_futures_are_send(store: StateStore, mut tx: eventstream_sql::Tx) {
     send(store.outbox_delete(&[]));
     send(store.outbox_record_failure(&[], "x"));
     send(store.outbox_stats());
-    send(store.record_retry_failure(&g, &id, "x"));
-    send(store.retry_state(&g, &id));
+    send(store.record_retry_failure(&g, &EventKey::of(&e[0]), "x"));
+    send(store.retry_state(&g, &EventKey::of(&e[0])));
     send(tx.mark_processed(&rec));
     send(tx.outbox_insert(&e));
     send(tx.add_dead_letter(&dl));
-    send(tx.clear_retry_state(&g, &id));
+    send(tx.clear_retry_state(&g, &EventKey::of(&e[0])));
     send(tx.commit());
 }

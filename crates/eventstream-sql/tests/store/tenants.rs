@@ -7,6 +7,7 @@ on_both_databases!(
     another_tenants_event_with_the_same_id_is_processed,
     existing_inbox_rows_migrate_to_the_tenant_key,
     each_tenant_keeps_its_own_open_dead_letter_for_a_shared_id,
+    retry_counts_are_per_tenant,
 );
 
 /// The event `e` of another tenant (or tenantless): same id, same type.
@@ -99,7 +100,7 @@ async fn existing_inbox_rows_migrate_to_the_tenant_key(db: TestDb) {
         .iter()
         .map(|r| r.get::<i64, _>(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     // The tenantless row got tenant '' and still deduplicates; the tenant row kept its tenant.
     assert!(store.is_processed(&group("s"), None, &old.id).await.unwrap());
     assert!(!mark(&store, &record("s", "3-0", &old)).await.unwrap());
@@ -130,4 +131,18 @@ async fn each_tenant_keeps_its_own_open_dead_letter_for_a_shared_id(db: TestDb) 
         assert_eq!(open.len(), 1, "{t}: {open:?}");
         assert_eq!((open[0].letter.tenant_id.as_ref().map(|t| t.as_str()), open[0].letter.error.as_str()), (Some(t), want));
     }
+}
+
+async fn retry_counts_are_per_tenant(db: TestDb) {
+    let acme = tenant_event("task.created", "acme");
+    let (globex, nobody) = (same_id(&acme, Some("globex")), same_id(&acme, None));
+    let s = group("s");
+    for _ in 0..3 {
+        db.store.record_retry_failure(&s, &EventKey::of(&acme), "acme").await.unwrap();
+    }
+    assert_eq!(db.store.record_retry_failure(&s, &EventKey::of(&globex), "globex").await.unwrap().attempts, 1);
+    assert_eq!(db.store.record_retry_failure(&s, &EventKey::of(&nobody), "nobody").await.unwrap().attempts, 1);
+    assert_eq!(db.store.record_retry_failure(&s, &EventKey::of(&nobody), "nobody").await.unwrap().attempts, 2);
+    assert!(db.store.clear_retry_state(&s, &EventKey::of(&globex)).await.unwrap());
+    assert_eq!(db.store.retry_state(&s, &EventKey::of(&acme)).await.unwrap().map(|r| r.attempts), Some(3));
 }
