@@ -245,7 +245,12 @@ impl Tx {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn is_processed(&mut self, subscriber: &GroupName, tenant: Option<&TenantId>, event_id: &EventId) -> Result<bool, StoreError> {
+    pub async fn is_processed(
+        &mut self,
+        subscriber: &GroupName,
+        tenant: Option<&TenantId>,
+        event_id: &EventId,
+    ) -> Result<bool, StoreError> {
         is_processed(self.conn(), subscriber, tenant, event_id).await
     }
 

@@ -74,9 +74,12 @@ pub(crate) fn spec() -> Value {
     let not_found = error_response("Not found, or not visible to this key's tenant (`not_found`)");
     let conflict = error_response("The dead letter is not open (`dead_letter_not_open`, `dead_letter_undecodable`)");
     let published = ok_json("Published", json!({"$ref": "#/components/schemas/Published"}));
-    let republished =
-        ok_json("This tenant already published this id with the same content: the first event, nothing appended", json!({"$ref": "#/components/schemas/Published"}));
-    let duplicate = error_response("This tenant already published this id with different content (`duplicate_event_id`); ids are unique per tenant");
+    let republished = ok_json(
+        "This tenant already published this id with the same content: the first event, nothing appended",
+        json!({"$ref": "#/components/schemas/Published"}),
+    );
+    let duplicate =
+        error_response("This tenant already published this id with different content (`duplicate_event_id`); ids are unique per tenant");
     json!({
         "openapi": "3.0.3",
         "info": {

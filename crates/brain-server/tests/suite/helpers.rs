@@ -155,7 +155,8 @@ pub(crate) fn failing_subscriber(name: &str, pattern: &str) -> Subscription {
 /// fails, so each record is one processed event).
 pub(crate) fn recording_subscriber(name: &str, pattern: &str) -> (Subscription, Arc<std::sync::Mutex<Vec<Event>>>) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sub = Subscription::new(name.parse().expect("subscriber name"), vec![pattern.parse().expect("type pattern")], Records(seen.clone()));
+    let sub =
+        Subscription::new(name.parse().expect("subscriber name"), vec![pattern.parse().expect("type pattern")], Records(seen.clone()));
     (sub, seen)
 }
 

@@ -110,8 +110,8 @@ pub(crate) async fn inclusion(
                 .await
         }
     }
-        .map_err(|e| StoreError::sqlx("reading the audit log", e))?
-        .ok_or_else(unknown)?;
+    .map_err(|e| StoreError::sqlx("reading the audit log", e))?
+    .ok_or_else(unknown)?;
     let get = |e| AuditError::Store(StoreError::sqlx("reading the audit log", e));
     let row_tenant: Option<String> = row.try_get("tenant").map_err(get)?;
     let index: i64 = match tenant {

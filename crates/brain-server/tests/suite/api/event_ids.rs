@@ -113,7 +113,9 @@ async fn a_tenant_repeating_its_own_id_gets_the_first_event_or_a_conflict() {
         let ce = json!({"specversion": "1.0", "id": "order-1001", "source": "/brain/tests", "type": "task.created",
             "data": {"task_id": format!("order-{t}"), "mission_type": "agent.chat", "priority": "NORMAL"}});
         let (status, v) = send(
-            api.req(Method::POST, "/api/cloudevents", Some(key)).header("content-type", "application/cloudevents+json").body(ce.to_string()),
+            api.req(Method::POST, "/api/cloudevents", Some(key))
+                .header("content-type", "application/cloudevents+json")
+                .body(ce.to_string()),
         )
         .await;
         assert_eq!(status, 201, "{t}: {v}");
