@@ -38,7 +38,8 @@ pub fn parse_start(s: &str, now: DateTime<Utc>) -> Result<StartFrom, String> {
 pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Some(age) = parse_age(s) {
-        return Ok(now - age);
+        // An age beyond the representable past is an error, not a panic of `DateTime - TimeDelta`.
+        return now.checked_sub_signed(age).ok_or_else(|| format!("the age {s:?} reaches before the earliest representable time"));
     }
     // A date is exactly YYYY-MM-DD (chrono alone would also take `1-2-3` as 3 February of year 1).
     let is_date = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
@@ -96,5 +97,14 @@ mod tests {
         assert!(parse_since("2026-01-01T00:00:00Z", now).is_ok());
         assert!(parse_since("soon", now).is_err());
         assert!(parse_since("-5m", now).is_err());
+    }
+
+    #[test]
+    fn out_of_range_ages_are_errors_not_panics() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().unwrap_or_default();
+        for bad in ["100000000d", "9999999999999h", "-999999999999d", "99999999999999999999s", "106751991167300d"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+            assert!(parse_start(bad, now).is_err(), "{bad}");
+        }
     }
 }

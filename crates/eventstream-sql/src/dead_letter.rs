@@ -3,7 +3,8 @@
 //!
 //! The original acknowledged permanent failures away with no trace. Here nothing leaves a subscriber
 //! without either a `processed_events` row or a dead letter. A subscriber has at most one *open* dead
-//! letter per event (a partial unique index on `status = 'open'`): a later failure of the same event
+//! letter per event, that is per (tenant, event id) since ids are unique per tenant only (a partial unique
+//! index on `status = 'open'`): a later failure of the same event
 //! updates that row (attempts add up, last failure and error are replaced) instead of piling up copies.
 //! Once retried or discarded the row stays as history, and a new failure opens a new row.
 
@@ -294,9 +295,9 @@ pub(crate) async fn add(conn: &mut AnyConnection, dl: &NewDeadLetter) -> Result<
          (subscriber_name, stream_name, stream_message_id, event_id, event_type, tenant_id, event, error, \
           error_kind, attempts, first_failed_at, last_failed_at, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open') \
-         ON CONFLICT (subscriber_name, event_id) WHERE status = 'open' DO UPDATE SET \
+         ON CONFLICT (subscriber_name, COALESCE(tenant_id, ''), event_id) WHERE status = 'open' DO UPDATE SET \
          stream_name = excluded.stream_name, stream_message_id = excluded.stream_message_id, \
-         event_type = excluded.event_type, tenant_id = excluded.tenant_id, event = excluded.event, \
+         event_type = excluded.event_type, event = excluded.event, \
          error = excluded.error, error_kind = excluded.error_kind, \
          attempts = dead_letters.attempts + excluded.attempts, last_failed_at = excluded.last_failed_at \
          RETURNING id",

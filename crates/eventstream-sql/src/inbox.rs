@@ -1,7 +1,9 @@
 //! The inbox: `processed_events`, which makes at-least-once delivery effectively-once.
 //!
-//! A subscriber records each event it has processed, keyed twice: by event id (a producer that re-sends
-//! an event gets it ignored) and by stream position (a redelivered entry gets it ignored). The record is
+//! A subscriber records each event it has processed, keyed twice: by (tenant, event id) (a producer that
+//! re-sends an event gets it ignored) and by stream position (a redelivered entry gets it ignored). Event
+//! ids are unique per tenant only, so another tenant's event with the same id is a different event; a
+//! tenantless event is stored with tenant `''` (a tenant id is never empty), so it is deduplicated too. The record is
 //! written with `INSERT ... ON CONFLICT DO NOTHING` inside the handler's transaction, so the check and the
 //! insert are one atomic statement (no check-then-act race between replicas) and the handler's effect and
 //! the record commit or roll back together. Rows older than the retention (30 days by default) are
@@ -15,7 +17,7 @@ use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::error::StoreError;
-use crate::row::{MAX_BINDS_PER_STATEMENT, ago, placeholders, to_ms};
+use crate::row::{MAX_BINDS_PER_STATEMENT, ago, to_ms};
 use crate::store::{StateStore, Tx};
 
 /// How long processed-event records are kept by default: 30 days. The original's docs said "30+ days"
@@ -59,6 +61,27 @@ impl ProcessedRecord {
     }
 }
 
+/// An event as the inbox keys it: its tenant and id (ids are unique per tenant).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    /// The envelope's tenant (`None`: a tenantless event).
+    pub tenant_id: Option<TenantId>,
+    /// The envelope id.
+    pub event_id: EventId,
+}
+
+impl EventKey {
+    /// The key of `event`.
+    pub fn of(event: &Event) -> Self {
+        Self { tenant_id: event.tenant_id.clone(), event_id: event.id.clone() }
+    }
+}
+
+/// The `tenant_id` column's value: the tenant, or `''` for a tenantless event.
+pub(crate) fn tenant_column(tenant: Option<&TenantId>) -> &str {
+    tenant.map_or("", TenantId::as_str)
+}
+
 /// Which processed-event records [`StateStore::forget_processed`] removes, so a replay with
 /// `--reprocess` runs the handlers again.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,8 +90,8 @@ pub enum ForgetScope<'a> {
     All,
     /// Records written at or after this instant.
     ProcessedSince(DateTime<Utc>),
-    /// The records of these events.
-    Events(&'a [EventId]),
+    /// The records of these events (each of its own tenant).
+    Events(&'a [EventKey]),
 }
 
 pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedRecord) -> Result<bool, StoreError> {
@@ -84,7 +107,7 @@ pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedReco
     .bind(rec.stream_message_id.as_str())
     .bind(rec.event_id.as_str())
     .bind(rec.event_type.as_str())
-    .bind(rec.tenant_id.as_ref().map(TenantId::as_str))
+    .bind(tenant_column(rec.tenant_id.as_ref()))
     .bind(rec.metadata.as_ref().map(Value::to_string))
     .bind(to_ms(rec.processed_at))
     .execute(&mut *conn)
@@ -94,9 +117,9 @@ pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedReco
     if inserted == 1 {
         return Ok(true);
     }
-    // The insert conflicted. A row for this event id means a duplicate; otherwise the position is already
-    // taken by another event, which only happens when the log was reset under a kept state store.
-    if is_processed(conn, &rec.subscriber, &rec.event_id).await? {
+    // The insert conflicted. A row for this (tenant, event id) means a duplicate; otherwise the position is
+    // already taken by another event, which only happens when the log was reset under a kept state store.
+    if is_processed(conn, &rec.subscriber, rec.tenant_id.as_ref(), &rec.event_id).await? {
         Ok(false)
     } else {
         Err(StoreError::PositionReused {
@@ -107,9 +130,15 @@ pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedReco
     }
 }
 
-pub(crate) async fn is_processed(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT 1 FROM processed_events WHERE subscriber_name = $1 AND event_id = $2")
+pub(crate) async fn is_processed(
+    conn: &mut AnyConnection,
+    subscriber: &GroupName,
+    tenant: Option<&TenantId>,
+    event_id: &EventId,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 FROM processed_events WHERE subscriber_name = $1 AND tenant_id = $2 AND event_id = $3")
         .bind(subscriber.as_str())
+        .bind(tenant_column(tenant))
         .bind(event_id.as_str())
         .fetch_optional(&mut *conn)
         .await
@@ -133,15 +162,17 @@ pub(crate) async fn forget(conn: &mut AnyConnection, subscriber: &GroupName, sco
             .await
             .map_err(|e| StoreError::sqlx(CONTEXT, e))?
             .rows_affected(),
-        ForgetScope::Events(ids) => {
+        ForgetScope::Events(keys) => {
             let mut total = 0;
-            for chunk in ids.chunks(MAX_BINDS_PER_STATEMENT) {
-                let sql =
-                    format!("DELETE FROM processed_events WHERE subscriber_name = $1 AND event_id IN ({})", placeholders(2, chunk.len()));
+            // Two binds per event, one for the subscriber.
+            for chunk in keys.chunks((MAX_BINDS_PER_STATEMENT - 1) / 2) {
+                let pairs: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("(tenant_id = ${} AND event_id = ${})", 2 + 2 * i, 3 + 2 * i)).collect();
+                let sql = format!("DELETE FROM processed_events WHERE subscriber_name = $1 AND ({})", pairs.join(" OR "));
                 // Only placeholders are interpolated; every value is bound.
                 let mut q = sqlx::query(AssertSqlSafe(sql)).bind(subscriber.as_str());
-                for id in chunk {
-                    q = q.bind(id.as_str());
+                for key in chunk {
+                    q = q.bind(tenant_column(key.tenant_id.as_ref()).to_owned()).bind(key.event_id.as_str());
                 }
                 total += q.execute(&mut *conn).await.map_err(|e| StoreError::sqlx(CONTEXT, e))?.rows_affected();
             }
@@ -152,12 +183,13 @@ pub(crate) async fn forget(conn: &mut AnyConnection, subscriber: &GroupName, sco
 }
 
 impl StateStore {
-    /// Whether `subscriber` has recorded `event_id` as processed.
+    /// Whether `subscriber` has recorded the event `event_id` of `tenant` (`None`: tenantless) as
+    /// processed. Another tenant's event with the same id is a different event.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn is_processed(&self, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-        is_processed(&mut *self.acquire().await?, subscriber, event_id).await
+    pub async fn is_processed(&self, subscriber: &GroupName, tenant: Option<&TenantId>, event_id: &EventId) -> Result<bool, StoreError> {
+        is_processed(&mut *self.acquire().await?, subscriber, tenant, event_id).await
     }
 
     /// Removes processed-event records of `subscriber` in `scope`, so that replaying those events runs the
@@ -198,8 +230,8 @@ impl StateStore {
 
 impl Tx {
     /// Records `record` as processed, in this transaction. Returns `true` when it is newly recorded (run
-    /// the handler's effect and commit), `false` when the subscriber already processed this event id
-    /// (a duplicate: commit nothing, acknowledge). The insert is atomic: of any number of concurrent
+    /// the handler's effect and commit), `false` when the subscriber already processed this event id of
+    /// this tenant (a duplicate: commit nothing, acknowledge). The insert is atomic: of any number of concurrent
     /// attempts for one event, exactly one returns `true` once committed.
     ///
     /// # Errors
@@ -213,8 +245,13 @@ impl Tx {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn is_processed(&mut self, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-        is_processed(self.conn(), subscriber, event_id).await
+    pub async fn is_processed(
+        &mut self,
+        subscriber: &GroupName,
+        tenant: Option<&TenantId>,
+        event_id: &EventId,
+    ) -> Result<bool, StoreError> {
+        is_processed(self.conn(), subscriber, tenant, event_id).await
     }
 
     /// [`StateStore::forget_processed`] inside this transaction (a reprocessing replay forgets each

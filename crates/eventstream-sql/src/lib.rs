@@ -4,7 +4,7 @@
 //! It holds what the consumer runtime and the publisher must not lose:
 //!
 //! - the **inbox** `processed_events` ([`inbox`]): which events each subscriber has processed, unique by
-//!   event id and by stream position, written in the handler's own transaction ([`Tx`]) so the effect and
+//!   (tenant, event id) and by stream position, written in the handler's own transaction ([`Tx`]) so the effect and
 //!   the record commit together;
 //! - **dead letters** ([`dead_letter`]): failed events with their error, kind, attempts and first/last
 //!   failure; listed, retried and discarded;
@@ -35,7 +35,7 @@ mod store;
 pub use counts::TypeCount;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterId, DeadLetterKind, DeadLetterStatus, NewDeadLetter};
 pub use error::{StoreError, is_transient_sqlx};
-pub use inbox::{DEFAULT_PROCESSED_RETENTION, ForgetScope, ProcessedRecord};
+pub use inbox::{DEFAULT_PROCESSED_RETENTION, EventKey, ForgetScope, ProcessedRecord};
 pub use outbox::{OutboxId, OutboxRow, OutboxStats};
 pub use retry::RetryState;
 pub use store::{MIGRATIONS_TABLE, MigrationSet, StateStore, StoreKind, StoreOptions, Tx, sqlite_url};

@@ -1,4 +1,5 @@
-//! Retry state: how often a subscriber's handler has failed transiently on an event.
+//! Retry state: how often a subscriber's handler has failed transiently on an event, keyed by
+//! (subscriber, tenant, event id) since event ids are unique per tenant only.
 //!
 //! The count lives in the state store rather than in memory so that a restart (or another replica
 //! reclaiming the delivery) continues the backoff schedule instead of starting over, and the dead letter
@@ -8,11 +9,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use eventstream_core::{EventId, GroupName};
+use eventstream_core::GroupName;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use crate::error::StoreError;
+use crate::inbox::{EventKey, tenant_column};
 use crate::row::{RowReader, ago, to_ms};
 use crate::store::{StateStore, Tx};
 
@@ -41,13 +43,14 @@ impl RetryState {
     }
 }
 
-pub(crate) async fn get(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
+pub(crate) async fn get(conn: &mut AnyConnection, subscriber: &GroupName, event: &EventKey) -> Result<Option<RetryState>, StoreError> {
     let row = sqlx::query(
         "SELECT attempts, last_error, first_failed_at, updated_at FROM retry_state \
-         WHERE subscriber_name = $1 AND event_id = $2",
+         WHERE subscriber_name = $1 AND tenant_id = $2 AND event_id = $3",
     )
     .bind(subscriber.as_str())
-    .bind(event_id.as_str())
+    .bind(tenant_column(event.tenant_id.as_ref()))
+    .bind(event.event_id.as_str())
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| StoreError::sqlx("reading retry state", e))?;
@@ -57,19 +60,20 @@ pub(crate) async fn get(conn: &mut AnyConnection, subscriber: &GroupName, event_
 pub(crate) async fn record_failure(
     conn: &mut AnyConnection,
     subscriber: &GroupName,
-    event_id: &EventId,
+    event: &EventKey,
     error: &str,
 ) -> Result<RetryState, StoreError> {
     let error: String = error.chars().take(crate::dead_letter::MAX_ERROR_CHARS).collect();
     let row = sqlx::query(
-        "INSERT INTO retry_state (subscriber_name, event_id, attempts, last_error, first_failed_at, updated_at) \
-         VALUES ($1, $2, 1, $3, $4, $4) \
-         ON CONFLICT (subscriber_name, event_id) DO UPDATE SET \
+        "INSERT INTO retry_state (subscriber_name, tenant_id, event_id, attempts, last_error, first_failed_at, updated_at) \
+         VALUES ($1, $2, $3, 1, $4, $5, $5) \
+         ON CONFLICT (subscriber_name, tenant_id, event_id) DO UPDATE SET \
          attempts = retry_state.attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at \
          RETURNING attempts, last_error, first_failed_at, updated_at",
     )
     .bind(subscriber.as_str())
-    .bind(event_id.as_str())
+    .bind(tenant_column(event.tenant_id.as_ref()))
+    .bind(event.event_id.as_str())
     .bind(error)
     .bind(to_ms(Utc::now()))
     .fetch_one(&mut *conn)
@@ -78,10 +82,11 @@ pub(crate) async fn record_failure(
     RetryState::from_row(&row)
 }
 
-pub(crate) async fn clear(conn: &mut AnyConnection, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM retry_state WHERE subscriber_name = $1 AND event_id = $2")
+pub(crate) async fn clear(conn: &mut AnyConnection, subscriber: &GroupName, event: &EventKey) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM retry_state WHERE subscriber_name = $1 AND tenant_id = $2 AND event_id = $3")
         .bind(subscriber.as_str())
-        .bind(event_id.as_str())
+        .bind(tenant_column(event.tenant_id.as_ref()))
+        .bind(event.event_id.as_str())
         .execute(&mut *conn)
         .await
         .map_err(|e| StoreError::sqlx("clearing retry state", e))?;
@@ -89,12 +94,12 @@ pub(crate) async fn clear(conn: &mut AnyConnection, subscriber: &GroupName, even
 }
 
 impl StateStore {
-    /// The retry state of `event_id` in `subscriber`, `None` when it has not failed (or was cleared).
+    /// The retry state of `event` in `subscriber`, `None` when it has not failed (or was cleared).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn retry_state(&self, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
-        get(&mut *self.acquire().await?, subscriber, event_id).await
+    pub async fn retry_state(&self, subscriber: &GroupName, event: &EventKey) -> Result<Option<RetryState>, StoreError> {
+        get(&mut *self.acquire().await?, subscriber, event).await
     }
 
     /// Records one more transient failure (atomically: concurrent callers each count) and returns the
@@ -102,16 +107,16 @@ impl StateStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn record_retry_failure(&self, subscriber: &GroupName, event_id: &EventId, error: &str) -> Result<RetryState, StoreError> {
-        record_failure(&mut *self.acquire().await?, subscriber, event_id, error).await
+    pub async fn record_retry_failure(&self, subscriber: &GroupName, event: &EventKey, error: &str) -> Result<RetryState, StoreError> {
+        record_failure(&mut *self.acquire().await?, subscriber, event, error).await
     }
 
-    /// Forgets the retry state of `event_id` in `subscriber`. Returns whether there was one.
+    /// Forgets the retry state of `event` in `subscriber`. Returns whether there was one.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn clear_retry_state(&self, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-        clear(&mut *self.acquire().await?, subscriber, event_id).await
+    pub async fn clear_retry_state(&self, subscriber: &GroupName, event: &EventKey) -> Result<bool, StoreError> {
+        clear(&mut *self.acquire().await?, subscriber, event).await
     }
 
     /// Deletes retry state not updated for `age` (left behind by subscribers that were removed).
@@ -135,15 +140,15 @@ impl Tx {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`], [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn retry_state(&mut self, subscriber: &GroupName, event_id: &EventId) -> Result<Option<RetryState>, StoreError> {
-        get(self.conn(), subscriber, event_id).await
+    pub async fn retry_state(&mut self, subscriber: &GroupName, event: &EventKey) -> Result<Option<RetryState>, StoreError> {
+        get(self.conn(), subscriber, event).await
     }
 
     /// [`StateStore::clear_retry_state`] inside this transaction (with the dedup row or the dead letter).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
-    pub async fn clear_retry_state(&mut self, subscriber: &GroupName, event_id: &EventId) -> Result<bool, StoreError> {
-        clear(self.conn(), subscriber, event_id).await
+    pub async fn clear_retry_state(&mut self, subscriber: &GroupName, event: &EventKey) -> Result<bool, StoreError> {
+        clear(self.conn(), subscriber, event).await
     }
 }

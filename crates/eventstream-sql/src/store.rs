@@ -70,12 +70,32 @@ pub const MIGRATIONS_TABLE: &str = "eventstream_migrations";
 pub type MigrationSet = &'static [(i64, &'static str, &'static str, &'static str)];
 
 /// The state store's schema versions, oldest first.
-const MIGRATIONS: MigrationSet = &[(
-    1,
-    "state store: processed_events, dead_letters, outbox, retry_state",
-    include_str!("../migrations/sqlite/0001_state_store.sql"),
-    include_str!("../migrations/postgres/0001_state_store.sql"),
-)];
+const MIGRATIONS: MigrationSet = &[
+    (
+        1,
+        "state store: processed_events, dead_letters, outbox, retry_state",
+        include_str!("../migrations/sqlite/0001_state_store.sql"),
+        include_str!("../migrations/postgres/0001_state_store.sql"),
+    ),
+    (
+        2,
+        "inbox keyed by (subscriber, tenant, event id)",
+        include_str!("../migrations/sqlite/0002_inbox_per_tenant.sql"),
+        include_str!("../migrations/postgres/0002_inbox_per_tenant.sql"),
+    ),
+    (
+        3,
+        "one open dead letter per (subscriber, tenant, event id)",
+        include_str!("../migrations/sqlite/0003_dead_letters_per_tenant.sql"),
+        include_str!("../migrations/postgres/0003_dead_letters_per_tenant.sql"),
+    ),
+    (
+        4,
+        "retry state per (subscriber, tenant, event id)",
+        include_str!("../migrations/sqlite/0004_retry_state_per_tenant.sql"),
+        include_str!("../migrations/postgres/0004_retry_state_per_tenant.sql"),
+    ),
+];
 
 /// Options for [`StateStore::connect_with`].
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use chrono::{TimeDelta, Utc};
 use eventstream_core::{DecodeError, EventId};
 use eventstream_sql::sqlx::{self, Row};
 use eventstream_sql::{
-    DEFAULT_PROCESSED_RETENTION, DeadLetterFilter, DeadLetterKind, DeadLetterStatus, ForgetScope, MIGRATIONS_TABLE, MigrationSet,
+    DEFAULT_PROCESSED_RETENTION, DeadLetterFilter, DeadLetterKind, DeadLetterStatus, EventKey, ForgetScope, MIGRATIONS_TABLE, MigrationSet,
     NewDeadLetter, ProcessedRecord, StateStore, StoreError, StoreKind, StoreOptions,
 };
 use helpers::{Backend, TestDb, event, group, pos, tenant, tenant_event};
@@ -56,6 +56,8 @@ mod migrations;
 mod outbox;
 #[path = "store/retry.rs"]
 mod retry;
+#[path = "store/tenants.rs"]
+mod tenants;
 
 pub(crate) fn record(subscriber: &str, position: &str, e: &eventstream_core::Event) -> ProcessedRecord {
     ProcessedRecord::for_event(&group(subscriber), "brain:events:stream", &pos(position), e)
@@ -79,7 +81,7 @@ fn public_futures_are_send(store: StateStore, mut tx: eventstream_sql::Tx) {
     send(StateStore::connect("sqlite::memory:"));
     send(store.begin());
     send(store.ping());
-    send(store.is_processed(&g, &id));
+    send(store.is_processed(&g, None, &id));
     send(store.forget_processed(&g, ForgetScope::All));
     send(store.purge_processed_older_than(DEFAULT_PROCESSED_RETENTION));
     send(store.add_dead_letter(&dl));
@@ -92,11 +94,11 @@ fn public_futures_are_send(store: StateStore, mut tx: eventstream_sql::Tx) {
     send(store.outbox_delete(&[]));
     send(store.outbox_record_failure(&[], "x"));
     send(store.outbox_stats());
-    send(store.record_retry_failure(&g, &id, "x"));
-    send(store.retry_state(&g, &id));
+    send(store.record_retry_failure(&g, &EventKey::of(&e[0]), "x"));
+    send(store.retry_state(&g, &EventKey::of(&e[0])));
     send(tx.mark_processed(&rec));
     send(tx.outbox_insert(&e));
     send(tx.add_dead_letter(&dl));
-    send(tx.clear_retry_state(&g, &id));
+    send(tx.clear_retry_state(&g, &EventKey::of(&e[0])));
     send(tx.commit());
 }

@@ -2,7 +2,9 @@
 //! history API filters (type, tenant, correlation, ...) in SQL and pages with a cursor.
 //!
 //! A system subscriber (`event_index`, patterns `*`) inserts each event inside its inbox transaction, so a
-//! row exists exactly once per event id however often the log redelivers it. Events published through
+//! row exists exactly once per (tenant, event id) however often the log redelivers it. Event ids are
+//! unique per tenant only: two tenants may use the same id, and each gets its own row (`tenant_id` is `''`
+//! for a tenantless event, since SQL's UNIQUE treats NULLs as distinct). Events published through
 //! the HTTP API are also inserted right after the append (read-your-writes); the subscriber then finds the
 //! row and leaves it.
 //!
@@ -18,7 +20,7 @@
 //! reader sees `seq = s`, every lower `seq` is committed or never existed: a cursor never skips. The
 //! index order is thereby the order in which events were indexed (commit order), not the log's order.
 //!
-//! Columns: `seq`, `position`, `id` (unique), `event_type`, `source`, `tenant_id`, `correlation_id`,
+//! Columns: `seq`, `position`, `id` (unique with `tenant_id`), `event_type`, `source`, `tenant_id`, `correlation_id`,
 //! `mission_id`, `task_id`, `actor_id`, `target`, `event_time` (the envelope timestamp, ms), `indexed_at`
 //! (ms), `body` (canonical JSON). (`event_type`/`event_time` rather than `type`/`timestamp`: keywords.)
 //! Tables created by earlier versions (with `seq` as an identity column) keep working: `seq` is always
@@ -86,7 +88,8 @@ pub const MIGRATIONS_TABLE: &str = "_event_index_migrations";
 
 /// The index's versioned migrations (version, description, SQLite, PostgreSQL), oldest first. Version 1
 /// is written with `IF NOT EXISTS` so stores whose tables an earlier version created ad hoc adopt it.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(1, "events index", EVENTS_V1, EVENTS_V1)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] =
+    &[(1, "events index", EVENTS_V1, EVENTS_V1), (2, "events unique per (tenant, id)", EVENTS_V2, EVENTS_V2)];
 
 /// The `events` table, its indexes and the commit-ordered counter (the same SQL on both databases).
 const EVENTS_V1: &str = "CREATE TABLE IF NOT EXISTS events (
@@ -115,6 +118,47 @@ const EVENTS_V1: &str = "CREATE TABLE IF NOT EXISTS events (
             CREATE TABLE IF NOT EXISTS event_index_seq (name TEXT PRIMARY KEY, v BIGINT NOT NULL);
             INSERT INTO event_index_seq (name, v) SELECT 'events', COALESCE(MAX(seq), 0) FROM events WHERE 1 = 1
                 ON CONFLICT (name) DO NOTHING";
+
+/// Version 2: ids are unique per tenant. The table is rebuilt (SQLite cannot drop the column constraint
+/// `UNIQUE` of `id`) with `UNIQUE (tenant_id, id)`, `tenant_id` NOT NULL (`''` for a tenantless event;
+/// existing NULLs become `''`), the same `seq`s, indexes and counter. The same SQL on both databases.
+const EVENTS_V2: &str = "CREATE TABLE events_v2 (
+                seq            BIGINT NOT NULL PRIMARY KEY,
+                position       TEXT NOT NULL,
+                id             TEXT NOT NULL,
+                event_type     TEXT NOT NULL,
+                source         TEXT NOT NULL,
+                tenant_id      TEXT NOT NULL DEFAULT '',
+                correlation_id TEXT,
+                mission_id     TEXT,
+                task_id        TEXT,
+                actor_id       TEXT,
+                target         TEXT,
+                event_time     BIGINT NOT NULL,
+                indexed_at     BIGINT NOT NULL,
+                body           TEXT NOT NULL,
+                CONSTRAINT uq_events_tenant_id UNIQUE (tenant_id, id)
+            );
+            INSERT INTO events_v2 (seq, position, id, event_type, source, tenant_id, correlation_id, mission_id, task_id,
+                actor_id, target, event_time, indexed_at, body)
+                SELECT seq, position, id, event_type, source, COALESCE(tenant_id, ''), correlation_id, mission_id, task_id,
+                    actor_id, target, event_time, indexed_at, body
+                FROM events;
+            DROP TABLE events;
+            ALTER TABLE events_v2 RENAME TO events;
+            CREATE INDEX idx_events_id ON events (id);
+            CREATE INDEX idx_events_type ON events (event_type, seq);
+            CREATE INDEX idx_events_tenant ON events (tenant_id, seq);
+            CREATE INDEX idx_events_correlation ON events (correlation_id);
+            CREATE INDEX idx_events_mission ON events (mission_id);
+            CREATE INDEX idx_events_task ON events (task_id);
+            CREATE INDEX idx_events_time ON events (event_time);
+            CREATE INDEX idx_events_position ON events (position)";
+
+/// The `tenant_id` column's value: the tenant, or `''` for a tenantless event.
+fn tenant_column(tenant: Option<&TenantId>) -> &str {
+    tenant.map_or("", TenantId::as_str)
+}
 
 /// The index: its table, live-change signal and per-type counters.
 #[derive(Debug)]
@@ -235,13 +279,19 @@ impl EventIndex {
         rows.iter().map(read_row).collect()
     }
 
-    /// The event with `id`, if indexed (and of `tenant`, when given).
+    /// The event with `id` of `tenant`, if indexed. Without a tenant (an admin's view across tenants),
+    /// the first indexed event with that id, whichever its tenant (ids are unique per tenant only).
     ///
     /// # Errors
     /// The state store fails.
     pub async fn get(&self, id: &str, tenant: Option<&TenantId>) -> Result<Option<IndexedEvent>, StoreError> {
         let row = match tenant {
-            None => sqlx::query("SELECT seq, position, body FROM events WHERE id = $1").bind(id).fetch_optional(self.store.pool()).await,
+            None => {
+                sqlx::query("SELECT seq, position, body FROM events WHERE id = $1 ORDER BY seq LIMIT 1")
+                    .bind(id)
+                    .fetch_optional(self.store.pool())
+                    .await
+            }
             Some(t) => {
                 sqlx::query("SELECT seq, position, body FROM events WHERE id = $1 AND tenant_id = $2")
                     .bind(id)
@@ -294,9 +344,11 @@ fn read_row(row: &sqlx::any::AnyRow) -> Result<IndexedEvent, StoreError> {
 }
 
 /// Inserts one event inside the caller's transaction, with the next commit-ordered `seq` (see the
-/// module doc); an already indexed id is left as it is.
+/// module doc); an already indexed (tenant, id) is left as it is.
 async fn insert(conn: &mut AnyConnection, position: &Position, event: &Event) -> Result<(), StoreError> {
-    let indexed = sqlx::query("SELECT 1 AS one FROM events WHERE id = $1")
+    let tenant = tenant_column(event.tenant_id.as_ref());
+    let indexed = sqlx::query("SELECT 1 AS one FROM events WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
         .bind(event.id.as_str())
         .fetch_optional(&mut *conn)
         .await
@@ -310,18 +362,18 @@ async fn insert(conn: &mut AnyConnection, position: &Position, event: &Event) ->
         .await
         .map_err(|e| StoreError::sqlx("taking the next event index seq", e))?;
     let seq: i64 = row.try_get("v").map_err(|e| corrupt("seq", &e))?;
-    // A concurrent insert of the same id (it committed after the check) wins; the seq is then a gap.
+    // A concurrent insert of the same (tenant, id) (it committed after the check) wins; the seq is then a gap.
     sqlx::query(
         "INSERT INTO events (seq, position, id, event_type, source, tenant_id, correlation_id, mission_id, task_id, \
          actor_id, target, event_time, indexed_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (tenant_id, id) DO NOTHING",
     )
     .bind(seq)
     .bind(position.as_str())
     .bind(event.id.as_str())
     .bind(event.event_type.as_str())
     .bind(event.source.as_str())
-    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
+    .bind(tenant)
     .bind(event.correlation_id.as_deref())
     .bind(event.mission_id.as_deref())
     .bind(event.task_id.as_deref())

@@ -73,7 +73,7 @@ pub async fn retry_dead_letter(log: &Arc<dyn EventLog>, store: &StateStore, id: 
     event.meta.extra.insert(REDELIVER_TO_META_KEY.into(), dl.letter.subscriber.to_string().into());
     // The redelivery starts with a fresh attempt count. Clearing it before the append is harmless when
     // the append fails: the letter is open and its attempts are kept in the letter itself.
-    store.clear_retry_state(&dl.letter.subscriber, &event.id).await?;
+    store.clear_retry_state(&dl.letter.subscriber, &eventstream_sql::EventKey::of(&event)).await?;
     let positions = log.append(std::slice::from_ref(&event)).await?;
     let position = positions
         .into_iter()

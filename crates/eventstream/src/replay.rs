@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventstream_core::{EventLog, GroupName, LogError, StartFrom};
-use eventstream_sql::{ForgetScope, StateStore, StoreError};
+use eventstream_sql::{EventKey, ForgetScope, StateStore, StoreError};
 
 /// Why a replay failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +54,9 @@ pub async fn replay(
             let page = log.read(&cursor, 1000, Duration::ZERO).await?;
             let Some(last) = page.last() else { break };
             cursor = StartFrom::After(last.position.clone());
-            let ids: Vec<eventstream_core::EventId> = page.iter().filter_map(|r| r.event.as_ref().ok().map(|e| e.id.clone())).collect();
-            report.inbox_rows_removed += store.forget_processed(subscriber, ForgetScope::Events(&ids)).await?;
+            // Keyed by (tenant, id): another tenant's event with the same id keeps its row.
+            let keys: Vec<EventKey> = page.iter().filter_map(|r| r.event.as_ref().ok().map(EventKey::of)).collect();
+            report.inbox_rows_removed += store.forget_processed(subscriber, ForgetScope::Events(&keys)).await?;
             done += page.len() as u64;
             progress(done, total.max(done));
         }

@@ -74,6 +74,12 @@ pub(crate) fn spec() -> Value {
     let not_found = error_response("Not found, or not visible to this key's tenant (`not_found`)");
     let conflict = error_response("The dead letter is not open (`dead_letter_not_open`, `dead_letter_undecodable`)");
     let published = ok_json("Published", json!({"$ref": "#/components/schemas/Published"}));
+    let republished = ok_json(
+        "This tenant already published this id with the same content: the first event, nothing appended",
+        json!({"$ref": "#/components/schemas/Published"}),
+    );
+    let duplicate =
+        error_response("This tenant already published this id with different content (`duplicate_event_id`); ids are unique per tenant");
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -92,7 +98,7 @@ pub(crate) fn spec() -> Value {
             "/api/openapi.json": {"get": op("This document", "operations", responses(&[("200", ok_json("OpenAPI 3 document", obj.clone()))]), json!({}))},
             "/api/events": {
                 "post": op("Publish an event", "events",
-                    responses(&[("201", published.clone()), ("400", bad.clone()), ("413", too_large.clone()), ("415", error_response("Not JSON (`unsupported_media_type`)")), ("422", unprocessable.clone())]),
+                    responses(&[("201", published.clone()), ("200", republished.clone()), ("409", duplicate.clone()), ("400", bad.clone()), ("413", too_large.clone()), ("415", error_response("Not JSON (`unsupported_media_type`)")), ("422", unprocessable.clone())]),
                     json!({"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublishRequest"}}}}})),
                 "get": op("Query event history, oldest first", "events",
                     responses(&[("200", ok_json("A page of events", json!({"$ref": "#/components/schemas/EventPage"}))), ("400", bad.clone())]),
@@ -107,7 +113,7 @@ pub(crate) fn spec() -> Value {
                 responses(&[("200", ok_json("The event", json!({"$ref": "#/components/schemas/Event"}))), ("400", bad.clone()), ("404", not_found.clone())]),
                 json!({"parameters": [id_param]}))},
             "/api/cloudevents": {"post": op("Publish a CloudEvents 1.0 event (structured or binary mode)", "events",
-                responses(&[("201", published), ("400", bad.clone()), ("413", too_large), ("415", error_response("Neither structured nor binary mode (`unsupported_media_type`)")), ("422", unprocessable)]),
+                responses(&[("201", published), ("200", republished), ("409", duplicate), ("400", bad.clone()), ("413", too_large), ("415", error_response("Neither structured nor binary mode (`unsupported_media_type`)")), ("422", unprocessable)]),
                 json!({"requestBody": {"required": true, "content": {
                     "application/cloudevents+json": {"schema": {"type": "object", "required": ["specversion", "id", "source", "type"]}},
                     "application/json": {"schema": {"type": "object", "description": "Binary mode: the payload; attributes in ce-* headers"}}}}}))},

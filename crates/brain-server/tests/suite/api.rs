@@ -4,6 +4,7 @@
 mod bad_input;
 mod cloudevents_out;
 mod cloudevents_sdk;
+mod event_ids;
 mod events;
 mod ingest;
 mod isolation;

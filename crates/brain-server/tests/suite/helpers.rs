@@ -164,6 +164,26 @@ pub(crate) fn failing_subscriber(name: &str, pattern: &str) -> Subscription {
     Subscription::new(name.parse().expect("subscriber name"), vec![pattern.parse().expect("type pattern")], AlwaysFails)
 }
 
+/// A subscriber `name` of `pattern` that records every event it handles (committed or not: it never
+/// fails, so each record is one processed event).
+pub(crate) fn recording_subscriber(name: &str, pattern: &str) -> (Subscription, Arc<std::sync::Mutex<Vec<Event>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sub =
+        Subscription::new(name.parse().expect("subscriber name"), vec![pattern.parse().expect("type pattern")], Records(seen.clone()));
+    (sub, seen)
+}
+
+/// Records every event.
+struct Records(Arc<std::sync::Mutex<Vec<Event>>>);
+
+#[eventstream_core::async_trait]
+impl Handler for Records {
+    async fn handle(&self, _ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError> {
+        self.0.lock().expect("records").push(event.clone());
+        Ok(())
+    }
+}
+
 /// Fails every event permanently.
 struct AlwaysFails;
 

@@ -27,7 +27,7 @@ async fn in_memory_sqlite_works_on_one_connection() {
     let store = StateStore::connect("sqlite::memory:").await.unwrap();
     let e = event("task.created");
     assert!(mark(&store, &record("s", "1", &e)).await.unwrap());
-    assert!(store.is_processed(&group("s"), &e.id).await.unwrap());
+    assert!(store.is_processed(&group("s"), e.tenant_id.as_ref(), &e.id).await.unwrap());
     assert_eq!(store.outbox_insert_batch(&[e]).await.unwrap(), 1);
     assert_eq!(store.outbox_stats().await.unwrap().depth, 1);
 }

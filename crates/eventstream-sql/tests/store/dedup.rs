@@ -15,13 +15,13 @@ on_both_databases!(
 async fn mark_processed_is_true_then_false(db: TestDb) {
     let e = tenant_event("mission.completed", "acme");
     let rec = record("audit", "1700000000000-0", &e);
-    assert!(!db.store.is_processed(&rec.subscriber, &e.id).await.unwrap());
+    assert!(!db.store.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap());
     assert!(mark(&db.store, &rec).await.unwrap(), "first mark records");
     assert!(!mark(&db.store, &rec).await.unwrap(), "second mark is a duplicate");
-    assert!(db.store.is_processed(&rec.subscriber, &e.id).await.unwrap());
+    assert!(db.store.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap());
     // Another subscriber processes the same event independently.
     assert!(mark(&db.store, &record("analytics", "1700000000000-0", &e)).await.unwrap());
-    assert!(!db.store.is_processed(&group("security"), &e.id).await.unwrap());
+    assert!(!db.store.is_processed(&group("security"), e.tenant_id.as_ref(), &e.id).await.unwrap());
 
     // The stored row keeps the original's columns.
     let row = sqlx::query(
@@ -54,7 +54,7 @@ async fn both_dedup_keys_are_unique(db: TestDb) {
     let err = mark(&db.store, &record("s", "1-0", &other)).await.unwrap_err();
     assert!(matches!(err, StoreError::PositionReused { .. }), "{err:?}");
     assert!(!err.is_transient());
-    assert!(!db.store.is_processed(&group("s"), &other.id).await.unwrap());
+    assert!(!db.store.is_processed(&group("s"), other.tenant_id.as_ref(), &other.id).await.unwrap());
 
     // The constraints themselves hold against raw SQL, and their violation is permanent.
     for (event_id, message_id) in [(e.id.as_str(), "9-9"), ("fresh-id", "1-0")] {
@@ -91,10 +91,10 @@ async fn handler_write_and_dedup_row_commit_or_roll_back_together(db: TestDb) {
             .await
             .unwrap();
         assert!(tx.mark_processed(&rec).await.unwrap());
-        assert!(tx.is_processed(&rec.subscriber, &e.id).await.unwrap(), "visible inside the tx");
+        assert!(tx.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap(), "visible inside the tx");
     }
     assert_eq!(count_effects().await, 0);
-    assert!(!db.store.is_processed(&rec.subscriber, &e.id).await.unwrap());
+    assert!(!db.store.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap());
 
     // Explicit rollback: same.
     let mut tx = db.store.begin().await.unwrap();
@@ -102,7 +102,7 @@ async fn handler_write_and_dedup_row_commit_or_roll_back_together(db: TestDb) {
     assert!(tx.mark_processed(&rec).await.unwrap());
     tx.rollback().await.unwrap();
     assert_eq!(count_effects().await, 0);
-    assert!(!db.store.is_processed(&rec.subscriber, &e.id).await.unwrap());
+    assert!(!db.store.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap());
 
     // Committed: both exist; the redelivery is a duplicate and its effect never happens.
     let mut tx = db.store.begin().await.unwrap();
@@ -110,7 +110,7 @@ async fn handler_write_and_dedup_row_commit_or_roll_back_together(db: TestDb) {
     assert!(tx.mark_processed(&rec).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(count_effects().await, 1);
-    assert!(db.store.is_processed(&rec.subscriber, &e.id).await.unwrap());
+    assert!(db.store.is_processed(&rec.subscriber, e.tenant_id.as_ref(), &e.id).await.unwrap());
     let mut tx = db.store.begin().await.unwrap();
     assert!(!tx.mark_processed(&rec).await.unwrap());
     drop(tx);
@@ -149,16 +149,16 @@ async fn forget_processed_reopens_events_for_reprocessing(db: TestDb) {
     }
     assert!(mark(&db.store, &record("other", "0-0", &events[0])).await.unwrap());
 
-    let n = db.store.forget_processed(&s, ForgetScope::Events(&[events[0].id.clone()])).await.unwrap();
+    let n = db.store.forget_processed(&s, ForgetScope::Events(&[EventKey::of(&events[0])])).await.unwrap();
     assert_eq!(n, 1);
-    assert!(!db.store.is_processed(&s, &events[0].id).await.unwrap());
-    assert!(db.store.is_processed(&s, &events[1].id).await.unwrap());
+    assert!(!db.store.is_processed(&s, events[0].tenant_id.as_ref(), &events[0].id).await.unwrap());
+    assert!(db.store.is_processed(&s, events[1].tenant_id.as_ref(), &events[1].id).await.unwrap());
     // Replaying it with reprocess records it again.
     assert!(mark(&db.store, &record("projection", "0-0", &events[0])).await.unwrap());
 
     // Forget inside a transaction, then re-mark in the same transaction (a reprocessing replay).
     let mut tx = db.store.begin().await.unwrap();
-    assert_eq!(tx.forget_processed(&s, ForgetScope::Events(&[events[1].id.clone()])).await.unwrap(), 1);
+    assert_eq!(tx.forget_processed(&s, ForgetScope::Events(&[EventKey::of(&events[1])])).await.unwrap(), 1);
     assert!(tx.mark_processed(&record("projection", "1-0", &events[1])).await.unwrap());
     tx.commit().await.unwrap();
 
@@ -169,7 +169,7 @@ async fn forget_processed_reopens_events_for_reprocessing(db: TestDb) {
     assert!(mark(&db.store, &record("projection", "9-0", &events[2])).await.unwrap());
     assert_eq!(db.store.forget_processed(&s, ForgetScope::All).await.unwrap(), 1);
     // The other subscriber's record is untouched.
-    assert!(db.store.is_processed(&group("other"), &events[0].id).await.unwrap());
+    assert!(db.store.is_processed(&group("other"), events[0].tenant_id.as_ref(), &events[0].id).await.unwrap());
 }
 
 async fn retention_purges_only_old_processed_rows(db: TestDb) {
@@ -184,9 +184,9 @@ async fn retention_purges_only_old_processed_rows(db: TestDb) {
         assert!(mark(&db.store, rec).await.unwrap());
     }
     assert_eq!(db.store.purge_processed_older_than(DEFAULT_PROCESSED_RETENTION).await.unwrap(), 1);
-    assert!(!db.store.is_processed(&group("s"), &old.id).await.unwrap());
-    assert!(db.store.is_processed(&group("s"), &edge.id).await.unwrap());
-    assert!(db.store.is_processed(&group("s"), &new.id).await.unwrap());
+    assert!(!db.store.is_processed(&group("s"), old.tenant_id.as_ref(), &old.id).await.unwrap());
+    assert!(db.store.is_processed(&group("s"), edge.tenant_id.as_ref(), &edge.id).await.unwrap());
+    assert!(db.store.is_processed(&group("s"), new.tenant_id.as_ref(), &new.id).await.unwrap());
     assert_eq!(db.store.purge_processed_older_than(DEFAULT_PROCESSED_RETENTION).await.unwrap(), 0);
     assert_eq!(db.store.purge_processed_older_than(Duration::from_secs(u64::MAX)).await.unwrap(), 0);
 }

@@ -93,12 +93,25 @@ pub(crate) async fn inclusion(
     tenant: Option<&TenantId>,
 ) -> Result<InclusionProof, AuditError> {
     let unknown = || AuditError::UnknownEvent { event_id: event_id.to_owned(), tenant: tenant.map(|t| t.as_str().to_owned()) };
-    let row = sqlx::query("SELECT idx, tenant, tenant_idx, bytes FROM audit_log WHERE event_id = $1")
-        .bind(event_id)
-        .fetch_optional(store.pool())
-        .await
-        .map_err(|e| StoreError::sqlx("reading the audit log", e))?
-        .ok_or_else(unknown)?;
+    // Ids are unique per tenant: a tenant's proof is of its own event; the global tree's (no tenant given)
+    // is of the first event with this id.
+    let row = match tenant {
+        Some(t) => {
+            sqlx::query("SELECT idx, tenant, tenant_idx, bytes FROM audit_log WHERE event_id = $1 AND tenant = $2")
+                .bind(event_id)
+                .bind(t.as_str())
+                .fetch_optional(store.pool())
+                .await
+        }
+        None => {
+            sqlx::query("SELECT idx, tenant, tenant_idx, bytes FROM audit_log WHERE event_id = $1 ORDER BY idx LIMIT 1")
+                .bind(event_id)
+                .fetch_optional(store.pool())
+                .await
+        }
+    }
+    .map_err(|e| StoreError::sqlx("reading the audit log", e))?
+    .ok_or_else(unknown)?;
     let get = |e| AuditError::Store(StoreError::sqlx("reading the audit log", e));
     let row_tenant: Option<String> = row.try_get("tenant").map_err(get)?;
     let index: i64 = match tenant {

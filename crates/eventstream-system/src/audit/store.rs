@@ -18,12 +18,20 @@ use super::note::{Checkpoint, NoteSigner};
 pub(crate) const MIGRATIONS_TABLE: &str = "eventstream_system_migrations";
 
 /// The audit schema versions.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "audit log: audit_log, audit_trees, audit_checkpoints, audit_prunes",
-    include_str!("../../migrations/sqlite/0001_audit.sql"),
-    include_str!("../../migrations/postgres/0001_audit.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "audit log: audit_log, audit_trees, audit_checkpoints, audit_prunes",
+        include_str!("../../migrations/sqlite/0001_audit.sql"),
+        include_str!("../../migrations/postgres/0001_audit.sql"),
+    ),
+    (
+        2,
+        "audit log: event ids unique per tenant",
+        include_str!("../../migrations/sqlite/0002_audit_ids_per_tenant.sql"),
+        include_str!("../../migrations/postgres/0002_audit_ids_per_tenant.sql"),
+    ),
+];
 
 /// The name of the global tree.
 pub const GLOBAL_TREE: &str = "global";
@@ -99,14 +107,16 @@ pub fn canonical_bytes(event: &Event) -> Vec<u8> {
     event.to_json_value().to_string().into_bytes()
 }
 
-/// Appends `event` in `tx` unless its id is already in the log. Returns its global index when appended.
+/// Appends `event` in `tx` unless its tenant's event with its id is already in the log (ids are unique per
+/// tenant: another tenant's event with the same id is appended). Returns its global index when appended.
 ///
 /// # Errors
 /// The store fails or a tree row is corrupt.
 pub async fn append(tx: &mut Tx, event: &Event) -> Result<Option<u64>, AuditError> {
     let conn = tx.conn();
-    let seen = sqlx::query("SELECT 1 FROM audit_log WHERE event_id = $1")
+    let seen = sqlx::query("SELECT 1 FROM audit_log WHERE event_id = $1 AND COALESCE(tenant, '') = $2")
         .bind(event.id.as_str())
+        .bind(event.tenant_id.as_ref().map_or("", |t| t.as_str()))
         .fetch_optional(&mut *conn)
         .await
         .map_err(db("checking the audit log"))?;

@@ -3,3 +3,4 @@
 mod audit_proofs;
 mod audit_tamper;
 mod helpers;
+mod ids_per_tenant;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use eventstream_core::error::{Chain, chain};
 use eventstream_core::{Delivery, Position};
-use eventstream_sql::{DeadLetterKind, NewDeadLetter, ProcessedRecord};
+use eventstream_sql::{DeadLetterKind, EventKey, NewDeadLetter, ProcessedRecord};
 use futures::FutureExt;
 use tokio::sync::Semaphore;
 
@@ -166,7 +166,7 @@ impl Worker {
             if d.delivery_count <= 1 {
                 break None;
             }
-            match self.store.retry_state(name, &event.id).await {
+            match self.store.retry_state(name, &EventKey::of(event)).await {
                 Ok(st) => break st,
                 Err(e) => {
                     tracing::warn!(subscriber = %name, error = %Chain(&e), "state store unavailable; waiting");
@@ -191,7 +191,7 @@ impl Worker {
                 Outcome::Done => {
                     self.stats.processed.fetch_add(1, Ordering::Relaxed);
                     if prior > 0 || attempt > 1 {
-                        let _ = self.store.clear_retry_state(name, &event.id).await;
+                        let _ = self.store.clear_retry_state(name, &EventKey::of(event)).await;
                     }
                     return true;
                 }
@@ -221,12 +221,12 @@ impl Worker {
                         }
                         let ok = self.dead_letter(dl).await;
                         if ok {
-                            let _ = self.store.clear_retry_state(name, &event.id).await;
+                            let _ = self.store.clear_retry_state(name, &EventKey::of(event)).await;
                         }
                         return ok;
                     }
                     tracing::info!(subscriber = %name, event_id = %event.id, attempt, error = %Chain(&err), "transient failure; will retry");
-                    let _ = self.store.record_retry_failure(name, &event.id, &chain(&err)).await;
+                    let _ = self.store.record_retry_failure(name, &EventKey::of(event), &chain(&err)).await;
                     // Free the slot while waiting so the events behind this one keep flowing.
                     drop(permit);
                     if self.pause(self.sub.options.backoff.delay(attempt)).await {

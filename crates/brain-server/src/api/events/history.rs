@@ -216,7 +216,9 @@ pub(in crate::api) async fn list(
     Ok(resp)
 }
 
-/// `GET /api/events/{id}`: 404 for an unknown id or another tenant's event.
+/// `GET /api/events/{id}`: the caller's tenant's event with this id (ids are unique per tenant); 404 for
+/// an unknown id or another tenant's event. An admin gets its own tenant's event, else the first indexed
+/// one of any tenant.
 pub(in crate::api) async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
@@ -227,7 +229,13 @@ pub(in crate::api) async fn get_one(
         .parse()
         .map_err(|e: eventstream_core::InvalidId| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field("id"))?;
     let tenant = principal.scope(None)?;
-    let row = state.index.get(id.as_str(), tenant.as_ref()).await.map_err(|e| errors::store(&e))?;
+    let mut row = state.index.get(id.as_str(), tenant.as_ref()).await.map_err(|e| errors::store(&e))?;
+    if tenant.is_none() {
+        // An admin sees every tenant; ids are unique per tenant only, so its own tenant's event comes first.
+        if let Some(own) = state.index.get(id.as_str(), Some(&principal.tenant)).await.map_err(|e| errors::store(&e))? {
+            row = Some(own);
+        }
+    }
     let Some(row) = row else { return Err(ApiError::not_found(format!("no event with id `{id}`"))) };
     if !accepts(&headers, cloudevents::STRUCTURED_CONTENT_TYPE) {
         return Ok(axum::Json(view(&state, &row)).into_response());

@@ -1,5 +1,14 @@
 //! `POST /api/events` (publish) and the publishing path shared with CloudEvents: the request body, the
 //! defaults the server fills in, role and tenant checks, then ingest, append and index.
+//!
+//! # Event ids are unique per tenant
+//! An id names one event of one tenant; another tenant may use the same id for its own event, and both
+//! are indexed and processed. A publish that repeats an id of its own tenant is a producer's retry: with
+//! the same content (every envelope field but `timestamp`, which the server fills when left out) it is
+//! answered 200 with the first event's position and appends nothing; with different content it is 409
+//! `duplicate_event_id`. The check reads the index of the caller's tenant only, so it says nothing
+//! about other tenants' ids. (Two concurrent first publishes of one id can both be appended; the index
+//! and every inbox keep the first, as for a producer that retries through the log directly.)
 
 use std::time::Instant;
 
@@ -106,15 +115,18 @@ pub(in crate::api) struct Published {
     pub(in crate::api) event: Event,
     pub(in crate::api) position: String,
     pub(in crate::api) warnings: Vec<Warning>,
+    /// The event was already published (a same-content retry): 200 instead of 201, nothing appended.
+    pub(in crate::api) replayed: bool,
 }
 
 impl IntoResponse for Published {
     fn into_response(self) -> Response {
+        let status = if self.replayed { StatusCode::OK } else { StatusCode::CREATED };
         let mut body = json!({"id": self.event.id, "position": self.position, "type": self.event.event_type});
         if !self.warnings.is_empty() {
             body["warnings"] = serde_json::to_value(&self.warnings).unwrap_or(Value::Null);
         }
-        (StatusCode::CREATED, axum::Json(body)).into_response()
+        (status, axum::Json(body)).into_response()
     }
 }
 
@@ -131,6 +143,9 @@ pub(in crate::api) async fn publish_checked(state: &AppState, principal: &Princi
         Some(_) => return Err(ApiError::forbidden("a key may only publish events of its own tenant").with_field("tenant_id")),
     }
     let (event, warnings) = ingest(&state.catalog, state.validation, event)?;
+    if let Some(first) = already_published(state, &event).await? {
+        return Ok(Published { event, position: first, warnings, replayed: true });
+    }
     let started = Instant::now();
     let receipt = state.events.publish(event.clone()).await.map_err(|e| errors::publish(&e))?;
     state.metrics.observe_publish(event.event_type.as_str(), started.elapsed());
@@ -138,7 +153,34 @@ pub(in crate::api) async fn publish_checked(state: &AppState, principal: &Princi
         // The index subscriber will add it; only read-your-writes is delayed.
         tracing::warn!(error = %e, event_id = %event.id, "cannot index a published event now");
     }
-    Ok(Published { event, position: receipt.position.to_string(), warnings })
+    Ok(Published { event, position: receipt.position.to_string(), warnings, replayed: false })
+}
+
+/// The position of the event of `event`'s tenant with `event`'s id, when one was already published with
+/// the same content (see the module doc).
+///
+/// # Errors
+/// 409 `duplicate_event_id` when the tenant's event with this id differs; the store's error.
+async fn already_published(state: &AppState, event: &Event) -> Result<Option<String>, ApiError> {
+    let Some(row) = state.index.get(event.id.as_str(), event.tenant_id.as_ref()).await.map_err(|e| errors::store(&e))? else {
+        return Ok(None);
+    };
+    let content = |e: &Event| {
+        let mut v = e.to_json_value();
+        if let Value::Object(m) = &mut v {
+            m.remove("timestamp");
+        }
+        v
+    };
+    let same = Event::from_json_slice(row.body.as_bytes()).is_ok_and(|first| content(&first) == content(event));
+    if !same {
+        return Err(ApiError::conflict(
+            "duplicate_event_id",
+            format!("an event with id `{}` was already published with different content; use a new id", event.id),
+        )
+        .with_field("id"));
+    }
+    Ok(Some(row.position))
 }
 
 /// `POST /api/events`.

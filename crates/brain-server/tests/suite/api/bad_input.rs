@@ -256,3 +256,27 @@ async fn bad_inputs_get_4xx_with_stable_codes() {
     let (status, _) = api.get("/api/events", &writer).await;
     assert_eq!(status, 200);
 }
+
+/// Ages and times out of the representable range are 400 `invalid_query` naming the field (a 422 on the
+/// replay body), never a panic that drops the connection, on every route that takes a time.
+#[tokio::test]
+async fn out_of_range_times_are_4xx_on_every_route_that_takes_one() {
+    let api = TestApp::start().await;
+    for value in ["100000000d", "9999999999999h", "-999999999999d", "99999999999999999999s", "99999999999999"] {
+        for field in ["since", "until"] {
+            for route in ["/api/events", "/api/events/stream", "/api/audit"] {
+                let path = format!("{route}?{field}={value}");
+                let (status, v) = api.get(&path, &api.admin).await;
+                assert_eq!((status, v["code"].as_str(), v["field"].as_str()), (400, Some("invalid_query"), Some(field)), "{path}: {v}");
+            }
+        }
+        if value.bytes().all(|b| b.is_ascii_digit()) {
+            continue; // a position to a replay, not a time
+        }
+        let (status, v) = api.post("/api/consumers/event_index/replay", &api.admin, &json!({"from": value})).await;
+        assert_eq!((status, v["field"].as_str()), (422, Some("from")), "replay from {value}: {v}");
+    }
+    // The server is still serving.
+    let (status, _) = api.get("/api/events?since=15m", &api.admin).await;
+    assert_eq!(status, 200);
+}
