@@ -25,6 +25,8 @@ mod metrics;
 mod migrations;
 #[path = "modules/missions.rs"]
 mod missions;
+#[path = "modules/missions_fair.rs"]
+mod missions_fair;
 #[path = "modules/policy.rs"]
 mod policy;
 #[path = "modules/security.rs"]

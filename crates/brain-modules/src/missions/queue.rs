@@ -12,6 +12,10 @@
 //! slow (its lease expired, yet it is alive) finds its claim gone when it reports and records nothing,
 //! so the mission completes once.
 //!
+//! Fairness: tenants take turns (round robin over the tenants with queued missions, in
+//! `mission_tenant_turns`); priority orders a tenant's own missions only, since any writer may set
+//! `CRITICAL`.
+//!
 //! On PostgreSQL, claims and recoveries lock the row they pick with `FOR UPDATE SKIP LOCKED`, so replicas
 //! never wait on or take the same mission; on SQLite every write transaction holds the database lock
 //! (`BEGIN IMMEDIATE`), which serialises them. Lease times are the replicas' clocks (epoch ms): keep
@@ -31,11 +35,27 @@ use super::lifecycle::{Change, Failure};
 use super::model::{Mission, QueueEntry};
 use super::rows::{claim_id_of, mission_from_row, origin_of, select_missions};
 use super::service::MissionService;
-use crate::sql::db;
+use crate::sql::{db, next_counter};
 use crate::web::{Origin, now_ms, now_secs};
 
 /// The counter giving queue positions (FIFO within a priority).
 pub(super) const QUEUE_SEQ: &str = "mission_queue_seq";
+
+/// The counter ordering the tenants' turns (`mission_tenant_turns.served`).
+const TURN_SEQ: &str = "mission_turn";
+
+/// The next mission to claim, fairly across tenants: of the tenants with queued missions, the one
+/// served least recently (never served first); its highest priority, then its oldest queue position.
+/// Ties between tenants (none served yet) go to the oldest queue position.
+macro_rules! fair_next {
+    () => {
+        "SELECT m.tenant, m.id, m.name, m.mission_type, m.description, m.data, m.priority, m.status, m.queued, m.queue_seq, \
+         m.retry_count, m.max_retries, m.created_by, m.agent_id, m.credit_cost, m.correlation_id, m.last_error, m.result, \
+         m.created_at, m.updated_at, m.lease_owner, m.lease_until, m.claim_id \
+         FROM missions m LEFT JOIN mission_tenant_turns t ON t.tenant = m.tenant WHERE m.queued = 1 \
+         ORDER BY COALESCE(t.served, 0) ASC, m.priority DESC, m.queue_seq ASC LIMIT 1"
+    };
+}
 
 /// The `error_type` of an attempt whose worker was lost.
 pub const WORKER_LOST: &str = "WorkerLost";
@@ -101,8 +121,13 @@ impl MissionService {
         Ok((items, u64::try_from(length).unwrap_or(0)))
     }
 
-    /// Takes the next mission from the queue (highest priority, then oldest queue position), marks it
-    /// `RUNNING` and leases it to this replica. `None` when the queue is empty.
+    /// Takes the next mission from the queue, marks it `RUNNING` and leases it to this replica. `None`
+    /// when the queue is empty.
+    ///
+    /// Fair between tenants (round robin): the tenant served least recently among those with queued
+    /// missions goes first, so one tenant's backlog, CRITICAL or not, delays another tenant's next
+    /// mission by at most one claim per other waiting tenant. Within a tenant: highest priority, then
+    /// oldest queue position.
     ///
     /// # Errors
     /// [`MissionError::Store`]; [`MissionError::Concurrent`] when the row changed between read and write
@@ -110,14 +135,20 @@ impl MissionService {
     pub async fn claim_next(&self) -> Result<Option<Claimed>, MissionError> {
         let mut tx = self.store.begin().await?;
         let next = match tx.kind() {
-            StoreKind::Postgres => {
-                select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED")
-            }
-            StoreKind::Sqlite => select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1"),
+            StoreKind::Postgres => concat!(fair_next!(), " FOR UPDATE OF m SKIP LOCKED"),
+            StoreKind::Sqlite => fair_next!(),
         };
         let row = sqlx::query(next).fetch_optional(tx.conn()).await.map_err(db("reading the queue"))?;
         let Some(row) = row else { return Ok(None) };
         let tenant: String = row.try_get(0).map_err(db("reading the queue"))?;
+        // The tenant's turn is taken: every other tenant with queued work goes before its next claim.
+        let turn = next_counter(&mut tx, TURN_SEQ).await?;
+        sqlx::query("INSERT INTO mission_tenant_turns (tenant, served) VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET served = $2")
+            .bind(tenant.clone())
+            .bind(turn)
+            .execute(tx.conn())
+            .await
+            .map_err(db("recording a tenant's turn"))?;
         let m = mission_from_row(&row)?;
         let origin = origin_of(&tenant, &m)?;
         let lease = Lease {
