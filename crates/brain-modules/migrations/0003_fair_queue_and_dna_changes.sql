@@ -1,7 +1,6 @@
 -- brain-modules, version 3: fair scheduling between tenants and DNA versions stored as changes.
 --
--- mission_tenant_turns: when each tenant last had a mission claimed (a value of the `mission_turn`
--- counter). The worker takes the next mission of the tenant served least recently among those with
+-- mission_tenant_turns: when each tenant last had a mission claimed (epoch microseconds). The worker takes the next mission of the tenant served least recently among those with
 -- queued work (round robin between tenants), then by priority and queue position within it.
 CREATE TABLE IF NOT EXISTS mission_tenant_turns (
     tenant TEXT PRIMARY KEY,

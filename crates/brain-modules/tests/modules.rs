@@ -13,6 +13,8 @@ mod bad_input;
 mod credits;
 #[path = "modules/dna.rs"]
 mod dna;
+#[path = "modules/dna_history.rs"]
+mod dna_history;
 #[path = "modules/hardware.rs"]
 mod hardware;
 #[path = "modules/immune.rs"]

@@ -12,6 +12,7 @@ use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
+use crate::page::Page;
 use super::service::{Change, CreditsService};
 use crate::web::{RequestContext, check_id, check_text};
 
@@ -115,10 +116,7 @@ async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     check_id("agent_id", &agent)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
-    }
-    let entries = s.history(ctx.origin().tenant(), &agent, limit).await?;
-    Ok(axum::Json(json!({"agent_id": agent, "entries": entries})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (entries, next) = s.history(ctx.origin().tenant(), &agent, page).await?;
+    Ok(axum::Json(json!({"agent_id": agent, "entries": entries, "next_cursor": next})).into_response())
 }

@@ -9,6 +9,7 @@ use eventstream_core::Event;
 
 use super::error::CreditsError;
 use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};
+use crate::page::Page;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
@@ -91,15 +92,16 @@ impl CreditsService {
     ///
     /// # Errors
     /// [`CreditsError::AccountNotFound`], [`CreditsError::Store`].
-    pub async fn history(&self, tenant: &str, agent_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, CreditsError> {
+    pub(crate) async fn history(&self, tenant: &str, agent_id: &str, page: Page) -> Result<(Vec<LedgerEntry>, Option<String>), CreditsError> {
         self.account(tenant, agent_id).await?;
         let rows = sqlx::query(
             "SELECT seq, kind, amount, balance_after, reason, mission_id, created_at FROM credit_ledger \
-             WHERE tenant = $1 AND agent_id = $2 ORDER BY seq DESC LIMIT $3",
+             WHERE tenant = $1 AND agent_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
         )
         .bind(tenant.to_owned())
         .bind(agent_id.to_owned())
-        .bind(i64::from(limit))
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(page.fetch())
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("reading a ledger"))?;
@@ -119,8 +121,13 @@ impl CreditsService {
                     created_at: ms_to_secs(at),
                 })
             })
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CreditsError::from)
+            .map(|mut entries| {
+                // Newest first: the next page holds the entries before the last one here.
+                let next = page.finish(&mut entries, |e| e.seq);
+                (entries, next)
+            })
     }
 }
 

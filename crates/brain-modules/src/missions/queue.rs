@@ -35,14 +35,12 @@ use super::lifecycle::{Change, Failure};
 use super::model::{Mission, QueueEntry};
 use super::rows::{claim_id_of, mission_from_row, origin_of, select_missions};
 use super::service::MissionService;
-use crate::sql::{db, next_counter};
+use crate::sql::db;
 use crate::web::{Origin, now_ms, now_secs};
 
 /// The counter giving queue positions (FIFO within a priority).
 pub(super) const QUEUE_SEQ: &str = "mission_queue_seq";
 
-/// The counter ordering the tenants' turns (`mission_tenant_turns.served`).
-const TURN_SEQ: &str = "mission_turn";
 
 /// The next mission to claim, fairly across tenants: of the tenants with queued missions, the one
 /// served least recently (never served first); its highest priority, then its oldest queue position.
@@ -141,14 +139,7 @@ impl MissionService {
         let row = sqlx::query(next).fetch_optional(tx.conn()).await.map_err(db("reading the queue"))?;
         let Some(row) = row else { return Ok(None) };
         let tenant: String = row.try_get(0).map_err(db("reading the queue"))?;
-        // The tenant's turn is taken: every other tenant with queued work goes before its next claim.
-        let turn = next_counter(&mut tx, TURN_SEQ).await?;
-        sqlx::query("INSERT INTO mission_tenant_turns (tenant, served) VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET served = $2")
-            .bind(tenant.clone())
-            .bind(turn)
-            .execute(tx.conn())
-            .await
-            .map_err(db("recording a tenant's turn"))?;
+        self.take_turn(&mut tx, &tenant).await?;
         let m = mission_from_row(&row)?;
         let origin = origin_of(&tenant, &m)?;
         let lease = Lease {
@@ -183,6 +174,34 @@ impl MissionService {
         let running = self.transition_in(&mut tx, &origin, &m, &change, &mut out).await?;
         self.commit(tx, &out).await?;
         Ok(Some(Claimed { mission: running, origin, lease }))
+    }
+
+    /// Records that `tenant` was served now: every other tenant with queued work goes before its next
+    /// claim. On PostgreSQL a concurrent claim of the same tenant holding its turn row is advancing the
+    /// turn already, so this one skips the row rather than wait for it (claims stay concurrent).
+    async fn take_turn(&self, tx: &mut eventstream::store::Tx, tenant: &str) -> Result<(), MissionError> {
+        sqlx::query(
+            "INSERT INTO mission_tenant_turns (tenant, served) SELECT $1, 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM mission_tenant_turns WHERE tenant = $1) ON CONFLICT (tenant) DO NOTHING",
+        )
+        .bind(tenant.to_owned())
+        .execute(tx.conn())
+        .await
+        .map_err(db("recording a tenant's turn"))?;
+        let update = match tx.kind() {
+            StoreKind::Postgres => {
+                "UPDATE mission_tenant_turns SET served = $2 WHERE tenant = \
+                 (SELECT tenant FROM mission_tenant_turns WHERE tenant = $1 FOR UPDATE SKIP LOCKED)"
+            }
+            StoreKind::Sqlite => "UPDATE mission_tenant_turns SET served = $2 WHERE tenant = $1",
+        };
+        sqlx::query(update)
+            .bind(tenant.to_owned())
+            .bind(now_us())
+            .execute(tx.conn())
+            .await
+            .map_err(db("recording a tenant's turn"))?;
+        Ok(())
     }
 
     /// Extends the lease of `claimed` to now + the lease duration. Returns `false` when the claim is no
@@ -269,6 +288,13 @@ fn claimed_from_row(row: &AnyRow) -> Result<Claimed, MissionError> {
         until_ms: until.unwrap_or_default(),
     };
     Ok(Claimed { mission, origin, lease })
+}
+
+/// Now in epoch microseconds: when a tenant was last served (`mission_tenant_turns.served`).
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn lease_ms(lease: Duration) -> i64 {
