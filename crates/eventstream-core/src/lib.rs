@@ -16,6 +16,7 @@
 pub mod codec;
 mod envelope;
 pub mod error;
+pub mod redact;
 mod id;
 mod log;
 

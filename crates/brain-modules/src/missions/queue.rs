@@ -139,7 +139,6 @@ impl MissionService {
         let row = sqlx::query(next).fetch_optional(tx.conn()).await.map_err(db("reading the queue"))?;
         let Some(row) = row else { return Ok(None) };
         let tenant: String = row.try_get(0).map_err(db("reading the queue"))?;
-        self.take_turn(&mut tx, &tenant).await?;
         let m = mission_from_row(&row)?;
         let origin = origin_of(&tenant, &m)?;
         let lease = Lease {
@@ -171,6 +170,8 @@ impl MissionService {
             if_claim: None,
             reason: None,
         };
+        // After the claim's time is taken: claims running at once keep their times in queue order.
+        self.take_turn(&mut tx, &tenant).await?;
         let running = self.transition_in(&mut tx, &origin, &m, &change, &mut out).await?;
         self.commit(tx, &out).await?;
         Ok(Some(Claimed { mission: running, origin, lease }))
