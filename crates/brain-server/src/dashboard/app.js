@@ -341,7 +341,8 @@
       body = await api(`/api/events${query(params)}`);
       notice("");
     } catch (e) {
-      notice(`Event search failed: ${e.message}`);
+      // A 401 has asked for another key and said why already.
+      if (!(e instanceof ApiError && e.status === 401)) notice(`Event search failed: ${e.message}`);
       return;
     }
     state.nextCursor = body.next_cursor;
