@@ -29,6 +29,8 @@ mod migrations;
 mod missions;
 #[path = "modules/missions_fair.rs"]
 mod missions_fair;
+#[path = "modules/pages.rs"]
+mod pages;
 #[path = "modules/policy.rs"]
 mod policy;
 #[path = "modules/security.rs"]
