@@ -12,7 +12,7 @@ use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
-use crate::page::Page;
+use crate::page::{Page, PageQuery};
 use super::service::{Change, CreditsService};
 use crate::web::{RequestContext, check_id, check_text};
 
@@ -42,9 +42,10 @@ async fn info() -> Response {
     axum::Json(json!({"name": "brain.credits", "version": "2.0.0", "config": {"unit": "credit", "precision": 0.001}})).into_response()
 }
 
-async fn accounts(State(s): St, ctx: RequestContext) -> Result<Response, ApiError> {
-    let accounts = s.accounts(ctx.origin().tenant()).await?;
-    Ok(axum::Json(json!({"accounts": accounts})).into_response())
+async fn accounts(State(s): St, ctx: RequestContext, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (accounts, next) = s.accounts(ctx.origin().tenant(), page).await?;
+    Ok(axum::Json(json!({"accounts": accounts, "next_cursor": next})).into_response())
 }
 
 /// Checks an amount and converts it to milli-credits.

@@ -77,15 +77,22 @@ impl CreditsService {
     ///
     /// # Errors
     /// [`CreditsError::Store`].
-    pub async fn accounts(&self, tenant: &str) -> Result<Vec<Account>, CreditsError> {
+    pub(crate) async fn accounts(&self, tenant: &str, page: Page) -> Result<(Vec<Account>, Option<String>), CreditsError> {
+        let offset = page.after.unwrap_or(0);
         let rows = sqlx::query(
-            "SELECT agent_id, balance, allocated, consumed, refunded, updated_at FROM credit_accounts WHERE tenant = $1 ORDER BY agent_id",
+            "SELECT agent_id, balance, allocated, consumed, refunded, updated_at FROM credit_accounts WHERE tenant = $1 \
+             ORDER BY agent_id LIMIT $2 OFFSET $3",
         )
         .bind(tenant.to_owned())
+        .bind(page.fetch())
+        .bind(offset)
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("listing accounts"))?;
-        Ok(rows.iter().map(account_from_row).collect::<Result<_, _>>()?)
+        let mut accounts = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+        // The cursor is the number of accounts before the next page.
+        let next = page.finish(&mut accounts, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        Ok((accounts, next))
     }
 
     /// An account's ledger, newest first.

@@ -2,9 +2,10 @@
 //! next page's cursor in `next_cursor` (`null` on the last page); bad values are 400 `invalid_query`
 //! naming the parameter.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{App, fast_config};
+use crate::helpers::{App, TENANT, fast_config};
 
 /// Walks `path` (with a query string already, or none) in pages of `limit`, reading the items from
 /// `key`; returns them in order.
@@ -98,5 +99,24 @@ async fn credit_history_threats_and_policies_come_in_pages() {
     let total = usize::try_from(first["total"].as_u64().expect("total")).expect("total");
     assert!(total >= 4, "the total counts every policy, not the page: {first}");
     pages_agree(&app, "/api/policy/policies", "policies", total, 1000).await;
+
+    for i in 2..=5 {
+        let (status, r) = app.post(&format!("/api/credits/agents/pa-{i}/allocate"), json!({"amount": 1})).await;
+        assert_eq!(status, 200, "{r}");
+    }
+    pages_agree(&app, "/api/credits/accounts", "accounts", 5, 1000).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pending_approvals_come_in_pages() {
+    let app = App::start(fast_config()).await;
+    for i in 0..5 {
+        let hash = format!("{i:064x}");
+        let path = format!("/api/ir/approvals?ir_hash={hash}&ttl_seconds=600&created_by=alice");
+        let (status, b) = app.call(Method::POST, &path, TENANT, None, None).await;
+        assert_eq!(status, 201, "{b}");
+    }
+    pages_agree(&app, "/api/ir/approvals/pending", "approvals", 5, 1000).await;
     app.stop().await;
 }
