@@ -73,7 +73,9 @@ mod tests {
     fn limits_and_cursors_are_checked_and_pages_end() {
         assert_eq!(Page::parse(None, None, 100, 500).ok(), Some(Page { limit: 100, after: None }));
         assert_eq!(Page::parse(Some(2), Some("7"), 100, 500).ok(), Some(Page { limit: 2, after: Some(7) }));
-        for (limit, cursor, field) in [(Some(0), None, "limit"), (Some(501), None, "limit"), (None, Some("x"), "cursor"), (None, Some("-1"), "cursor")] {
+        for (limit, cursor, field) in
+            [(Some(0), None, "limit"), (Some(501), None, "limit"), (None, Some("x"), "cursor"), (None, Some("-1"), "cursor")]
+        {
             let err = Page::parse(limit, cursor, 100, 500).expect_err("rejected");
             assert_eq!(err.field.as_deref(), Some(field));
         }

@@ -27,12 +27,15 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
         }
         LogSettings::Redis { url, stream } => {
             let config = eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone());
-            let log = eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
+            let log =
+                eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
             Arc::new(log)
         }
         LogSettings::Nats { url, stream } => {
             let config = eventstream_nats::NatsConfig::new(url.clone(), stream.clone());
-            let log = eventstream_nats::NatsLog::connect(config).await.with_context(|| format!("cannot reach NATS JetStream at {}", redact(url)))?;
+            let log = eventstream_nats::NatsLog::connect(config)
+                .await
+                .with_context(|| format!("cannot reach NATS JetStream at {}", redact(url)))?;
             Arc::new(log)
         }
     };

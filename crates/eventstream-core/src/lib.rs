@@ -16,9 +16,9 @@
 pub mod codec;
 mod envelope;
 pub mod error;
-pub mod redact;
 mod id;
 mod log;
+pub mod redact;
 
 pub use envelope::{Event, MAX_FIELD_CHARS, Meta, Severity, epoch_seconds, format_timestamp, parse_timestamp, truncate_to_micros};
 pub use error::{BoxError, DecodeError, LogError};

@@ -3,7 +3,8 @@
 //! `postgres://host/db?password=pw`).
 
 /// The query parameters (and libpq `key=value` words) whose value is a secret.
-const SECRET_PARAMS: &[&str] = &["password", "pass", "pwd", "passwd", "token", "access_token", "secret", "api_key", "apikey", "sslpassword"];
+const SECRET_PARAMS: &[&str] =
+    &["password", "pass", "pwd", "passwd", "token", "access_token", "secret", "api_key", "apikey", "sslpassword"];
 
 /// The text that replaces a secret.
 pub const MASK: &str = "***";

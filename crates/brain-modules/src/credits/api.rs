@@ -12,8 +12,8 @@ use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
-use crate::page::{Page, PageQuery};
 use super::service::{Change, CreditsService};
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, check_id, check_text};
 
 /// The credits router.

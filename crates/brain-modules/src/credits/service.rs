@@ -99,7 +99,12 @@ impl CreditsService {
     ///
     /// # Errors
     /// [`CreditsError::AccountNotFound`], [`CreditsError::Store`].
-    pub(crate) async fn history(&self, tenant: &str, agent_id: &str, page: Page) -> Result<(Vec<LedgerEntry>, Option<String>), CreditsError> {
+    pub(crate) async fn history(
+        &self,
+        tenant: &str,
+        agent_id: &str,
+        page: Page,
+    ) -> Result<(Vec<LedgerEntry>, Option<String>), CreditsError> {
         self.account(tenant, agent_id).await?;
         let rows = sqlx::query(
             "SELECT seq, kind, amount, balance_after, reason, mission_id, created_at FROM credit_ledger \

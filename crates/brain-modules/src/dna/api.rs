@@ -52,7 +52,9 @@ impl From<DnaError> for ApiError {
         match &e {
             DnaError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "agent_not_found", e.to_string()).with_field("agent_id"),
             DnaError::Concurrent(_) => ApiError::conflict("concurrent_update", e.to_string()),
-            DnaError::TooLarge { field, .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "dna_too_large", e.to_string()).with_field(*field),
+            DnaError::TooLarge { field, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "dna_too_large", e.to_string()).with_field(*field)
+            }
             DnaError::Store(s) => store_error(s),
         }
     }

@@ -51,6 +51,9 @@ pub(crate) const FULL_EVERY: u32 = 32;
 /// body limit, so a mutation cannot grow a DNA past what one snapshot request could carry.
 pub(crate) const MAX_DNA_BYTES: usize = 1 << 20;
 
+/// The DNA and traits keys a mutation set, when its version is stored as that change.
+type SetKeys<'a> = Option<(&'a Map<String, Value>, &'a Map<String, Value>)>;
+
 /// The columns a version is read from.
 const COLUMNS: &str = "id, agent_id, version, dna, traits, karma_score, source, parent_snapshot_id, reason, created_at, delta";
 
@@ -120,7 +123,8 @@ impl DnaService {
     ) -> Result<Snapshot, DnaError> {
         let mut tx = self.events.store().begin().await?;
         let latest = latest(&mut tx, origin.tenant(), agent_id).await?;
-        let snap = self.insert(&mut tx, origin, agent_id, latest.as_ref(), (dna, traits, None), None, SnapshotSource::Manual, reason).await?;
+        let snap =
+            self.insert(&mut tx, origin, agent_id, latest.as_ref(), (dna, traits, None), None, SnapshotSource::Manual, reason).await?;
         let event = DnaSnapshotCreated {
             snapshot_id: snap.id,
             agent_id: agent_id.to_owned(),
@@ -241,7 +245,7 @@ impl DnaService {
         origin: &Origin,
         agent_id: &str,
         parent: Option<&Snapshot>,
-        content: (Map<String, Value>, Map<String, Value>, Option<(&Map<String, Value>, &Map<String, Value>)>),
+        content: (Map<String, Value>, Map<String, Value>, SetKeys<'_>),
         karma: Option<f64>,
         source: SnapshotSource,
         reason: Option<String>,

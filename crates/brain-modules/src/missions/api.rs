@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::error::MissionError;
 use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery};
-use crate::page::{Page, PageQuery};
 use super::service::MissionService;
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, check_id, check_text};
 
 /// What the handlers share.

@@ -41,7 +41,6 @@ use crate::web::{Origin, now_ms, now_secs};
 /// The counter giving queue positions (FIFO within a priority).
 pub(super) const QUEUE_SEQ: &str = "mission_queue_seq";
 
-
 /// The next mission to claim, fairly across tenants: of the tenants with queued missions, the one
 /// served least recently (never served first); its highest priority, then its oldest queue position.
 /// Ties between tenants (none served yet) go to the oldest queue position.
@@ -196,12 +195,7 @@ impl MissionService {
             }
             StoreKind::Sqlite => "UPDATE mission_tenant_turns SET served = $2 WHERE tenant = $1",
         };
-        sqlx::query(update)
-            .bind(tenant.to_owned())
-            .bind(now_us())
-            .execute(tx.conn())
-            .await
-            .map_err(db("recording a tenant's turn"))?;
+        sqlx::query(update).bind(tenant.to_owned()).bind(now_us()).execute(tx.conn()).await.map_err(db("recording a tenant's turn"))?;
         Ok(())
     }
 
@@ -293,9 +287,7 @@ fn claimed_from_row(row: &AnyRow) -> Result<Claimed, MissionError> {
 
 /// Now in epoch microseconds: when a tenant was last served (`mission_tenant_turns.served`).
 fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn lease_ms(lease: Duration) -> i64 {

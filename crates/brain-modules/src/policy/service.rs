@@ -224,14 +224,15 @@ impl PolicyService {
     pub(crate) async fn list_page(&self, tenant: &str, page: Page) -> Result<(Vec<Policy>, Option<String>, i64), PolicyError> {
         self.ensure(tenant).await?;
         let offset = page.after.unwrap_or(0);
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM policy_policies WHERE tenant = $1 ORDER BY seq LIMIT $2 OFFSET $3")))
-                .bind(tenant.to_owned())
-                .bind(page.fetch())
-                .bind(offset)
-                .fetch_all(self.events.store().pool())
-                .await
-                .map_err(db("listing policies"))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM policy_policies WHERE tenant = $1 ORDER BY seq LIMIT $2 OFFSET $3"
+        )))
+        .bind(tenant.to_owned())
+        .bind(page.fetch())
+        .bind(offset)
+        .fetch_all(self.events.store().pool())
+        .await
+        .map_err(db("listing policies"))?;
         let mut policies = rows.iter().map(|r| from_row(r).map(|s| s.policy)).collect::<Result<Vec<_>, _>>()?;
         let next = page.finish(&mut policies, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
         let total: i64 = sqlx::query("SELECT COUNT(*) FROM policy_policies WHERE tenant = $1")

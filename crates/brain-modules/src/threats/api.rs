@@ -13,8 +13,8 @@ use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::model::{ListQuery, StatusQuery, ThreatCreate};
-use crate::page::Page;
 use super::service::ThreatService;
+use crate::page::Page;
 use crate::web::{RequestContext, check_id};
 
 /// The threats router.

@@ -75,7 +75,8 @@ async fn dna_versions_store_their_changes_and_history_comes_in_pages() {
     let (status, page) = app.get("/api/dna/agents/big/history?cursor=41").await;
     assert_eq!((status, page["snapshots"].as_array().map(Vec::len), page["next_cursor"].is_null()), (200, Some(0), true));
 
-    for (query, field) in [("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"), ("cursor=abc", "cursor"), ("cursor=-3", "cursor")]
+    for (query, field) in
+        [("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"), ("cursor=abc", "cursor"), ("cursor=-3", "cursor")]
     {
         let (status, e) = app.get(&format!("/api/dna/agents/big/history?{query}")).await;
         assert_eq!((status, e["code"].as_str(), e["field"].as_str()), (400, Some("invalid_query"), Some(field)), "{query}: {e}");

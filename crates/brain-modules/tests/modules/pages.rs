@@ -44,7 +44,8 @@ async fn pages_agree(app: &App, path: &str, key: &str, want: usize, max: u32) {
     assert_eq!(whole.len(), want, "{path}: {whole:?}");
     assert_eq!(walk(app, path, key, 2).await, whole, "{path}: pages of 2");
     assert_eq!(walk(app, path, key, 3).await, whole, "{path}: pages of 3");
-    for (query, field) in [("limit=0", "limit"), (&*format!("limit={}", max + 1), "limit"), ("limit=ten", "limit"), ("cursor=zz", "cursor")] {
+    for (query, field) in [("limit=0", "limit"), (&*format!("limit={}", max + 1), "limit"), ("limit=ten", "limit"), ("cursor=zz", "cursor")]
+    {
         let (status, e) = app.get(&format!("{path}{sep}{query}")).await;
         assert_eq!((status, e["code"].as_str(), e["field"].as_str()), (400, Some("invalid_query"), Some(field)), "{path} {query}: {e}");
     }
@@ -80,7 +81,8 @@ async fn credit_history_threats_and_policies_come_in_pages() {
         assert_eq!(status, 200, "{r}");
     }
     pages_agree(&app, "/api/credits/agents/pa/history", "entries", 6, 1000).await;
-    let newest_first: Vec<i64> = walk(&app, "/api/credits/agents/pa/history", "entries", 4).await.iter().filter_map(|e| e["seq"].as_i64()).collect();
+    let newest_first: Vec<i64> =
+        walk(&app, "/api/credits/agents/pa/history", "entries", 4).await.iter().filter_map(|e| e["seq"].as_i64()).collect();
     assert!(newest_first.windows(2).all(|w| w[0] > w[1]), "newest first: {newest_first:?}");
 
     for i in 0..5 {

@@ -31,7 +31,9 @@ async fn serve_creates_the_data_dir_0700_and_every_file_0600() {
     let resp = reqwest::Client::new()
         .post(server.url("/api/events"))
         .bearer_auth(&key)
-        .json(&serde_json::json!({"type": "task.created", "payload": {"task_id": "t1", "mission_type": "agent.chat", "priority": "NORMAL"}}))
+        .json(
+            &serde_json::json!({"type": "task.created", "payload": {"task_id": "t1", "mission_type": "agent.chat", "priority": "NORMAL"}}),
+        )
         .send()
         .await
         .unwrap();
