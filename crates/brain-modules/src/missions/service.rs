@@ -28,6 +28,10 @@ use crate::page::Page;
 use crate::sql::{db, is_unique_violation, next_counter};
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
+/// Entries a mission's log may hold; `POST /api/missions/{id}/log` beyond it is a 409 `log_full`
+/// (the worker's own entries are always written).
+pub(crate) const MAX_LOG_ENTRIES: i64 = 1000;
+
 /// The stats of `GET /api/missions/stats/overview`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MissionStats {
@@ -272,11 +276,21 @@ impl MissionService {
     /// Appends an entry to a mission's log.
     ///
     /// # Errors
-    /// [`MissionError::NotFound`]; [`MissionError::Store`].
+    /// [`MissionError::NotFound`]; [`MissionError::LogFull`] at [`MAX_LOG_ENTRIES`]; [`MissionError::Store`].
     pub async fn append_log(&self, origin: &Origin, id: &str, entry: LogEntry) -> Result<(), MissionError> {
         let mut tx = self.store.begin().await?;
         if self.load(&mut tx, origin.tenant(), id).await?.is_none() {
             return Err(MissionError::NotFound(id.to_owned()));
+        }
+        let entries: i64 = sqlx::query("SELECT COUNT(*) FROM mission_logs WHERE tenant = $1 AND mission_id = $2")
+            .bind(origin.tenant().to_owned())
+            .bind(id.to_owned())
+            .fetch_one(tx.conn())
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("counting a mission log"))?;
+        if entries >= MAX_LOG_ENTRIES {
+            return Err(MissionError::LogFull(id.to_owned()));
         }
         let mut out = Vec::new();
         self.append_log_in(&mut tx, origin, id, &entry, &mut out).await?;

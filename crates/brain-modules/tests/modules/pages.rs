@@ -122,3 +122,31 @@ async fn pending_approvals_come_in_pages() {
     pages_agree(&app, "/api/ir/approvals/pending", "approvals", 5, 1000).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_mission_log_stops_at_1000_entries() {
+    let app = App::start(fast_config()).await;
+    let (status, m) = app.post("/api/missions", json!({"id": "full-log", "name": "chatty"})).await;
+    assert_eq!(status, 201, "{m}");
+    let (_, log) = app.get("/api/missions/full-log/log").await;
+    let have = log["log"].as_array().map_or(0, Vec::len);
+    // Fill the log to 999 entries directly, then the API adds the 1000th and refuses the 1001st.
+    let mut tx = app.events.store().begin().await.expect("tx");
+    for seq in 0..(999 - have) {
+        eventstream::store::sqlx::query(
+            "INSERT INTO mission_logs (tenant, mission_id, seq, level, message, data, logged_at) VALUES ('acme', 'full-log', $1, 'info', 'x', '{}', 0)",
+        )
+        .bind(i64::try_from(seq).expect("seq") + 1_000_000)
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    let (status, r) = app.post("/api/missions/full-log/log", json!({"message": "the 1000th", "level": "info"})).await;
+    assert_eq!(status, 202, "{r}");
+    let (status, e) = app.post("/api/missions/full-log/log", json!({"message": "one too many", "level": "info"})).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("log_full")), "{e}");
+    let all = walk(&app, "/api/missions/full-log/log", "log", 1000).await;
+    assert_eq!(all.len(), 1000);
+    app.stop().await;
+}
