@@ -41,6 +41,7 @@ pub mod ir;
 pub mod ir_governance;
 pub mod metrics;
 pub mod missions;
+mod page;
 pub mod policy;
 pub mod routes;
 pub mod security;

@@ -13,6 +13,8 @@ mod bad_input;
 mod credits;
 #[path = "modules/dna.rs"]
 mod dna;
+#[path = "modules/dna_history.rs"]
+mod dna_history;
 #[path = "modules/hardware.rs"]
 mod hardware;
 #[path = "modules/immune.rs"]
@@ -25,6 +27,10 @@ mod metrics;
 mod migrations;
 #[path = "modules/missions.rs"]
 mod missions;
+#[path = "modules/missions_fair.rs"]
+mod missions_fair;
+#[path = "modules/pages.rs"]
+mod pages;
 #[path = "modules/policy.rs"]
 mod policy;
 #[path = "modules/security.rs"]

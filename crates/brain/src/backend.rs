@@ -14,8 +14,7 @@ use crate::config::{DurabilitySetting, LogSettings, Settings};
 pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
     let log: Arc<dyn EventLog> = match &settings.log {
         LogSettings::Embedded { durability } => {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+            prepare_data_dir(&settings.data_dir)?;
             let durability = match durability {
                 DurabilitySetting::Full => eventstream_embedded::Durability::Full,
                 DurabilitySetting::Normal => eventstream_embedded::Durability::Normal,
@@ -28,12 +27,15 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
         }
         LogSettings::Redis { url, stream } => {
             let config = eventstream_redis::RedisConfig::new(url.clone()).with_stream(stream.clone());
-            let log = eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {url}"))?;
+            let log =
+                eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
             Arc::new(log)
         }
         LogSettings::Nats { url, stream } => {
             let config = eventstream_nats::NatsConfig::new(url.clone(), stream.clone());
-            let log = eventstream_nats::NatsLog::connect(config).await.with_context(|| format!("cannot reach NATS JetStream at {url}"))?;
+            let log = eventstream_nats::NatsLog::connect(config)
+                .await
+                .with_context(|| format!("cannot reach NATS JetStream at {}", redact(url)))?;
             Arc::new(log)
         }
     };
@@ -47,7 +49,7 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
 /// The URL is invalid or the database unreachable.
 pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<eventstream_sql::StateStore> {
     if settings.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+        prepare_data_dir(&settings.data_dir)?;
     }
     eventstream_sql::StateStore::connect(&settings.database_url)
         .await
@@ -65,23 +67,56 @@ pub(crate) async fn open_local_outbox(
     if store.kind() == eventstream_sql::StoreKind::Sqlite {
         return Ok(None);
     }
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    prepare_data_dir(&settings.data_dir)?;
     let url = eventstream_sql::sqlite_url(&settings.data_dir.join("outbox.db"));
     Ok(Some(eventstream_sql::StateStore::connect(&url).await.context("cannot open the local outbox")?))
 }
 
-/// A URL without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+/// Creates the data dir owner-only (0700 on Unix) and tightens one that exists with group or other
+/// access: the dir to 0700 and every file in it to 0600, with a warning naming what changed. The files
+/// hold every tenant's events, state, key hashes and the audit signing key.
+///
+/// # Errors
+/// The directory cannot be created or its mode cannot be changed.
+pub(crate) fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    tighten(dir).with_context(|| format!("cannot restrict the data dir {} to its owner", dir.display()))?;
+    Ok(())
+}
+
+/// Sets `dir` to 0700 and its files to 0600 where they allow group or other access.
+#[cfg(unix)]
+fn tighten(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let open = |mode: u32| mode & 0o077 != 0;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if open(mode) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        tracing::warn!(dir = %dir.display(), was = format!("{:o}", mode & 0o777), "the data dir allowed group/other access; set to 0700");
     }
+    let mut changed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_file() && open(meta.permissions().mode()) {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            changed.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    if !changed.is_empty() {
+        tracing::warn!(dir = %dir.display(), files = %changed.join(", "), "data files allowed group/other access; set to 0600");
+    }
+    Ok(())
+}
+
+/// A URL without its password or secret query parameters, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    eventstream_core::redact::redact_url(url)
 }
 
 /// Opens every backend the server runs on: the log, the state store, the local outbox and (Redis with a

@@ -26,8 +26,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One clear line: the error and its causes, outermost first.
-            eprintln!("error: {}", eventstream_core::error::chain(e.as_ref()));
+            // One clear line: the error and its causes, outermost first, with any password a quoted URL
+            // carries (ours or a driver's message) masked.
+            eprintln!("error: {}", eventstream_core::redact::redact_text(&eventstream_core::error::chain(e.as_ref())));
             ExitCode::FAILURE
         }
     }

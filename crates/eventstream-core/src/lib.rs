@@ -18,6 +18,7 @@ mod envelope;
 pub mod error;
 mod id;
 mod log;
+pub mod redact;
 
 pub use envelope::{Event, MAX_FIELD_CHARS, Meta, Severity, epoch_seconds, format_timestamp, parse_timestamp, truncate_to_micros};
 pub use error::{BoxError, DecodeError, LogError};

@@ -93,11 +93,33 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenErro
     tx.commit().map_err(db)
 }
 
-/// Creates the data directory and opens a migrated connection.
+/// Creates the data directory (mode 0700 on Unix, for directories it creates) and opens a migrated
+/// connection. A new database file is created with mode 0600 before SQLite opens it: SQLite gives its
+/// `-wal` and `-shm` files the mode of the database file, so they are private too.
 pub(crate) fn open_dir(dir: &Path, options: &EmbeddedOptions) -> Result<(PathBuf, Connection), OpenError> {
-    std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir { path: dir.to_owned(), source })?;
+    let create = |source| OpenError::CreateDir { path: dir.to_owned(), source };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(create)?;
     let path = db_path(dir);
+    create_private_file(&path).map_err(create)?;
     let mut conn = connect(&path, options)?;
     migrate(&mut conn, &path)?;
     Ok((path, conn))
+}
+
+/// Creates `path` empty with mode 0600 (owner only) unless it exists. An empty file is a valid SQLite
+/// database.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }

@@ -67,7 +67,10 @@ pub struct NatsLog {
 
 impl fmt::Debug for NatsLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NatsLog").field("url", &self.config.url).field("stream", &self.config.stream).finish_non_exhaustive()
+        f.debug_struct("NatsLog")
+            .field("url", &eventstream_core::redact::redact_url(&self.config.url))
+            .field("stream", &self.config.stream)
+            .finish_non_exhaustive()
     }
 }
 

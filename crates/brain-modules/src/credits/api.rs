@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::model::{AmountRequest, HistoryQuery, MAX_AMOUNT, MILLI, Operation};
 use super::service::{Change, CreditsService};
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, check_id, check_text};
 
 /// The credits router.
@@ -41,9 +42,10 @@ async fn info() -> Response {
     axum::Json(json!({"name": "brain.credits", "version": "2.0.0", "config": {"unit": "credit", "precision": 0.001}})).into_response()
 }
 
-async fn accounts(State(s): St, ctx: RequestContext) -> Result<Response, ApiError> {
-    let accounts = s.accounts(ctx.origin().tenant()).await?;
-    Ok(axum::Json(json!({"accounts": accounts})).into_response())
+async fn accounts(State(s): St, ctx: RequestContext, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (accounts, next) = s.accounts(ctx.origin().tenant(), page).await?;
+    Ok(axum::Json(json!({"accounts": accounts, "next_cursor": next})).into_response())
 }
 
 /// Checks an amount and converts it to milli-credits.
@@ -115,10 +117,7 @@ async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     check_id("agent_id", &agent)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
-    }
-    let entries = s.history(ctx.origin().tenant(), &agent, limit).await?;
-    Ok(axum::Json(json!({"agent_id": agent, "entries": entries})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (entries, next) = s.history(ctx.origin().tenant(), &agent, page).await?;
+    Ok(axum::Json(json!({"agent_id": agent, "entries": entries, "next_cursor": next})).into_response())
 }

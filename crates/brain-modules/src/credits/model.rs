@@ -73,6 +73,9 @@ pub struct HistoryQuery {
     /// Entries, newest first (1 to 1000, default 100).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// The kind of a balance change.

@@ -9,6 +9,7 @@ use eventstream_core::Event;
 
 use super::error::CreditsError;
 use super::model::{Account, LedgerEntry, MAX_BALANCE_MILLI, Operation, credits};
+use crate::page::Page;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
@@ -76,30 +77,43 @@ impl CreditsService {
     ///
     /// # Errors
     /// [`CreditsError::Store`].
-    pub async fn accounts(&self, tenant: &str) -> Result<Vec<Account>, CreditsError> {
+    pub(crate) async fn accounts(&self, tenant: &str, page: Page) -> Result<(Vec<Account>, Option<String>), CreditsError> {
+        let offset = page.after.unwrap_or(0);
         let rows = sqlx::query(
-            "SELECT agent_id, balance, allocated, consumed, refunded, updated_at FROM credit_accounts WHERE tenant = $1 ORDER BY agent_id",
+            "SELECT agent_id, balance, allocated, consumed, refunded, updated_at FROM credit_accounts WHERE tenant = $1 \
+             ORDER BY agent_id LIMIT $2 OFFSET $3",
         )
         .bind(tenant.to_owned())
+        .bind(page.fetch())
+        .bind(offset)
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("listing accounts"))?;
-        Ok(rows.iter().map(account_from_row).collect::<Result<_, _>>()?)
+        let mut accounts = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+        // The cursor is the number of accounts before the next page.
+        let next = page.finish(&mut accounts, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        Ok((accounts, next))
     }
 
     /// An account's ledger, newest first.
     ///
     /// # Errors
     /// [`CreditsError::AccountNotFound`], [`CreditsError::Store`].
-    pub async fn history(&self, tenant: &str, agent_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, CreditsError> {
+    pub(crate) async fn history(
+        &self,
+        tenant: &str,
+        agent_id: &str,
+        page: Page,
+    ) -> Result<(Vec<LedgerEntry>, Option<String>), CreditsError> {
         self.account(tenant, agent_id).await?;
         let rows = sqlx::query(
             "SELECT seq, kind, amount, balance_after, reason, mission_id, created_at FROM credit_ledger \
-             WHERE tenant = $1 AND agent_id = $2 ORDER BY seq DESC LIMIT $3",
+             WHERE tenant = $1 AND agent_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
         )
         .bind(tenant.to_owned())
         .bind(agent_id.to_owned())
-        .bind(i64::from(limit))
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(page.fetch())
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("reading a ledger"))?;
@@ -119,8 +133,13 @@ impl CreditsService {
                     created_at: ms_to_secs(at),
                 })
             })
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CreditsError::from)
+            .map(|mut entries| {
+                // Newest first: the next page holds the entries before the last one here.
+                let next = page.finish(&mut entries, |e| e.seq);
+                (entries, next)
+            })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The dna routes: `POST /api/dna/snapshot`, `POST /api/dna/agents/{agent_id}/mutate`,
-//! `POST /api/dna/agents/{agent_id}/karma`, `GET /api/dna/agents/{agent_id}/history`.
+//! `POST /api/dna/agents/{agent_id}/karma`, `GET /api/dna/agents/{agent_id}/history?limit=&cursor=`
+//! (a page of versions, oldest first, with `next_cursor`).
 
 use std::sync::Arc;
 
@@ -8,11 +9,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use brain_http::{ApiError, Json, Path};
+use brain_http::{ApiError, Json, Path, Query};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::service::{DnaError, DnaService};
+use crate::page::Page;
 use crate::web::{RequestContext, check_id, check_text, store_error};
 
 /// Keys allowed in one DNA or traits object.
@@ -50,6 +52,9 @@ impl From<DnaError> for ApiError {
         match &e {
             DnaError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "agent_not_found", e.to_string()).with_field("agent_id"),
             DnaError::Concurrent(_) => ApiError::conflict("concurrent_update", e.to_string()),
+            DnaError::TooLarge { field, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "dna_too_large", e.to_string()).with_field(*field)
+            }
             DnaError::Store(s) => store_error(s),
         }
     }
@@ -116,8 +121,26 @@ async fn karma(
     Ok(axum::Json(snap).into_response())
 }
 
-async fn history(State(s): State<Arc<DnaService>>, ctx: RequestContext, Path(agent): Path<String>) -> Result<Response, ApiError> {
+/// The query of the history route: a page of versions, oldest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// Versions per page (1 to 500, default 100).
+    #[serde(default)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn history(
+    State(s): State<Arc<DnaService>>,
+    ctx: RequestContext,
+    Path(agent): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
     check_id("agent_id", &agent)?;
-    let snaps = s.history(ctx.origin().tenant(), &agent).await?;
-    Ok(axum::Json(json!({"agent_id": agent, "snapshots": snaps})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 500)?;
+    let (snaps, next) = s.history(ctx.origin().tenant(), &agent, page).await?;
+    Ok(axum::Json(json!({"agent_id": agent, "snapshots": snaps, "next_cursor": next})).into_response())
 }

@@ -24,6 +24,7 @@ use super::model::{
 use super::service::IrGovernanceService;
 use super::ws;
 use crate::ir::{Ir, truncate_hash};
+use crate::page::Page;
 use crate::web::{Path, Query, RequestContext, check_id};
 
 /// The ir_governance router.
@@ -182,15 +183,13 @@ async fn status(State(s): St, ctx: RequestContext, Path(id): Path<String>) -> Re
 
 async fn pending(State(s): St, ctx: RequestContext, Query(q): Query<PendingQuery>) -> Result<Response, ApiError> {
     same_tenant(&ctx, "tenant_id", q.tenant_id.as_deref())?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
-    }
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
     let tenant = ctx.origin().tenant().to_owned();
-    let approvals = s.pending(&tenant, limit).await?;
+    let (approvals, next) = s.pending(&tenant, page).await?;
     let c = s.counts(&tenant).await?;
     Ok(axum::Json(json!({
         "approvals": approvals,
+        "next_cursor": next,
         "total": c.total(),
         "pending": c.pending,
         "consumed": c.consumed,

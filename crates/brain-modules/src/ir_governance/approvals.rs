@@ -21,6 +21,7 @@ use super::error::IrGovernanceError;
 use super::model::{ApprovalView, ConsumeResult, CreatedApproval, StatusCounts};
 use super::service::{IrGovernanceService, instant, iso};
 use crate::ir::{sha256_hex, truncate_hash};
+use crate::page::Page;
 use crate::sql::db;
 use crate::web::{Origin, now_ms};
 
@@ -348,20 +349,26 @@ impl IrGovernanceService {
     ///
     /// # Errors
     /// [`IrGovernanceError::Store`].
-    pub async fn pending(&self, tenant: &str, limit: i64) -> Result<Vec<ApprovalView>, IrGovernanceError> {
+    pub(crate) async fn pending(&self, tenant: &str, page: Page) -> Result<(Vec<ApprovalView>, Option<String>), IrGovernanceError> {
         let now = now_ms();
+        let offset = page.after.unwrap_or(0);
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM ir_approvals WHERE tenant = $1 AND status = 'pending' AND expires_at >= $2 ORDER BY created_at, approval_id LIMIT $3"
+            " FROM ir_approvals WHERE tenant = $1 AND status = 'pending' AND expires_at >= $2 ORDER BY created_at, approval_id \
+             LIMIT $3 OFFSET $4"
         ))
         .bind(tenant.to_owned())
         .bind(now)
-        .bind(limit)
+        .bind(page.fetch())
+        .bind(offset)
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("listing approvals"))?;
-        rows.iter().map(|r| Ok(read_row(r)?.view(now))).collect()
+        let mut views = rows.iter().map(|r| Ok(read_row(r)?.view(now))).collect::<Result<Vec<_>, IrGovernanceError>>()?;
+        // The cursor is the number of approvals before the next page.
+        let next = page.finish(&mut views, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        Ok((views, next))
     }
 
     /// The approvals of `tenant` by effective status.

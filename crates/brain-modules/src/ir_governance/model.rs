@@ -126,7 +126,10 @@ pub struct PendingQuery {
     pub tenant_id: Option<String>,
     /// 1 to 1000 (default 100).
     #[serde(default)]
-    pub limit: Option<i64>,
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// Query of `GET /api/ir/approvals/stats` and of the WebSocket.

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::error::MissionError;
 use super::model::{CreateRequest, EnqueueRequest, ListQuery, LogEntry, NewMission, QueueQuery, StatusQuery};
 use super::service::MissionService;
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, check_id, check_text};
 
 /// What the handlers share.
@@ -157,12 +158,9 @@ async fn list(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<L
                 .ok_or_else(|| ApiError::invalid_query("priority", "priority must be 10, 20, 30 or 40"))?,
         ),
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "limit must be 1 to 1000"));
-    }
-    let missions = st.service.list(ctx.origin().tenant(), status, q.mission_type.as_deref(), priority, limit).await?;
-    Ok(axum::Json(json!({"missions": missions})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (missions, next) = st.service.list(ctx.origin().tenant(), status, q.mission_type.as_deref(), priority, page).await?;
+    Ok(axum::Json(json!({"missions": missions, "next_cursor": next})).into_response())
 }
 
 async fn queue(State(st): State<ApiState>, ctx: RequestContext, Query(q): Query<QueueQuery>) -> Result<Response, ApiError> {
@@ -256,8 +254,14 @@ async fn append_log(
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"status": "accepted"}))).into_response())
 }
 
-async fn get_log(State(st): State<ApiState>, ctx: RequestContext, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_log(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     known_shape(&id)?;
-    let log = st.service.log(ctx.origin().tenant(), &id).await?;
-    Ok(axum::Json(json!({"mission_id": id, "log": log})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (log, next) = st.service.log(ctx.origin().tenant(), &id, page).await?;
+    Ok(axum::Json(json!({"mission_id": id, "log": log, "next_cursor": next})).into_response())
 }

@@ -28,6 +28,9 @@ pub enum MissionError {
     /// Another request changed the mission between read and write (409 `concurrent_update`).
     #[error("mission `{0}` changed concurrently; retry")]
     Concurrent(String),
+    /// The mission's log holds [`super::service::MAX_LOG_ENTRIES`] entries already (409 `log_full`).
+    #[error("the log of mission `{0}` is full ({max} entries)", max = super::service::MAX_LOG_ENTRIES)]
+    LogFull(String),
     /// The state store failed.
     #[error("state store failure")]
     Store(#[from] StoreError),
@@ -42,6 +45,7 @@ impl From<MissionError> for ApiError {
             MissionError::AlreadyExists(_) => ApiError::conflict("mission_exists", e.to_string()).with_field("id"),
             MissionError::IllegalTransition { .. } => ApiError::conflict("illegal_transition", e.to_string()),
             MissionError::Concurrent(_) => ApiError::conflict("concurrent_update", e.to_string()),
+            MissionError::LogFull(_) => ApiError::conflict("log_full", e.to_string()).with_field("message"),
             MissionError::Store(s) => store_error(s),
         }
     }

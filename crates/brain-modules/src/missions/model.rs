@@ -279,6 +279,9 @@ pub struct ListQuery {
     /// At most this many (1 to 1000, default 100).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// The query of `POST /api/missions/{id}/status`.

@@ -12,6 +12,10 @@
 //! slow (its lease expired, yet it is alive) finds its claim gone when it reports and records nothing,
 //! so the mission completes once.
 //!
+//! Fairness: tenants take turns (round robin over the tenants with queued missions, in
+//! `mission_tenant_turns`); priority orders a tenant's own missions only, since any writer may set
+//! `CRITICAL`.
+//!
 //! On PostgreSQL, claims and recoveries lock the row they pick with `FOR UPDATE SKIP LOCKED`, so replicas
 //! never wait on or take the same mission; on SQLite every write transaction holds the database lock
 //! (`BEGIN IMMEDIATE`), which serialises them. Lease times are the replicas' clocks (epoch ms): keep
@@ -36,6 +40,19 @@ use crate::web::{Origin, now_ms, now_secs};
 
 /// The counter giving queue positions (FIFO within a priority).
 pub(super) const QUEUE_SEQ: &str = "mission_queue_seq";
+
+/// The next mission to claim, fairly across tenants: of the tenants with queued missions, the one
+/// served least recently (never served first); its highest priority, then its oldest queue position.
+/// Ties between tenants (none served yet) go to the oldest queue position.
+macro_rules! fair_next {
+    () => {
+        "SELECT m.tenant, m.id, m.name, m.mission_type, m.description, m.data, m.priority, m.status, m.queued, m.queue_seq, \
+         m.retry_count, m.max_retries, m.created_by, m.agent_id, m.credit_cost, m.correlation_id, m.last_error, m.result, \
+         m.created_at, m.updated_at, m.lease_owner, m.lease_until, m.claim_id \
+         FROM missions m LEFT JOIN mission_tenant_turns t ON t.tenant = m.tenant WHERE m.queued = 1 \
+         ORDER BY COALESCE(t.served, 0) ASC, m.priority DESC, m.queue_seq ASC LIMIT 1"
+    };
+}
 
 /// The `error_type` of an attempt whose worker was lost.
 pub const WORKER_LOST: &str = "WorkerLost";
@@ -101,8 +118,13 @@ impl MissionService {
         Ok((items, u64::try_from(length).unwrap_or(0)))
     }
 
-    /// Takes the next mission from the queue (highest priority, then oldest queue position), marks it
-    /// `RUNNING` and leases it to this replica. `None` when the queue is empty.
+    /// Takes the next mission from the queue, marks it `RUNNING` and leases it to this replica. `None`
+    /// when the queue is empty.
+    ///
+    /// Fair between tenants (round robin): the tenant served least recently among those with queued
+    /// missions goes first, so one tenant's backlog, CRITICAL or not, delays another tenant's next
+    /// mission by at most one claim per other waiting tenant. Within a tenant: highest priority, then
+    /// oldest queue position.
     ///
     /// # Errors
     /// [`MissionError::Store`]; [`MissionError::Concurrent`] when the row changed between read and write
@@ -110,10 +132,8 @@ impl MissionService {
     pub async fn claim_next(&self) -> Result<Option<Claimed>, MissionError> {
         let mut tx = self.store.begin().await?;
         let next = match tx.kind() {
-            StoreKind::Postgres => {
-                select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED")
-            }
-            StoreKind::Sqlite => select_missions!("WHERE queued = 1 ORDER BY priority DESC, queue_seq ASC LIMIT 1"),
+            StoreKind::Postgres => concat!(fair_next!(), " FOR UPDATE OF m SKIP LOCKED"),
+            StoreKind::Sqlite => fair_next!(),
         };
         let row = sqlx::query(next).fetch_optional(tx.conn()).await.map_err(db("reading the queue"))?;
         let Some(row) = row else { return Ok(None) };
@@ -149,9 +169,34 @@ impl MissionService {
             if_claim: None,
             reason: None,
         };
+        // After the claim's time is taken: claims running at once keep their times in queue order.
+        self.take_turn(&mut tx, &tenant).await?;
         let running = self.transition_in(&mut tx, &origin, &m, &change, &mut out).await?;
         self.commit(tx, &out).await?;
         Ok(Some(Claimed { mission: running, origin, lease }))
+    }
+
+    /// Records that `tenant` was served now: every other tenant with queued work goes before its next
+    /// claim. On PostgreSQL a concurrent claim of the same tenant holding its turn row is advancing the
+    /// turn already, so this one skips the row rather than wait for it (claims stay concurrent).
+    async fn take_turn(&self, tx: &mut eventstream::store::Tx, tenant: &str) -> Result<(), MissionError> {
+        sqlx::query(
+            "INSERT INTO mission_tenant_turns (tenant, served) SELECT $1, 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM mission_tenant_turns WHERE tenant = $1) ON CONFLICT (tenant) DO NOTHING",
+        )
+        .bind(tenant.to_owned())
+        .execute(tx.conn())
+        .await
+        .map_err(db("recording a tenant's turn"))?;
+        let update = match tx.kind() {
+            StoreKind::Postgres => {
+                "UPDATE mission_tenant_turns SET served = $2 WHERE tenant = \
+                 (SELECT tenant FROM mission_tenant_turns WHERE tenant = $1 FOR UPDATE SKIP LOCKED)"
+            }
+            StoreKind::Sqlite => "UPDATE mission_tenant_turns SET served = $2 WHERE tenant = $1",
+        };
+        sqlx::query(update).bind(tenant.to_owned()).bind(now_us()).execute(tx.conn()).await.map_err(db("recording a tenant's turn"))?;
+        Ok(())
     }
 
     /// Extends the lease of `claimed` to now + the lease duration. Returns `false` when the claim is no
@@ -238,6 +283,11 @@ fn claimed_from_row(row: &AnyRow) -> Result<Claimed, MissionError> {
         until_ms: until.unwrap_or_default(),
     };
     Ok(Claimed { mission, origin, lease })
+}
+
+/// Now in epoch microseconds: when a tenant was last served (`mission_tenant_turns.served`).
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn lease_ms(lease: Duration) -> i64 {

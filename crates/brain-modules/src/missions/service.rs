@@ -24,8 +24,13 @@ use super::model::{LogEntry, Mission, NewMission, Priority};
 use super::queue::QUEUE_SEQ;
 use super::rows::{mission_from_row, select_missions};
 use super::worker::WorkerState;
+use crate::page::Page;
 use crate::sql::{db, is_unique_violation, next_counter};
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
+
+/// Entries a mission's log may hold; `POST /api/missions/{id}/log` beyond it is a 409 `log_full`
+/// (the worker's own entries are always written).
+pub(crate) const MAX_LOG_ENTRIES: i64 = 1000;
 
 /// The stats of `GET /api/missions/stats/overview`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -214,27 +219,32 @@ impl MissionService {
     ///
     /// # Errors
     /// [`MissionError::Store`].
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         tenant: &str,
         status: Option<MissionStatus>,
         mission_type: Option<&str>,
         priority: Option<Priority>,
-        limit: u32,
-    ) -> Result<Vec<Mission>, MissionError> {
+        page: Page,
+    ) -> Result<(Vec<Mission>, Option<String>), MissionError> {
+        let offset = page.after.unwrap_or(0);
         let rows = sqlx::query(select_missions!(
             "WHERE tenant = $1 AND ($2 = '' OR status = $2) AND ($3 = '' OR mission_type = $3) \
-             AND ($4 = 0 OR priority = $4) ORDER BY created_at DESC, queue_seq DESC LIMIT $5"
+             AND ($4 = 0 OR priority = $4) ORDER BY created_at DESC, queue_seq DESC LIMIT $5 OFFSET $6"
         ))
         .bind(tenant.to_owned())
         .bind(status.map(MissionStatus::as_str).unwrap_or("").to_owned())
         .bind(mission_type.unwrap_or("").to_owned())
         .bind(priority.map_or(0, Priority::value))
-        .bind(i64::from(limit))
+        .bind(page.fetch())
+        .bind(offset)
         .fetch_all(self.store.pool())
         .await
         .map_err(db("listing missions"))?;
-        rows.iter().map(mission_from_row).collect::<Result<_, _>>().map_err(Into::into)
+        let mut missions = rows.iter().map(mission_from_row).collect::<Result<Vec<_>, _>>()?;
+        // The cursor is the number of missions before the next page.
+        let next = page.finish(&mut missions, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        Ok((missions, next))
     }
 
     /// Counts by status for the tenant.
@@ -266,11 +276,21 @@ impl MissionService {
     /// Appends an entry to a mission's log.
     ///
     /// # Errors
-    /// [`MissionError::NotFound`]; [`MissionError::Store`].
+    /// [`MissionError::NotFound`]; [`MissionError::LogFull`] at [`MAX_LOG_ENTRIES`]; [`MissionError::Store`].
     pub async fn append_log(&self, origin: &Origin, id: &str, entry: LogEntry) -> Result<(), MissionError> {
         let mut tx = self.store.begin().await?;
         if self.load(&mut tx, origin.tenant(), id).await?.is_none() {
             return Err(MissionError::NotFound(id.to_owned()));
+        }
+        let entries: i64 = sqlx::query("SELECT COUNT(*) FROM mission_logs WHERE tenant = $1 AND mission_id = $2")
+            .bind(origin.tenant().to_owned())
+            .bind(id.to_owned())
+            .fetch_one(tx.conn())
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("counting a mission log"))?;
+        if entries >= MAX_LOG_ENTRIES {
+            return Err(MissionError::LogFull(id.to_owned()));
         }
         let mut out = Vec::new();
         self.append_log_in(&mut tx, origin, id, &entry, &mut out).await?;
@@ -278,30 +298,38 @@ impl MissionService {
         Ok(())
     }
 
-    /// A mission's log, oldest first.
+    /// A page of a mission's log, oldest first, and the next page's cursor (the last entry's
+    /// position) when more follow.
     ///
     /// # Errors
     /// [`MissionError::NotFound`]; [`MissionError::Store`].
-    pub async fn log(&self, tenant: &str, id: &str) -> Result<Vec<LogEntry>, MissionError> {
+    pub(crate) async fn log(&self, tenant: &str, id: &str, page: Page) -> Result<(Vec<LogEntry>, Option<String>), MissionError> {
         self.get(tenant, id).await?;
-        let rows =
-            sqlx::query("SELECT level, message, data, logged_at FROM mission_logs WHERE tenant = $1 AND mission_id = $2 ORDER BY seq")
-                .bind(tenant.to_owned())
-                .bind(id.to_owned())
-                .fetch_all(self.store.pool())
-                .await
-                .map_err(db("reading a mission log"))?;
-        rows.iter()
-            .map(|r| -> Result<LogEntry, StoreError> {
+        let rows = sqlx::query(
+            "SELECT level, message, data, logged_at, seq FROM mission_logs WHERE tenant = $1 AND mission_id = $2 AND seq > $3 \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(tenant.to_owned())
+        .bind(id.to_owned())
+        .bind(page.after.unwrap_or(0))
+        .bind(page.fetch())
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(db("reading a mission log"))?;
+        let mut entries = rows
+            .iter()
+            .map(|r| -> Result<(LogEntry, i64), StoreError> {
                 let data: String = r.try_get(2).map_err(db("reading a mission log"))?;
-                Ok(LogEntry {
+                let entry = LogEntry {
                     level: r.try_get(0).map_err(db("reading a mission log"))?,
                     message: r.try_get(1).map_err(db("reading a mission log"))?,
                     data: serde_json::from_str(&data).unwrap_or_default(),
                     timestamp: Some(r.try_get(3).map_err(db("reading a mission log"))?),
-                })
+                };
+                Ok((entry, r.try_get(4).map_err(db("reading a mission log"))?))
             })
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = page.finish(&mut entries, |(_, seq)| *seq);
+        Ok((entries.into_iter().map(|(e, _)| e).collect(), next))
     }
 }

@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use brain_http::{ApiError, Json, Path};
+use brain_http::{ApiError, Json, Path, Query};
 use serde_json::json;
 
 use super::engine::effect_str;
 use super::model::{CreateRequest, EvaluationContext, EvaluationResult, UpdateRequest};
 use super::service::{DEFAULT_POLICY_IDS, PolicyService};
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, check_id};
 
 /// The policy router.
@@ -77,9 +78,10 @@ async fn test_rule(State(s): St, ctx: RequestContext, Json(req): Json<Evaluation
     Ok(axum::Json(outcome.result).into_response())
 }
 
-async fn list(State(s): St, ctx: RequestContext) -> Result<Response, ApiError> {
-    let policies = s.list(ctx.origin().tenant()).await?;
-    Ok(axum::Json(json!({"total": policies.len(), "policies": policies})).into_response())
+async fn list(State(s): St, ctx: RequestContext, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (policies, next, total) = s.list_page(ctx.origin().tenant(), page).await?;
+    Ok(axum::Json(json!({"total": total, "policies": policies, "next_cursor": next})).into_response())
 }
 
 async fn one(State(s): St, ctx: RequestContext, Path(id): Path<String>) -> Result<Response, ApiError> {

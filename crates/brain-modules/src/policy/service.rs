@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::engine::{self, Outcome, effect_str};
 use super::error::PolicyError;
 use super::model::{Condition, CreateRequest, EvaluationContext, Operator, Policy, Rule, UpdateRequest};
+use crate::page::Page;
 use crate::sql::{db, is_unique_violation, next_counter};
 use crate::web::{Origin, now_ms, now_secs};
 
@@ -213,6 +214,34 @@ impl PolicyService {
             .await
             .map_err(db("listing policies"))?;
         rows.iter().map(|r| from_row(r).map(|s| s.policy)).collect()
+    }
+
+    /// A page of the tenant's policies in insertion order, the next page's cursor (the number of
+    /// policies before it) when more follow, and how many the tenant has.
+    ///
+    /// # Errors
+    /// [`PolicyError::Store`], [`PolicyError::Corrupt`].
+    pub(crate) async fn list_page(&self, tenant: &str, page: Page) -> Result<(Vec<Policy>, Option<String>, i64), PolicyError> {
+        self.ensure(tenant).await?;
+        let offset = page.after.unwrap_or(0);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM policy_policies WHERE tenant = $1 ORDER BY seq LIMIT $2 OFFSET $3"
+        )))
+        .bind(tenant.to_owned())
+        .bind(page.fetch())
+        .bind(offset)
+        .fetch_all(self.events.store().pool())
+        .await
+        .map_err(db("listing policies"))?;
+        let mut policies = rows.iter().map(|r| from_row(r).map(|s| s.policy)).collect::<Result<Vec<_>, _>>()?;
+        let next = page.finish(&mut policies, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM policy_policies WHERE tenant = $1")
+            .bind(tenant.to_owned())
+            .fetch_one(self.events.store().pool())
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("counting policies"))?;
+        Ok((policies, next, total))
     }
 
     /// One policy.

@@ -1,4 +1,6 @@
-//! The supervisor routes: `GET /api/supervisor/{health,status,agents}`.
+//! The supervisor routes: `GET /api/supervisor/{health,status,agents}`. `agents` answers a page
+//! (`limit` 1 to 1000, default 1000; `cursor`) as a bare array, with the next page's cursor in the
+//! `X-Next-Cursor` header when more follow.
 
 use std::sync::Arc;
 
@@ -6,10 +8,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use brain_http::ApiError;
+use brain_http::{ApiError, Query};
 use serde_json::json;
 
 use super::service::SupervisorService;
+use crate::page::{Page, PageQuery};
 use crate::web::{RequestContext, store_error};
 
 /// The supervisor router.
@@ -32,7 +35,16 @@ async fn status(State(s): State<Arc<SupervisorService>>, ctx: RequestContext) ->
     Ok(axum::Json(st).into_response())
 }
 
-async fn agents(State(s): State<Arc<SupervisorService>>, ctx: RequestContext) -> Result<Response, ApiError> {
-    let agents = s.agents(&ctx.origin()).await.map_err(|e| store_error(&e))?;
-    Ok(axum::Json(agents).into_response())
+/// The header naming the next page's cursor: the answer is a bare array (the original's shape), so the
+/// cursor cannot be a field of it.
+const NEXT_CURSOR: &str = "x-next-cursor";
+
+async fn agents(State(s): State<Arc<SupervisorService>>, ctx: RequestContext, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 1000, 1000)?;
+    let (agents, next) = s.agents(&ctx.origin(), page).await.map_err(|e| store_error(&e))?;
+    let mut resp = axum::Json(agents).into_response();
+    if let Some(v) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(NEXT_CURSOR, v);
+    }
+    Ok(resp)
 }

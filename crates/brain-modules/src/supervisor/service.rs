@@ -13,6 +13,7 @@ use eventstream::store::sqlx::{self, Row};
 use eventstream_core::{Source, TenantId};
 use serde::Serialize;
 
+use crate::page::Page;
 use crate::sql::db;
 use crate::web::{Origin, ms_to_secs, now_ms, now_secs};
 
@@ -115,7 +116,7 @@ impl SupervisorService {
             let n: i64 = r.try_get(1).map_err(db("reading task counts"))?;
             task_events.insert(k, u64::try_from(n).unwrap_or(0));
         }
-        let agents = self.agents_of(origin.tenant()).await?;
+        let agents = self.agents_of(origin.tenant(), None).await?;
         let c = |s: &str| counts.get(s).copied().unwrap_or(0);
         let offline = agents.iter().filter(|a| a.state == "offline").count();
         let degraded = agents.iter().filter(|a| a.state == "degraded").count();
@@ -157,19 +158,25 @@ impl SupervisorService {
     ///
     /// # Errors
     /// The store's error.
-    pub async fn agents(&self, origin: &Origin) -> Result<Vec<AgentView>, StoreError> {
-        let agents = self.agents_of(origin.tenant()).await?;
+    pub(crate) async fn agents(&self, origin: &Origin, page: Page) -> Result<(Vec<AgentView>, Option<String>), StoreError> {
+        let mut agents = self.agents_of(origin.tenant(), Some(page)).await?;
+        // The cursor is the number of agents before the next page.
+        let offset = page.after.unwrap_or(0);
+        let next = page.finish(&mut agents, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
         let payload = SupervisorAgentsListed { agent_count: u32::try_from(agents.len()).unwrap_or(u32::MAX), queried_at: now_secs() };
         self.events.emit(origin.stamp(payload.to_event())).await;
-        Ok(agents)
+        Ok((agents, next))
     }
 
-    async fn agents_of(&self, tenant: &str) -> Result<Vec<AgentView>, StoreError> {
+    /// The tenant's agents by id: `page` (one more than it holds, see [`Page::fetch`]) or all of them.
+    async fn agents_of(&self, tenant: &str, page: Option<Page>) -> Result<Vec<AgentView>, StoreError> {
         let rows = sqlx::query(
             "SELECT agent_id, name, state, capabilities, current_mission_id, last_seen, errors FROM supervisor_agents \
-             WHERE tenant = $1 ORDER BY agent_id",
+             WHERE tenant = $1 ORDER BY agent_id LIMIT $2 OFFSET $3",
         )
         .bind(tenant.to_owned())
+        .bind(page.map_or(i64::MAX, |p| p.fetch()))
+        .bind(page.and_then(|p| p.after).unwrap_or(0))
         .fetch_all(self.events.store().pool())
         .await
         .map_err(db("listing agents"))?;

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::model::{ListQuery, StatusQuery, ThreatCreate};
 use super::service::ThreatService;
+use crate::page::Page;
 use crate::web::{RequestContext, check_id};
 
 /// The threats router.
@@ -47,8 +48,9 @@ async fn list(State(s): St, ctx: RequestContext, Query(q): Query<ListQuery>) -> 
             Some(v.parse::<ThreatSeverity>().map_err(|_| ApiError::invalid_query("severity", format!("severity must be {SEVERITIES}")))?)
         }
     };
-    let threats = s.list(ctx.origin().tenant(), status, severity).await?;
-    Ok(axum::Json(json!({"threats": threats})).into_response())
+    let page = Page::parse(q.limit, q.cursor.as_deref(), 100, 1000)?;
+    let (threats, next) = s.list(ctx.origin().tenant(), status, severity, page).await?;
+    Ok(axum::Json(json!({"threats": threats, "next_cursor": next})).into_response())
 }
 
 async fn create(State(s): St, ctx: RequestContext, Json(req): Json<ThreatCreate>) -> Result<Response, ApiError> {

@@ -83,6 +83,12 @@ pub struct ListQuery {
     /// Only this severity.
     #[serde(default)]
     pub severity: Option<String>,
+    /// Threats per page (1 to 1000, default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// The query of `POST /api/threats/{threat_id}/status`.

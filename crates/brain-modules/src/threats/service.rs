@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::error::ThreatError;
 use super::model::{Threat, ThreatCreate, ThreatStats};
+use crate::page::Page;
 use crate::sql::db;
 use crate::web::Origin;
 
@@ -118,12 +119,13 @@ impl ThreatService {
     ///
     /// # Errors
     /// [`ThreatError::Store`].
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         tenant: &str,
         status: Option<ThreatStatus>,
         severity: Option<ThreatSeverity>,
-    ) -> Result<Vec<Threat>, ThreatError> {
+        page: Page,
+    ) -> Result<(Vec<Threat>, Option<String>), ThreatError> {
         let mut sql = format!("SELECT {COLUMNS} FROM threats WHERE tenant = $1");
         let mut binds = Vec::new();
         if let Some(s) = status {
@@ -134,13 +136,17 @@ impl ThreatService {
             binds.push(s.as_str());
             sql.push_str(&format!(" AND severity = ${}", binds.len() + 1));
         }
-        sql.push_str(" ORDER BY last_seen_at DESC, id");
+        sql.push_str(&format!(" ORDER BY last_seen_at DESC, id LIMIT ${} OFFSET ${}", binds.len() + 2, binds.len() + 3));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_owned());
         for b in binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(self.events.store().pool()).await.map_err(db("listing threats"))?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        let offset = page.after.unwrap_or(0);
+        let rows = q.bind(page.fetch()).bind(offset).fetch_all(self.events.store().pool()).await.map_err(db("listing threats"))?;
+        let mut threats = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        // The cursor is the number of threats before the next page.
+        let next = page.finish(&mut threats, |_| 0).map(|_| (offset + i64::from(page.limit)).to_string());
+        Ok((threats, next))
     }
 
     /// One threat.

@@ -76,3 +76,35 @@ async fn supervisor_reports_agents_from_events_and_marks_silent_ones_offline() {
     assert_eq!(field(listed[0], "agent_count"), &json!(2));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn supervisor_agents_come_in_pages_with_the_cursor_in_a_header() {
+    let app = App::start(fast_config()).await;
+    for i in 0..5 {
+        let online = AgentOnline { agent_id: format!("pg-{i}"), name: None, capabilities: None, online_at: None };
+        app.events.publish(for_tenant(online.to_event(), 0)).await.expect("publish");
+    }
+    let all = app.wait_get("/api/supervisor/agents", "five agents", |b| b.as_array().map(Vec::len) == Some(5)).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let url = match &cursor {
+            Some(c) => format!("{}/api/supervisor/agents?limit=2&cursor={c}", app.base),
+            None => format!("{}/api/supervisor/agents?limit=2", app.base),
+        };
+        let resp = app.client.get(&url).header("x-test-tenant", TENANT).send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 200);
+        cursor = resp.headers().get("x-next-cursor").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let page: serde_json::Value = resp.json().await.expect("json");
+        let items = page.as_array().expect("a bare array, as before").clone();
+        assert!(items.len() <= 2);
+        seen.extend(items);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(serde_json::Value::Array(seen), all, "the pages hold every agent once, in order");
+    let (status, e) = app.get("/api/supervisor/agents?limit=0").await;
+    assert_eq!((status, e["field"].as_str()), (400, Some("limit")), "{e}");
+    app.stop().await;
+}

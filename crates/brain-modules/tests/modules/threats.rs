@@ -107,7 +107,7 @@ async fn same_status_is_a_no_op_and_unknown_or_foreign_ids_are_404() {
     assert_eq!(other(Method::GET, format!("/api/threats/{id}")).await, 404);
     assert_eq!(other(Method::POST, format!("/api/threats/{id}/status?status=IGNORED")).await, 404);
     let (_, list) = app.call(Method::GET, "/api/threats", "other", None, None).await;
-    assert_eq!(list, json!({"threats": []}));
+    assert_eq!(list, json!({"threats": [], "next_cursor": null}));
     // Reader keys read but do not write.
     let reader = move |m: Method, p: String| async move {
         let req = a.client.request(m, format!("{}{p}", a.base)).header("x-test-role", "reader");

@@ -26,6 +26,7 @@ mod consumers;
 mod dlq;
 mod errors;
 mod events;
+mod headers;
 pub mod ingest;
 pub(crate) mod live_keys;
 pub(crate) mod metrics;
@@ -71,9 +72,14 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new().route("/metrics", get(metrics::render)).merge(api)
 }
 
-/// Adds what every route shares: the body limit and JSON answers for unknown paths and methods.
+/// Adds what every route shares: the body limit, JSON answers for unknown paths and methods, and the
+/// response headers of [`headers`] (`no-store`, `nosniff`).
 pub(crate) fn finish(router: Router<AppState>) -> Router<AppState> {
-    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(DefaultBodyLimit::max(BODY_LIMIT))
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(headers::security_headers))
 }
 
 async fn not_found() -> ApiError {

@@ -10,6 +10,9 @@
 // Routing: the fragment is `#<page>[/<options>]`, options as URL parameters (`#audit/event=ID`); the
 // legacy form `#key=K&live=off&event=ID` (no page) still works. `key=` is stored and removed from the
 // address bar; `live=off` skips the live tail.
+//
+// The key lives in sessionStorage (this tab, until it closes) unless "Remember" is ticked (localStorage);
+// "Forget key" and any 401 remove it from both.
 "use strict";
 
 (function () {
@@ -105,12 +108,42 @@
     $("key-input").focus();
   }
 
-  function saveKey(key) {
+  /**
+   * Keeps the key for this tab's session (sessionStorage: gone when the tab closes) or, when the user
+   * asked to be remembered, in this browser (localStorage). Only one of the two holds it.
+   */
+  function saveKey(key, remember) {
     D.key = key;
     try {
-      localStorage.setItem(KEY_STORAGE, key);
+      if (remember) {
+        localStorage.setItem(KEY_STORAGE, key);
+        sessionStorage.removeItem(KEY_STORAGE);
+      } else {
+        sessionStorage.setItem(KEY_STORAGE, key);
+        localStorage.removeItem(KEY_STORAGE);
+      }
     } catch (_) {
-      // Private mode: keep it for this page only.
+      // Storage disabled: keep it for this page only.
+    }
+  }
+
+  /** The stored key: this tab's session first, then the browser's. */
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_STORAGE) || localStorage.getItem(KEY_STORAGE);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** Removes the key from memory and from both storages (the "Forget key" button, and any 401). */
+  function forgetKey() {
+    D.key = null;
+    try {
+      sessionStorage.removeItem(KEY_STORAGE);
+      localStorage.removeItem(KEY_STORAGE);
+    } catch (_) {
+      // Storage disabled: nothing was stored.
     }
   }
 
@@ -308,7 +341,8 @@
       body = await api(`/api/events${query(params)}`);
       notice("");
     } catch (e) {
-      notice(`Event search failed: ${e.message}`);
+      // A 401 has asked for another key and said why already.
+      if (!(e instanceof ApiError && e.status === 401)) notice(`Event search failed: ${e.message}`);
       return;
     }
     state.nextCursor = body.next_cursor;
@@ -462,10 +496,14 @@
       const key = $("key-input").value.trim();
       if (!key) return;
       $("key-input").value = "";
-      saveKey(key);
+      saveKey(key, $("key-remember").checked);
       start();
     });
     $("change-key").addEventListener("click", () => askForKey(""));
+    $("forget-key").addEventListener("click", () => {
+      forgetKey();
+      askForKey("The API key was removed from this browser.");
+    });
     $("event-filters").addEventListener("submit", (e) => {
       e.preventDefault();
       loadEvents(false);
@@ -473,16 +511,19 @@
     $("events-more").addEventListener("click", () => loadEvents(true));
     $("catalog-filter").addEventListener("input", renderCatalog);
     window.addEventListener("hashchange", route);
-    D.onUnauthorized = askForKey;
+    D.onUnauthorized = (message) => {
+      forgetKey();
+      askForKey(message);
+    };
 
+    // A `#key=` link replaces a different stored key only when the user agrees: a link from someone
+    // else would otherwise switch this browser to their tenant silently.
     const fromFragment = keyFromFragment();
-    if (fromFragment) saveKey(fromFragment);
-    else {
-      try {
-        D.key = localStorage.getItem(KEY_STORAGE);
-      } catch (_) {
-        D.key = null;
-      }
+    const stored = storedKey();
+    if (fromFragment && (!stored || stored === fromFragment || window.confirm("This link carries a different API key. Use it instead of yours?"))) {
+      saveKey(fromFragment, false);
+    } else {
+      D.key = stored;
     }
     route();
     if (D.key) start();

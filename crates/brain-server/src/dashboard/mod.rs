@@ -5,8 +5,9 @@
 //! Events, Audit (browse the audit log, the latest checkpoint and verifier key, an event's inclusion proof
 //! checked in the browser with WebCrypto, `POST /api/audit/verify`), Analytics (SVG charts of the
 //! analytics module's rates and outcomes) and Catalog. Serving it needs no key: it holds no data. The page asks for an
-//! API key once (kept in the browser's `localStorage`, or taken from the URL fragment `#key=KEY`, which
-//! never reaches the server) and then calls the JSON API with `Authorization: Bearer KEY`, like any
+//! API key once (kept in the tab's `sessionStorage`, or in `localStorage` when the user ticks "Remember";
+//! "Forget key" and any 401 remove it; or taken from the URL fragment `#key=KEY`, which never reaches
+//! the server, after a confirmation when a different key is stored) and then calls the JSON API with `Authorization: Bearer KEY`, like any
 //! client; it sees what that key may see. The live tail uses `EventSource`, which cannot send headers, so
 //! `GET /api/events/stream` also accepts `?access_token=KEY` (see [`crate::api::auth`]).
 //!

@@ -186,3 +186,51 @@ async fn headless_chromium_renders_events_consumers_and_catalog() {
     let outbox = dom.split("id=\"g-outbox\">").nth(1).unwrap_or("");
     assert!(outbox.starts_with('0'), "the outbox gauge is filled: {outbox:.40}");
 }
+
+#[tokio::test]
+async fn api_answers_carry_no_store_and_nosniff() {
+    let dash = Dash::start().await;
+    let check = |what: &str, resp: &reqwest::Response| {
+        let h = resp.headers();
+        assert_eq!(h.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{what}: Cache-Control");
+        assert_eq!(h.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{what}: X-Content-Type-Options");
+    };
+    let ok = dash.client.get(dash.server.url("/api/events")).bearer_auth(&dash.admin).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    check("a listing", &ok);
+    let module = dash.client.get(dash.server.url("/api/missions")).bearer_auth(&dash.admin).send().await.unwrap();
+    assert_eq!(module.status().as_u16(), 200);
+    check("a module route", &module);
+    let unauthorized = dash.client.get(dash.server.url("/api/events")).send().await.unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+    check("a 401", &unauthorized);
+    let missing = dash.client.get(dash.server.url("/api/no-such-route")).bearer_auth(&dash.admin).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    check("a 404", &missing);
+    let page = dash.client.get(dash.server.url("/dashboard/core.js")).send().await.unwrap();
+    assert_eq!(page.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-cache"), "assets keep their own policy");
+    assert_eq!(page.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+}
+
+#[tokio::test]
+async fn the_dashboard_keeps_its_key_for_the_session_and_forgets_a_refused_one() {
+    if !eventstream_testkit::require_tool("chromium", CHROMIUM) {
+        return;
+    }
+    let dash = Dash::start().await;
+    let form_shown = "id=\"key-form\" class=\"key-form\">";
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(profile.path(), &["--dump-dom"], &dash.server.url(&format!("/#key={}&live=off", dash.admin))).await;
+    assert!(!dom.contains(form_shown), "the key from the fragment is used");
+    // A new browser session on the same profile: a key kept in sessionStorage is gone, one in
+    // localStorage (the old behaviour) would still be there.
+    let dom = chromium(profile.path(), &["--dump-dom"], &dash.server.url("/#overview/live=off")).await;
+    assert!(dom.contains(form_shown), "a new session asks for the key again:\n{dom:.2000}");
+
+    // A refused key is dropped: the form is shown with the reason.
+    let other = tempfile::tempdir().unwrap();
+    let bad = format!("brk_{}", "0".repeat(64));
+    let dom = chromium(other.path(), &["--dump-dom"], &dash.server.url(&format!("/#key={bad}&live=off"))).await;
+    assert!(dom.contains(form_shown), "a refused key asks for another");
+    assert!(dom.contains("The API key was refused"), "and says why");
+}

@@ -9,3 +9,4 @@ mod audit;
 mod backends;
 mod cli;
 mod missions_crash;
+mod private_files;

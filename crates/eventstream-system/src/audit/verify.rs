@@ -130,7 +130,12 @@ fn save_state(path: &Path, s: &TrustedState) -> Result<(), AuditError> {
     let io = |source| AuditError::StateFile { path: path.display().to_string(), source };
     let tmp = path.with_extension("tmp");
     let body = serde_json::to_vec_pretty(s).map_err(|e| io(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, body).map_err(io)?;
+    // Owner only (0600 on Unix): the trusted state decides what a later verification accepts.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::io::Write::write_all(&mut opts.open(&tmp).map_err(io)?, &body).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
