@@ -60,20 +60,20 @@ async fn validation_reaches_all_three_verdicts_and_publishes_each_on(app: &App) 
     // "product", "delivery" and "Oliver" are not production words (IR-T6).
     let mut harmless = step("course.create", "course_factory.v1", "course:product-delivery");
     harmless["params"] = json!({"author": "Oliver", "title": "Produktivität", "note": "batch of 3"});
-    let (status, pass) = post_as(&app, TENANT, "corr-pass", "/api/ir/validate", Some(ir_of(TENANT, "req-pass", vec![harmless]))).await;
+    let (status, pass) = post_as(app, TENANT, "corr-pass", "/api/ir/validate", Some(ir_of(TENANT, "req-pass", vec![harmless]))).await;
     assert_eq!((status, pass["status"].as_str(), pass["risk_tier"].as_u64()), (200, Some("PASS"), Some(0)), "{pass}");
     assert_eq!((pass["tenant_id"].as_str(), pass["request_id"].as_str()), (Some(TENANT), Some("req-pass")));
     assert_eq!(pass["ir_hash"].as_str().map(str::len), Some(64));
 
     let esc_steps = vec![step("infra.provision", "infra.terraform", "cluster:eu"), step("course.create", "course_factory.v1", "c:1")];
-    let (_, esc) = post_as(&app, TENANT, "corr-esc", "/api/ir/validate", Some(ir_of(TENANT, "req-esc", esc_steps))).await;
+    let (_, esc) = post_as(app, TENANT, "corr-esc", "/api/ir/validate", Some(ir_of(TENANT, "req-esc", esc_steps))).await;
     assert_eq!(
         (esc["status"].as_str(), esc["risk_tier"].as_u64(), esc["requires_approval"].as_bool()),
         (Some("ESCALATE"), Some(2), Some(true))
     );
 
     let rej_steps = vec![step("odoo.read", "odoo", "x"), step("dns.update_records", "odoo.v17", "zone")];
-    let (_, rej) = post_as(&app, TENANT, "corr-rej", "/api/ir/validate", Some(ir_of(TENANT, "req-rej", rej_steps))).await;
+    let (_, rej) = post_as(app, TENANT, "corr-rej", "/api/ir/validate", Some(ir_of(TENANT, "req-rej", rej_steps))).await;
     assert_eq!(rej["status"].as_str(), Some("REJECT"), "{rej}");
     let codes: Vec<&str> = rej["violations"].as_array().into_iter().flatten().filter_map(|v| v["code"].as_str()).collect();
     assert_eq!(codes, ["UNKNOWN_ACTION", "UNKNOWN_PROVIDER", "ACTION_PROVIDER_MISMATCH"]);
@@ -153,7 +153,7 @@ async fn validate_hash_equals_the_python_vectors_and_floats_or_control_character
 async fn approvals_are_created_consumed_and_expire_with_one_event_each_on(app: &App) {
     let hash = hash_a();
     let (status, created) =
-        post_as(&app, TENANT, "corr-new", &format!("/api/ir/approvals?tenant_id={TENANT}&ir_hash={hash}&created_by=alice"), None).await;
+        post_as(app, TENANT, "corr-new", &format!("/api/ir/approvals?tenant_id={TENANT}&ir_hash={hash}&created_by=alice"), None).await;
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().expect("token").to_owned();
     let id = created["approval_id"].as_str().expect("id").to_owned();
@@ -168,23 +168,23 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each_on(app: &
         (Some("pending"), Some("alice"), true),
         "{st}"
     );
-    let ok = consume(&app, TENANT, "corr-use", &hash, &token).await;
+    let ok = consume(app, TENANT, "corr-use", &hash, &token).await;
     assert_eq!(ok, json!({"success": true, "status": "consumed", "message": "Approval consumed successfully", "approval_id": id}));
     let (_, st) = app.get(&format!("/api/ir/approvals/{id}/status")).await;
     assert_eq!((st["status"].as_str(), st["consumed_by"].as_str()), (Some("consumed"), Some("bob")));
     assert!(st["consumed_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     // A one-second approval, left to expire, then presented: expired, stored, with its event.
-    let (short_id, short_token) = issue(&app, TENANT, &hash, 1).await;
+    let (short_id, short_token) = issue(app, TENANT, &hash, 1).await;
     // And a consumed one whose time passes: it stays consumed (IR-F5).
-    let (used_id, used_token) = issue(&app, TENANT, &hash, 1).await;
-    assert_eq!(consume(&app, TENANT, "corr-used", &hash, &used_token).await["success"], true);
+    let (used_id, used_token) = issue(app, TENANT, &hash, 1).await;
+    assert_eq!(consume(app, TENANT, "corr-used", &hash, &used_token).await["success"], true);
     eventually("the one-second approval expires", Duration::from_secs(10), || async {
         let (_, st) = app.get(&format!("/api/ir/approvals/{short_id}/status")).await;
         (st["status"] == "expired").then_some(())
     })
     .await;
-    let expired = consume(&app, TENANT, "corr-late", &hash, &short_token).await;
+    let expired = consume(app, TENANT, "corr-late", &hash, &short_token).await;
     assert_eq!((expired["success"].as_bool(), expired["status"].as_str()), (Some(false), Some("expired")), "{expired}");
     assert!(expired["message"].as_str().is_some_and(|m| m.starts_with("Approval expired at ")));
     eventually("the consumed approval's time passes", Duration::from_secs(10), || async {
@@ -193,7 +193,7 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each_on(app: &
         (chrono::Utc::now() > at + chrono::Duration::milliseconds(5)).then_some(())
     })
     .await;
-    let again = consume(&app, TENANT, "corr-again", &hash, &used_token).await;
+    let again = consume(app, TENANT, "corr-again", &hash, &used_token).await;
     assert_eq!(
         (again["status"].as_str(), again["message"].as_str()),
         (Some("consumed"), Some("Approval already consumed (single-use token)"))
@@ -252,15 +252,15 @@ async fn approvals_are_created_consumed_and_expire_with_one_event_each() {
 
 async fn the_four_invalid_reasons_are_answered_and_published_on(app: &App) {
     let hash = hash_a();
-    let (id, token) = issue(&app, TENANT, &hash, 600).await;
-    let r1 = consume(&app, TENANT, "corr-r1", &hash, "no-such-token").await;
+    let (id, token) = issue(app, TENANT, &hash, 600).await;
+    let r1 = consume(app, TENANT, "corr-r1", &hash, "no-such-token").await;
     assert_eq!(r1, json!({"success": false, "status": "invalid", "message": "Invalid approval token", "approval_id": null}));
-    let r2 = consume(&app, "globex", "corr-r2", &hash, &token).await;
+    let r2 = consume(app, "globex", "corr-r2", &hash, &token).await;
     assert_eq!(r2, json!({"success": false, "status": "invalid", "message": "Tenant ID mismatch", "approval_id": null}));
-    let r3 = consume(&app, TENANT, "corr-r3", &"b".repeat(64), &token).await;
+    let r3 = consume(app, TENANT, "corr-r3", &"b".repeat(64), &token).await;
     assert_eq!((r3["message"].as_str(), r3["approval_id"].as_str()), (Some("IR hash mismatch"), Some(id.as_str())));
-    assert_eq!(consume(&app, TENANT, "corr-ok", &hash, &token).await["success"], true, "the refusals did not use the token");
-    let r5 = consume(&app, TENANT, "corr-r5", &hash, &token).await;
+    assert_eq!(consume(app, TENANT, "corr-ok", &hash, &token).await["success"], true, "the refusals did not use the token");
+    let r5 = consume(app, TENANT, "corr-r5", &hash, &token).await;
     assert_eq!((r5["status"].as_str(), r5["success"].as_bool()), (Some("consumed"), Some(false)));
 
     let events = app.wait_events("four invalid events", |ev| of_type(ev, IrApprovalInvalid::TYPE).len() == 4).await;
@@ -292,10 +292,10 @@ async fn the_four_invalid_reasons_are_answered_and_published() {
 
 async fn pending_stats_health_and_acknowledge_are_served_without_token_hashes_on(app: &App) {
     let hash = hash_a();
-    let (a1, t1) = issue(&app, TENANT, &hash, 600).await;
-    let (a2, _) = issue(&app, TENANT, &hash, 600).await;
-    issue(&app, "globex", &hash, 600).await;
-    consume(&app, TENANT, "c", &hash, &t1).await;
+    let (a1, t1) = issue(app, TENANT, &hash, 600).await;
+    let (a2, _) = issue(app, TENANT, &hash, 600).await;
+    issue(app, "globex", &hash, 600).await;
+    consume(app, TENANT, "c", &hash, &t1).await;
 
     let (status, p) = app.get(&format!("/api/ir/approvals/pending?tenant_id={TENANT}&limit=10")).await;
     assert_eq!(status, 200, "{p}");
@@ -353,11 +353,11 @@ async fn dag_diff_publishes_ok_and_failed_and_refuses_malformed_nodes_on(app: &A
     let parsed: brain_modules::ir::Ir = serde_json::from_value(ir.clone()).expect("ir");
     let hashes: Vec<String> = parsed.steps.iter().map(|s| s.hash().expect("hash")).collect();
     let nodes = json!([{"ir_step_id": "1", "ir_step_hash": hashes[1], "op": "outline"}, {"ir_step_id": "s1", "ir_step_hash": hashes[0]}]);
-    let (status, ok) = post_as(&app, TENANT, "corr-dag-ok", "/api/ir/dag-diff", Some(json!({"ir": ir, "dag_nodes": nodes}))).await;
+    let (status, ok) = post_as(app, TENANT, "corr-dag-ok", "/api/ir/dag-diff", Some(json!({"ir": ir, "dag_nodes": nodes}))).await;
     assert_eq!((status, ok["success"].as_bool()), (200, Some(true)), "{ok}");
     assert_eq!(ok["ir_hash"], v["ir_hash"], "validation does not change the hash");
     let bad_nodes = json!([{"ir_step_id": "s1", "ir_step_hash": "f".repeat(64)}, {"ir_step_id": "999", "ir_step_hash": "x"}]);
-    let (_, failed) = post_as(&app, TENANT, "corr-dag-bad", "/api/ir/dag-diff", Some(json!({"ir": ir, "dag_nodes": bad_nodes}))).await;
+    let (_, failed) = post_as(app, TENANT, "corr-dag-bad", "/api/ir/dag-diff", Some(json!({"ir": ir, "dag_nodes": bad_nodes}))).await;
     assert_eq!(
         (failed["success"].as_bool(), &failed["missing_ir_steps"], &failed["extra_dag_nodes"]),
         (Some(false), &json!(["1"]), &json!(["999"]))
