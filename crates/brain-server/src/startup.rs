@@ -15,6 +15,7 @@ use eventstream_core::EventLog;
 use eventstream_sql::StateStore;
 use tokio::net::TcpListener;
 
+use crate::listen::HttpSettings;
 use crate::server::{self, AppState, ConsumerInfo};
 
 /// How long shutdown waits for in-flight handlers and the outbox relay.
@@ -41,6 +42,8 @@ pub struct ServerSettings {
     /// The audit log's key file, origin and checkpoint cadence; `None`: the defaults in `data_dir`
     /// (`AuditConfig::in_data_dir`).
     pub audit: Option<eventstream_system::audit::AuditConfig>,
+    /// Listener limits, timeouts, allowed hosts and TLS ([`HttpSettings::default`]: the documented defaults).
+    pub http: HttpSettings,
 }
 
 /// The opened backends the server runs on. Only the binary knows which backend is which.
@@ -66,6 +69,8 @@ pub struct Application {
     new_admin_key: Option<String>,
     modules_router: axum::Router,
     module_tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: HttpSettings,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Application {
@@ -98,8 +103,17 @@ impl Application {
             let stats = runtime.spawn(sub);
             consumers.push(ConsumerInfo { name, patterns, stats });
         }
+        let tls = settings.http.tls.as_ref().map(crate::listen::tls_acceptor).transpose()?;
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr().context("cannot read the bound address")?;
+        if tls.is_none() && !bound.ip().is_loopback() {
+            tracing::warn!(
+                %bound,
+                "listening beyond loopback WITHOUT TLS: API keys and events cross the network in clear; set \
+                 [server] tls_cert and tls_key, or put a TLS-terminating proxy in front"
+            );
+        }
         let state = AppState {
             log,
             store,
@@ -112,6 +126,7 @@ impl Application {
             metrics: api.metrics,
             audit,
             verify_lock: Arc::default(),
+            guards: Arc::new(crate::api::guard::Guards::new(&settings.http, &settings.host)),
         };
         let maintenance =
             eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
@@ -126,6 +141,8 @@ impl Application {
             new_admin_key: api.new_admin_key,
             modules_router: modules.router(),
             module_tasks,
+            http: settings.http,
+            tls,
         })
     }
 
@@ -150,8 +167,8 @@ impl Application {
     /// # Errors
     /// The server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, .. } = self;
-        let result = server::run(listener, state, modules_router, shutdown).await.context("server failed");
+        let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, http, tls, .. } = self;
+        let result = server::run(listener, state, modules_router, &http, tls, shutdown).await.context("server failed");
         maintenance.abort();
         let stop = runtime.shutdown_token();
         runtime.shutdown(GRACE).await;

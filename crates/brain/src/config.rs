@@ -10,6 +10,17 @@
 //! [server]
 //! host = "127.0.0.1"
 //! port = 8080
+//! allowed_hosts = ["brain.example.com"]   # Host names answered (421 otherwise); default localhost,
+//!                              # 127.0.0.1, [::1] and the bind host; "*" any (BRAIN_ALLOWED_HOSTS, comma-separated)
+//! header_read_timeout_secs = 10    # a request's headers must arrive within this
+//! idle_timeout_secs = 60       # a connection silent this long is closed
+//! request_timeout_secs = 30    # non-streaming requests answered within this (503 request_timeout)
+//! max_connections = 1024       # open connections at most
+//! max_streams_per_key = 8      # open SSE streams per key (429 too_many_streams beyond) ...
+//! max_streams = 1000           # ... and in total
+//! auth_failures_per_minute = 20    # failed key checks per client address, then 429 too_many_failures
+//! tls_cert = "/etc/brain/cert.pem" # HTTPS with this chain and key (BRAIN_TLS_CERT, BRAIN_TLS_KEY)
+//! tls_key = "/etc/brain/key.pem"
 //!
 //! [log]
 //! backend = "embedded"          # or "redis"
@@ -57,6 +68,8 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::cli::LogArgs;
+
+mod listen;
 
 /// The default data directory, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./brain-data";
@@ -133,6 +146,17 @@ struct FileDatabase {
 struct FileServer {
     host: Option<String>,
     port: Option<u16>,
+    // Listener keys, resolved by `listen::resolve`.
+    allowed_hosts: Option<Vec<String>>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_streams_per_key: Option<usize>,
+    max_streams: Option<usize>,
+    auth_failures_per_minute: Option<u32>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +242,8 @@ pub(crate) struct Settings {
     pub(crate) consumer_name: Option<eventstream_core::ConsumerName>,
     /// The audit log's key file, origin and checkpoint cadence.
     pub(crate) audit: eventstream_system::audit::AuditConfig,
+    /// Listener limits, timeouts, allowed hosts and TLS (`[server]`).
+    pub(crate) http: brain_server::HttpSettings,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -245,6 +271,7 @@ impl Settings {
             consumer_name: self.consumer_name.clone(),
             retention: eventstream::maintenance::RetentionPolicy { dedup: self.dedup_retention, ..Default::default() },
             audit: Some(self.audit.clone()),
+            http: self.http.clone(),
         }
     }
 
@@ -299,6 +326,7 @@ impl Settings {
             }
             other => bail!("unknown backend {other:?}: expected `embedded`, `redis` or `nats`"),
         };
+        let http = listen::resolve(&file.server)?;
         let host = host.map(str::to_owned).or(file.server.host).unwrap_or_else(|| DEFAULT_HOST.into());
         let port = port.or(file.server.port).unwrap_or(DEFAULT_PORT);
         let database_url = match args.database.clone().or(file.database.url) {
@@ -373,6 +401,7 @@ impl Settings {
         };
         let audit = resolve_audit(file.audit, &data_dir)?;
         Ok(Self {
+            http,
             audit,
             consumer_name,
             modules,

@@ -26,6 +26,7 @@ mod consumers;
 mod dlq;
 mod errors;
 mod events;
+pub(crate) mod guard;
 pub mod ingest;
 pub(crate) mod metrics;
 mod openapi;
@@ -45,11 +46,11 @@ use crate::server::AppState;
 /// The largest request body accepted (1 MiB).
 pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
-/// The `/api` routes (behind the key middleware) and `/metrics`.
+/// The `/api` routes and `/metrics` (a `metrics` or `admin` key), all behind the key middleware.
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let api = Router::new()
         .route("/api/events", post(events::publish).get(events::list))
-        .route("/api/events/stream", get(stream::stream))
+        .route("/api/events/stream", get(stream::stream).layer(middleware::from_fn_with_state(state.clone(), guard::limit_streams)))
         .route("/api/events/{id}", get(events::get_one))
         .route("/api/cloudevents", post(cloudevents::publish))
         .route("/api/catalog", get(catalog::list))
@@ -66,8 +67,9 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/audit/proof/inclusion", get(audit::inclusion))
         .route("/api/audit/proof/consistency", get(audit::consistency))
         .route("/api/audit/verify", post(audit::verify))
+        .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(state, auth::require_key));
-    Router::new().route("/metrics", get(metrics::render)).merge(api)
+    api
 }
 
 /// Adds what every route shares: the body limit and JSON answers for unknown paths and methods.

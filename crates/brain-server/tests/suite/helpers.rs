@@ -37,6 +37,11 @@ impl TestApp {
 
     /// Builds and starts the application with extra subscribers (e.g. [`failing_subscriber`]).
     pub(crate) async fn start_with(subscriptions: Vec<Subscription>) -> Self {
+        Self::start_configured(subscriptions, brain_server::HttpSettings::default()).await
+    }
+
+    /// Builds and starts the application with listener settings `http` (timeouts, caps, hosts, TLS).
+    pub(crate) async fn start_configured(subscriptions: Vec<Subscription>, http: brain_server::HttpSettings) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log: Arc<dyn EventLog> = Arc::new(
             eventstream_embedded::EmbeddedLog::open(dir.path().join("log"), eventstream_embedded::EmbeddedOptions::default())
@@ -54,6 +59,7 @@ impl TestApp {
             consumer_name: None,
             retention: eventstream::maintenance::RetentionPolicy::default(),
             audit: None,
+            http,
         };
         std::fs::create_dir_all(&settings.data_dir).expect("data dir");
         let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None };

@@ -6,5 +6,6 @@ mod api;
 mod audit_verify;
 mod dashboard;
 mod dashboard_pages;
+mod listener;
 mod modules;
 mod routes;
