@@ -57,6 +57,9 @@ pub struct Backends {
     pub local_outbox: Option<StateStore>,
     /// Trims the stream by the configured limits, when the backend can and limits are set.
     pub trimmer: Option<Arc<dyn StreamTrimmer>>,
+    /// A small second pool on the state store's database for API-key lookups, so that authentication
+    /// keeps working while the main pool is saturated; `None` uses the main pool.
+    pub auth_store: Option<StateStore>,
 }
 
 /// A built application, ready to run.
@@ -80,9 +83,12 @@ impl Application {
     /// # Errors
     /// A table cannot be prepared, a module cannot start, or the address cannot be bound.
     pub async fn build(settings: ServerSettings, backends: Backends, subscriptions: Vec<Subscription>) -> anyhow::Result<Self> {
-        let Backends { log, store, local_outbox, trimmer } = backends;
+        let Backends { log, store, local_outbox, trimmer, auth_store } = backends;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
+        if let Some(auth_store) = auth_store {
+            api.keys = api.keys.with_lookup_store(auth_store);
+        }
         let audit_config =
             settings.audit.clone().unwrap_or_else(|| eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir));
         let audit = eventstream_system::audit::AuditLog::open(store.clone(), &audit_config).await.context("cannot open the audit log")?;
@@ -107,6 +113,14 @@ impl Application {
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr().context("cannot read the bound address")?;
+        if settings.http.allowed_hosts.is_none() && bound.ip().is_unspecified() {
+            tracing::warn!(
+                %bound,
+                "listening on every address, but only localhost, 127.0.0.1, [::1] and {} are answered (421 otherwise): \
+                 name this server's host names in [server] allowed_hosts",
+                settings.host
+            );
+        }
         if tls.is_none() && !bound.ip().is_loopback() {
             tracing::warn!(
                 %bound,

@@ -68,9 +68,12 @@ fn normalize(authority: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Rejects requests whose `Host` (or HTTP/2 `:authority`) is not an allowed name: 421.
+/// Rejects requests whose `Host` (or HTTP/2 `:authority`) is not an allowed name: 421. `/health` and
+/// `/ready` are exempt: they show nothing worth rebinding for, and load balancers' probes often send the
+/// node's address as `Host`.
 pub(crate) async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(allowed) = &state.guards.hosts {
+    let probe = matches!(req.uri().path(), "/health" | "/ready");
+    if let Some(allowed) = state.guards.hosts.as_ref().filter(|_| !probe) {
         let host = req
             .uri()
             .authority()

@@ -62,7 +62,12 @@ impl TestApp {
             http,
         };
         std::fs::create_dir_all(&settings.data_dir).expect("data dir");
-        let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None };
+        let auth_options = eventstream_sql::StoreOptions::default().max_connections(2);
+        let auth_store =
+            eventstream_sql::StateStore::connect_with(&eventstream_sql::sqlite_url(&dir.path().join("state.db")), auth_options)
+                .await
+                .expect("key lookup pool");
+        let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None, auth_store: Some(auth_store) };
         let app = Application::build(settings, backends, subscriptions).await.expect("build the application");
         let admin = app.new_admin_key().expect("a first start creates an admin key").to_owned();
         let base = format!("http://{}", app.local_addr().expect("bound address"));

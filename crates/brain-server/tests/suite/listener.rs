@@ -37,17 +37,22 @@ async fn metrics_need_a_metrics_or_admin_key() {
 async fn foreign_host_headers_are_misdirected() {
     let api = TestApp::start().await;
     let port = api.base.rsplit(':').next().unwrap().to_owned();
-    for path in ["/health", "/metrics", "/api/events"] {
+    for path in ["/", "/metrics", "/api/events", "/api/missions"] {
         let (status, v) = send(api.req(Method::GET, path, Some(&api.admin)).header("host", format!("evil.example:{port}"))).await;
         assert_eq!((status, v["code"].as_str(), v["field"].as_str()), (421, Some("misdirected_request"), Some("Host")), "{path}: {v}");
     }
     for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}"), "LOCALHOST".to_owned()] {
-        let (status, v) = send(api.req(Method::GET, "/health", None).header("host", host.as_str())).await;
+        let (status, v) = send(api.req(Method::GET, "/api/events", Some(&api.admin)).header("host", host.as_str())).await;
         assert_eq!(status, 200, "{host}: {v}");
+    }
+    // Probes answer whatever the Host: they show nothing worth rebinding for.
+    for path in ["/health", "/ready"] {
+        let (status, v) = send(api.req(Method::GET, path, None).header("host", "10.1.2.3:8080")).await;
+        assert_eq!(status, 200, "{path}: {v}");
     }
     api.stop().await;
     let any = TestApp::start_configured(Vec::new(), HttpSettings { allowed_hosts: Some(vec!["*".into()]), ..Default::default() }).await;
-    let (status, _) = send(any.req(Method::GET, "/health", None).header("host", "evil.example")).await;
+    let (status, _) = send(any.req(Method::GET, "/api/events", Some(&any.admin)).header("host", "evil.example")).await;
     assert_eq!(status, 200, "\"*\" allows any host");
     any.stop().await;
 }
@@ -166,5 +171,22 @@ async fn failed_key_checks_are_limited_per_client_address() {
     // The failures are counted for Prometheus.
     let (_, text) = send(other.get(api.url("/metrics")).bearer_auth(&api.admin)).await;
     assert!(text.as_str().is_some_and(|t| t.contains("brain_auth_failures_total 21")), "{text}");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn keys_authenticate_while_the_main_pool_is_saturated() {
+    let api = TestApp::start().await;
+    let pool = api.store().pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    // `/api/openapi.json` needs no database besides the key lookup.
+    let answer = tokio::time::timeout(Duration::from_secs(3), api.get("/api/openapi.json", &api.admin)).await;
+    assert!(matches!(answer, Ok((200, _))), "a valid key is checked while the main pool is busy");
+    let answer = tokio::time::timeout(Duration::from_secs(3), api.get("/api/openapi.json", "brk_unknown")).await;
+    assert!(matches!(answer, Ok((401, _))), "an unknown key is refused while the main pool is busy");
+    drop(held);
     api.stop().await;
 }

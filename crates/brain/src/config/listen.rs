@@ -35,6 +35,10 @@ pub(super) fn resolve(file: &FileServer) -> anyhow::Result<HttpSettings> {
         }
     };
     http.header_read_timeout = secs(file.header_read_timeout_secs, "header_read_timeout_secs", 300, http.header_read_timeout)?;
+    // SSE streams send a keep-alive every 15 s: a shorter idle timeout would cut quiet streams.
+    if file.idle_timeout_secs.is_some_and(|s| s < 20) {
+        bail!("server.idle_timeout_secs must be between 20 and 3600 (SSE keep-alives come every 15 s)");
+    }
     http.idle_timeout = secs(file.idle_timeout_secs, "idle_timeout_secs", 3600, http.idle_timeout)?;
     http.request_timeout = secs(file.request_timeout_secs, "request_timeout_secs", 3600, http.request_timeout)?;
     let count = |value: Option<usize>, name: &str, default: usize| -> anyhow::Result<usize> {
@@ -99,6 +103,7 @@ mod tests {
             ("[server]\nallowed_hosts = [\"\"]\n", "allowed_hosts"),
             ("[server]\nheader_read_timeout_secs = 0\n", "header_read_timeout_secs"),
             ("[server]\nidle_timeout_secs = 0\n", "idle_timeout_secs"),
+            ("[server]\nidle_timeout_secs = 19\n", "idle_timeout_secs"),
             ("[server]\nrequest_timeout_secs = 0\n", "request_timeout_secs"),
             ("[server]\nmax_connections = 0\n", "max_connections"),
             ("[server]\nmax_streams_per_key = 0\n", "max_streams_per_key"),
