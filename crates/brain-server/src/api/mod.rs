@@ -13,7 +13,8 @@
 //! # Layout
 //! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events/`
 //! (`publish.rs`, `history.rs`), `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
-//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `test_hooks.rs`
+//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `guard.rs` the Host
+//! check, request timeout, stream caps and failed-key limits, `test_hooks.rs`
 //! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
 //! turn on). The event index behind history and the SSE tail is a system consumer in
 //! `eventstream_system::index`.
@@ -48,7 +49,7 @@ pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// The `/api` routes and `/metrics` (a `metrics` or `admin` key), all behind the key middleware.
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let api = Router::new()
+    Router::new()
         .route("/api/events", post(events::publish).get(events::list))
         .route("/api/events/stream", get(stream::stream).layer(middleware::from_fn_with_state(state.clone(), guard::limit_streams)))
         .route("/api/events/{id}", get(events::get_one))
@@ -68,8 +69,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/audit/proof/consistency", get(audit::consistency))
         .route("/api/audit/verify", post(audit::verify))
         .route("/metrics", get(metrics::render))
-        .route_layer(middleware::from_fn_with_state(state, auth::require_key));
-    api
+        .route_layer(middleware::from_fn_with_state(state, auth::require_key))
 }
 
 /// Adds what every route shares: the body limit and JSON answers for unknown paths and methods.
