@@ -190,3 +190,30 @@ async fn keys_authenticate_while_the_main_pool_is_saturated() {
     drop(held);
     api.stop().await;
 }
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_at_accept() {
+    let api = TestApp::start_configured(Vec::new(), HttpSettings { max_connections: 2, ..Default::default() }).await;
+    let addr = api.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        // A full request on each, so both are surely accepted before the third connects.
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    let mut third = TcpStream::connect(&addr).await.unwrap();
+    let took = closed_within(&mut third, Duration::from_secs(5)).await;
+    assert!(took.is_some_and(|t| t < Duration::from_secs(1)), "the third connection: closed after {took:?}");
+    drop(held);
+    // Once the held connections are gone, new ones are served again.
+    let answer = eventstream_testkit::fixtures::eventually("a new connection is served", Duration::from_secs(10), || async {
+        api.client.get(api.url("/health")).send().await.ok().filter(|r| r.status() == 200)
+    })
+    .await;
+    assert_eq!(answer.status(), 200);
+    api.stop().await;
+}
