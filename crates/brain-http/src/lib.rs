@@ -25,6 +25,8 @@ pub mod live;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Scrapes `GET /metrics` and nothing else (for Prometheus); below every other role.
+    Metrics,
     /// Read only.
     Reader,
     /// Read and write within its tenant.
@@ -37,6 +39,7 @@ impl Role {
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Metrics => "metrics",
             Role::Reader => "reader",
             Role::Writer => "writer",
             Role::Admin => "admin",
@@ -48,10 +51,11 @@ impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "metrics" => Ok(Role::Metrics),
             "reader" => Ok(Role::Reader),
             "writer" => Ok(Role::Writer),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("invalid role {other:?}: expected admin, writer or reader")),
+            other => Err(format!("invalid role {other:?}: expected admin, writer, reader or metrics")),
         }
     }
 }

@@ -88,6 +88,9 @@ impl KeyError {
 #[derive(Debug, Clone)]
 pub struct KeyStore {
     store: StateStore,
+    /// Where [`KeyStore::authenticate`] looks keys up: the store itself, or a small pool of its own so
+    /// that authentication keeps working while the main pool is saturated.
+    lookup: StateStore,
 }
 
 fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
@@ -106,7 +109,15 @@ impl KeyStore {
     /// The state store fails.
     pub async fn open(store: StateStore) -> Result<Self, KeyError> {
         store.migrate_set(MIGRATIONS_TABLE, MIGRATIONS).await?;
-        Ok(Self { store })
+        Ok(Self { lookup: store.clone(), store })
+    }
+
+    /// Looks keys up in `lookup` (a second, small connection pool on the same database) instead of the
+    /// main pool, so that requests still authenticate while the main pool is busy.
+    #[must_use]
+    pub fn with_lookup_store(mut self, lookup: StateStore) -> Self {
+        self.lookup = lookup;
+        self
     }
 
     /// Creates a key; returns it with its secret, which is shown once and never stored.
@@ -140,7 +151,7 @@ impl KeyStore {
         }
         let row = sqlx::query("SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(hash_secret(presented))
-            .fetch_optional(self.store.pool())
+            .fetch_optional(self.lookup.pool())
             .await
             .map_err(|e| StoreError::sqlx("checking an API key", e))?;
         let Some(row) = row else { return Ok(None) };

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! What it owns: startup ([`Application`]: publisher, consumer runtime with the system and module
-//! subscribers, maintenance, listener), the HTTP server (`server.rs`: health, readiness, the router), the
+//! subscribers, maintenance, listener), the HTTP server (`server.rs`: health, readiness, the router; `listen.rs`: the listener with its timeouts, connection
+//! cap and TLS), the
 //! event API under `/api` (`api/`), the dashboard at `/` (`dashboard/`), the API-key store ([`keys`]), the
 //! one ingest path every published event takes ([`ingest`]: limits, envelope rules, catalog validation) and
 //! the time/position grammar shared with the CLI ([`time_arg`]). What it does not own: choosing and
@@ -20,9 +21,11 @@
 mod api;
 mod dashboard;
 pub mod keys;
+mod listen;
 mod server;
 mod startup;
 pub mod time_arg;
 
 pub use api::ingest;
+pub use listen::{HttpSettings, TlsFiles};
 pub use startup::{Application, Backends, ServerSettings};

@@ -11,6 +11,10 @@ use axum::{Json, Router};
 use eventstream_core::EventLog;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::guard;
+use crate::listen::HttpSettings;
 
 /// A subscriber running in this process, with its live counters.
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ pub(crate) struct AppState {
     pub(crate) verify_lock: Arc<tokio::sync::Mutex<()>>,
     /// The limits of open streams and the key re-check they make (revocation ends them).
     pub(crate) live_keys: Arc<crate::api::live_keys::LiveKeys>,
+    /// Host check, request timeout, stream caps, failed-key limits.
+    pub(crate) guards: Arc<crate::api::guard::Guards>,
 }
 
 /// The router with every route.
@@ -62,10 +68,13 @@ pub(crate) fn router(state: AppState, modules: Router) -> Router {
         .merge(crate::api::routes(state.clone()))
         .merge(crate::dashboard::routes(state.clone()))
         .merge(modules.with_state(()));
-    crate::api::finish(routes).with_state(state)
+    crate::api::finish(routes)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check_host))
+        .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests (see [`crate::listen::serve`]).
 ///
 /// # Errors
 /// The listener fails.
@@ -73,9 +82,11 @@ pub(crate) async fn run(
     listener: TcpListener,
     state: AppState,
     modules: Router,
+    http: &HttpSettings,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state, modules)).with_graceful_shutdown(shutdown).await
+    crate::listen::serve(listener, router(state, modules), http, tls, shutdown).await
 }
 
 /// Liveness: the process answers.
@@ -83,21 +94,20 @@ async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the event log answers.
+/// Readiness: the event log and the state store answer. Only the status is shown (this route needs no
+/// key); the reason of a failure goes to the log.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let log = state.log.health().await;
     let store = state.store.ping().await;
-    let body = json!({
-        "status": if log.is_ok() && store.is_ok() { "ready" } else { "unavailable" },
-        "backend": state.log.backend(),
-        "stream": state.log.stream(),
-        "log": log.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into()),
-        "state_store": store.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into()),
-    });
     if log.is_ok() && store.is_ok() {
-        (StatusCode::OK, Json(body))
+        (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
-        tracing::warn!(%body, "readiness check failed");
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+        tracing::warn!(
+            backend = state.log.backend(),
+            log = %log.as_ref().map_or_else(|e| eventstream_core::error::Chain(e).to_string(), |()| "ok".into()),
+            state_store = %store.as_ref().map_or_else(|e| eventstream_core::error::Chain(e).to_string(), |()| "ok".into()),
+            "readiness check failed"
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"})))
     }
 }

@@ -15,6 +15,7 @@ use eventstream_core::EventLog;
 use eventstream_sql::StateStore;
 use tokio::net::TcpListener;
 
+use crate::listen::HttpSettings;
 use crate::server::{self, AppState, ConsumerInfo};
 
 /// How long shutdown waits for in-flight handlers and the outbox relay.
@@ -44,6 +45,8 @@ pub struct ServerSettings {
     /// SSE streams and WebSockets end this long after they opened (clients reconnect; SSE resumes with
     /// `Last-Event-ID`), besides ending within seconds when their key is revoked.
     pub stream_max_lifetime: Duration,
+    /// Listener limits, timeouts, allowed hosts and TLS ([`HttpSettings::default`]: the documented defaults).
+    pub http: HttpSettings,
 }
 
 /// The opened backends the server runs on. Only the binary knows which backend is which.
@@ -57,6 +60,9 @@ pub struct Backends {
     pub local_outbox: Option<StateStore>,
     /// Trims the stream by the configured limits, when the backend can and limits are set.
     pub trimmer: Option<Arc<dyn StreamTrimmer>>,
+    /// A small second pool on the state store's database for API-key lookups, so that authentication
+    /// keeps working while the main pool is saturated; `None` uses the main pool.
+    pub auth_store: Option<StateStore>,
 }
 
 /// A built application, ready to run.
@@ -69,6 +75,8 @@ pub struct Application {
     new_admin_key: Option<String>,
     modules_router: axum::Router,
     module_tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: HttpSettings,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Application {
@@ -78,9 +86,12 @@ impl Application {
     /// # Errors
     /// A table cannot be prepared, a module cannot start, or the address cannot be bound.
     pub async fn build(settings: ServerSettings, backends: Backends, subscriptions: Vec<Subscription>) -> anyhow::Result<Self> {
-        let Backends { log, store, local_outbox, trimmer } = backends;
+        let Backends { log, store, local_outbox, trimmer, auth_store } = backends;
         let (events, publisher) = EventStream::start(log.clone(), store.clone(), local_outbox, PublisherOptions::default());
         let mut api = crate::api::ApiParts::open(&store, &settings.data_dir).await?;
+        if let Some(auth_store) = auth_store {
+            api.keys = api.keys.with_lookup_store(auth_store);
+        }
         let audit_config =
             settings.audit.clone().unwrap_or_else(|| eventstream_system::audit::AuditConfig::in_data_dir(&settings.data_dir));
         let audit = eventstream_system::audit::AuditLog::open(store.clone(), &audit_config).await.context("cannot open the audit log")?;
@@ -101,6 +112,7 @@ impl Application {
             let stats = runtime.spawn(sub);
             consumers.push(ConsumerInfo { name, patterns, stats });
         }
+        let tls = settings.http.tls.as_ref().map(crate::listen::tls_acceptor).transpose()?;
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let stream_limits = brain_http::live::StreamLimits {
@@ -108,6 +120,22 @@ impl Application {
             recheck_every: brain_http::live::DEFAULT_RECHECK_EVERY,
             max_message_bytes: crate::api::BODY_LIMIT,
         };
+        let bound = listener.local_addr().context("cannot read the bound address")?;
+        if settings.http.allowed_hosts.is_none() && bound.ip().is_unspecified() {
+            tracing::warn!(
+                %bound,
+                "listening on every address, but only localhost, 127.0.0.1, [::1] and {} are answered (421 otherwise): \
+                 name this server's host names in [server] allowed_hosts",
+                settings.host
+            );
+        }
+        if tls.is_none() && !bound.ip().is_loopback() {
+            tracing::warn!(
+                %bound,
+                "listening beyond loopback WITHOUT TLS: API keys and events cross the network in clear; set \
+                 [server] tls_cert and tls_key, or put a TLS-terminating proxy in front"
+            );
+        }
         let state = AppState {
             log,
             store,
@@ -121,6 +149,7 @@ impl Application {
             audit,
             verify_lock: Arc::default(),
             live_keys: crate::api::live_keys::LiveKeys::new(api.keys, stream_limits),
+            guards: Arc::new(crate::api::guard::Guards::new(&settings.http, &settings.host)),
         };
         let maintenance =
             eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
@@ -135,6 +164,8 @@ impl Application {
             new_admin_key: api.new_admin_key,
             modules_router: modules.router(),
             module_tasks,
+            http: settings.http,
+            tls,
         })
     }
 
@@ -159,8 +190,8 @@ impl Application {
     /// # Errors
     /// The server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, .. } = self;
-        let result = server::run(listener, state, modules_router, shutdown).await.context("server failed");
+        let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, http, tls, .. } = self;
+        let result = server::run(listener, state, modules_router, &http, tls, shutdown).await.context("server failed");
         maintenance.abort();
         let stop = runtime.shutdown_token();
         runtime.shutdown(GRACE).await;

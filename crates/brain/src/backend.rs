@@ -142,7 +142,12 @@ pub(crate) async fn open_backends(settings: &Settings) -> anyhow::Result<brain_s
             None
         }
     };
-    Ok(brain_server::Backends { log, store, local_outbox, trimmer })
+    // Key lookups get two connections of their own: a saturated main pool must not lock every client out.
+    let auth_options = eventstream_sql::StoreOptions::default().max_connections(2).acquire_timeout(std::time::Duration::from_secs(5));
+    let auth_store = eventstream_sql::StateStore::connect_with(&settings.database_url, auth_options)
+        .await
+        .with_context(|| format!("cannot open the key lookup pool on {}", redact(&settings.database_url)))?;
+    Ok(brain_server::Backends { log, store, local_outbox, trimmer, auth_store: Some(auth_store) })
 }
 
 /// Stream trimming on Redis Streams by [`eventstream_redis::Retention`].

@@ -12,6 +12,17 @@
 //! port = 8080
 //! stream_max_lifetime_secs = 3600   # SSE streams and WebSockets end after this; clients reconnect
 //!                              # (BRAIN_STREAM_MAX_LIFETIME_SECS)
+//! allowed_hosts = ["brain.example.com"]   # Host names answered (421 otherwise); default localhost,
+//!                              # 127.0.0.1, [::1] and the bind host; "*" any (BRAIN_ALLOWED_HOSTS, comma-separated)
+//! header_read_timeout_secs = 10    # a request's headers must arrive within this
+//! idle_timeout_secs = 60       # a connection silent this long is closed
+//! request_timeout_secs = 30    # non-streaming requests answered within this (503 request_timeout)
+//! max_connections = 1024       # open connections at most
+//! max_streams_per_key = 8      # open SSE streams per key (429 too_many_streams beyond) ...
+//! max_streams = 1000           # ... and in total
+//! auth_failures_per_minute = 20    # failed key checks per client address, then 429 too_many_failures
+//! tls_cert = "/etc/brain/cert.pem" # HTTPS with this chain and key (BRAIN_TLS_CERT, BRAIN_TLS_KEY)
+//! tls_key = "/etc/brain/key.pem"
 //!
 //! [log]
 //! backend = "embedded"          # or "redis"
@@ -59,6 +70,8 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::cli::LogArgs;
+
+mod listen;
 
 /// The default data directory, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./brain-data";
@@ -136,6 +149,17 @@ struct FileServer {
     host: Option<String>,
     port: Option<u16>,
     stream_max_lifetime_secs: Option<u64>,
+    // Listener keys, resolved by `listen::resolve`.
+    allowed_hosts: Option<Vec<String>>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_streams_per_key: Option<usize>,
+    max_streams: Option<usize>,
+    auth_failures_per_minute: Option<u32>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,6 +247,8 @@ pub(crate) struct Settings {
     pub(crate) audit: eventstream_system::audit::AuditConfig,
     /// SSE streams and WebSockets end this long after they opened.
     pub(crate) stream_max_lifetime: std::time::Duration,
+    /// Listener limits, timeouts, allowed hosts and TLS (`[server]`).
+    pub(crate) http: brain_server::HttpSettings,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -251,6 +277,7 @@ impl Settings {
             retention: eventstream::maintenance::RetentionPolicy { dedup: self.dedup_retention, ..Default::default() },
             audit: Some(self.audit.clone()),
             stream_max_lifetime: self.stream_max_lifetime,
+            http: self.http.clone(),
         }
     }
 
@@ -305,6 +332,7 @@ impl Settings {
             }
             other => bail!("unknown backend {other:?}: expected `embedded`, `redis` or `nats`"),
         };
+        let http = listen::resolve(&file.server)?;
         let host = host.map(str::to_owned).or(file.server.host).unwrap_or_else(|| DEFAULT_HOST.into());
         let port = port.or(file.server.port).unwrap_or(DEFAULT_PORT);
         let database_url = match args.database.clone().or(file.database.url) {
@@ -381,6 +409,7 @@ impl Settings {
         let stream_max_lifetime = resolve_stream_max_lifetime(file.server.stream_max_lifetime_secs)?;
         Ok(Self {
             stream_max_lifetime,
+            http,
             audit,
             consumer_name,
             modules,

@@ -15,6 +15,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // One TLS crypto provider for the process (Redis `rediss://` looks it up; sqlx, async-nats and the
+    // listener choose theirs explicitly). Fails only when one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -15,7 +15,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use brain_http::ApiError;
+use brain_http::{ApiError, Role};
 
 use super::errors;
 use crate::server::AppState;
@@ -81,8 +81,17 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Authenticates the request; 401 `unauthorized` without a valid, unrevoked key.
+/// The only route a `metrics` key may use.
+const METRICS_PATH: &str = "/metrics";
+
+/// Authenticates the request; 401 `unauthorized` without a valid, unrevoked key; 429
+/// `too_many_failures` while the client's address is over its budget of failed key checks; 403 for a
+/// `metrics` key anywhere but `/metrics`.
 pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let client = super::guard::client_addr(&req);
+    if let Some(retry_after) = state.guards.failures.blocked(client) {
+        return super::guard::too_many_failures(retry_after);
+    }
     let from_query;
     let token = match bearer(&req) {
         Some(token) => token,
@@ -96,13 +105,19 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
         },
     };
     match state.keys.authenticate(token).await {
+        Ok(Some(principal)) if principal.role == Role::Metrics && req.uri().path() != METRICS_PATH => {
+            ApiError::forbidden("a metrics key may only read /metrics").into_response()
+        }
         Ok(Some(principal)) => {
             // For long-lived routes: re-checks of this key, the maximum lifetime, the WebSocket limit.
             req.extensions_mut().insert(state.live_keys.policy(&principal.key_id));
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
-        Ok(None) => ApiError::unauthorized().into_response(),
+        Ok(None) => {
+            state.guards.failures.record(client);
+            ApiError::unauthorized().into_response()
+        }
         Err(e) => errors::keys(&e).into_response(),
     }
 }

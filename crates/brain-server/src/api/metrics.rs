@@ -13,6 +13,7 @@
 //! | `brain_consumer_lag{subscriber}`, `brain_consumer_pending{subscriber}` | gauge | the log's consumer groups |
 //! | `brain_outbox_depth`, `brain_outbox_oldest_age_seconds` | gauge | the publisher's outboxes |
 //! | `brain_dead_letters{subscriber,status}` | gauge | the dead-letter table |
+//! | `brain_auth_failures_total` | counter | requests with an unknown or revoked key |
 //! | `brain_up{component}` | gauge | 1 when the log / state store answered this scrape |
 
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+
+use brain_http::{ApiError, Principal, Role};
 
 use crate::server::AppState;
 
@@ -64,9 +67,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// `GET /metrics`. Parts whose backend does not answer are left out (and `brain_up` says so): a scrape
-/// never fails.
-pub(crate) async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics` (a `metrics` or `admin` key: the numbers span every tenant). Parts whose backend does
+/// not answer are left out (and `brain_up` says so): a scrape never fails.
+pub(crate) async fn render(State(state): State<AppState>, principal: Principal) -> Response {
+    if !matches!(principal.role, Role::Metrics | Role::Admin) {
+        return ApiError::forbidden("/metrics needs a metrics or admin key").into_response();
+    }
     let mut out = String::new();
 
     header(
@@ -185,6 +191,9 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
             }
         }
     }
+
+    header(&mut out, "brain_auth_failures_total", "counter", "Requests with an unknown or revoked API key.");
+    let _ = writeln!(out, "brain_auth_failures_total {}", state.guards.failures.total.load(Ordering::Relaxed));
 
     header(&mut out, "brain_up", "gauge", "1 when the component answered this scrape.");
     let _ = writeln!(out, "brain_up{{component=\"log\"}} {}", u8::from(log_up));

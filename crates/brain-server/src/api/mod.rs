@@ -13,7 +13,8 @@
 //! # Layout
 //! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events/`
 //! (`publish.rs`, `history.rs`), `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
-//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `test_hooks.rs`
+//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `guard.rs` the Host
+//! check, request timeout, stream caps and failed-key limits, `test_hooks.rs`
 //! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
 //! turn on). The event index behind history and the SSE tail is a system consumer in
 //! `eventstream_system::index`. `live_keys.rs`: the key re-check of open SSE streams and WebSockets.
@@ -27,6 +28,7 @@ mod dlq;
 mod errors;
 mod events;
 mod headers;
+pub(crate) mod guard;
 pub mod ingest;
 pub(crate) mod live_keys;
 pub(crate) mod metrics;
@@ -47,11 +49,11 @@ use crate::server::AppState;
 /// The largest request body accepted (1 MiB).
 pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
-/// The `/api` routes (behind the key middleware) and `/metrics`.
+/// The `/api` routes and `/metrics` (a `metrics` or `admin` key), all behind the key middleware.
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let api = Router::new()
+    Router::new()
         .route("/api/events", post(events::publish).get(events::list))
-        .route("/api/events/stream", get(stream::stream))
+        .route("/api/events/stream", get(stream::stream).layer(middleware::from_fn_with_state(state.clone(), guard::limit_streams)))
         .route("/api/events/{id}", get(events::get_one))
         .route("/api/cloudevents", post(cloudevents::publish))
         .route("/api/catalog", get(catalog::list))
@@ -68,8 +70,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/audit/proof/inclusion", get(audit::inclusion))
         .route("/api/audit/proof/consistency", get(audit::consistency))
         .route("/api/audit/verify", post(audit::verify))
-        .route_layer(middleware::from_fn_with_state(state, auth::require_key));
-    Router::new().route("/metrics", get(metrics::render)).merge(api)
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(state, auth::require_key))
 }
 
 /// Adds what every route shares: the body limit, JSON answers for unknown paths and methods, and the

@@ -85,16 +85,17 @@ pub(crate) fn spec() -> Value {
         "info": {
             "title": "BRAiN EventStream API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Publish and read BRAiN events, follow them live, inspect consumers and dead letters. Every /api route needs `Authorization: Bearer KEY`; keys belong to a tenant and have a role (admin, writer, reader). Errors are `{code, message, field?}` with stable codes."
+            "description": "Publish and read BRAiN events, follow them live, inspect consumers and dead letters. Every /api route needs `Authorization: Bearer KEY`; keys belong to a tenant and have a role (admin, writer, reader; metrics reads /metrics only). Errors are `{code, message, field?}` with stable codes."
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": "events"}, {"name": "catalog"}, {"name": "consumers"}, {"name": "dlq"}, {"name": "audit"}, {"name": "operations"}],
         "paths": {
             "/health": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [], "responses": {"200": ok_json("The process answers", obj.clone())}}},
-            "/ready": {"get": {"summary": "Readiness: the event log and state store answer", "tags": ["operations"], "security": [], "responses": {
+            "/ready": {"get": {"summary": "Readiness: the event log and state store answer (`{status}` only; reasons go to the server log)", "tags": ["operations"], "security": [], "responses": {
                 "200": ok_json("Ready", obj.clone()), "503": ok_json("A backend does not answer", obj.clone())}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["operations"], "security": [], "responses": {
-                "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (a `metrics` or `admin` key: the numbers span every tenant)", "tags": ["operations"], "security": [{"bearer": []}], "responses": {
+                "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "401": error_response("Missing or invalid key (`unauthorized`)"), "403": error_response("Not a metrics or admin key (`forbidden`)")}}},
             "/api/openapi.json": {"get": op("This document", "operations", responses(&[("200", ok_json("OpenAPI 3 document", obj.clone()))]), json!({}))},
             "/api/events": {
                 "post": op("Publish an event", "events",

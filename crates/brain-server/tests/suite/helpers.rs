@@ -40,6 +40,11 @@ impl TestApp {
         Self::start_configured(subscriptions, |_| {}).await
     }
 
+    /// Builds and starts the application with listener settings `http` (timeouts, caps, hosts, TLS).
+    pub(crate) async fn start_http(subscriptions: Vec<Subscription>, http: brain_server::HttpSettings) -> Self {
+        Self::start_configured(subscriptions, |s| s.http = http).await
+    }
+
     /// Builds and starts the application with extra subscribers, after `configure` changed its settings.
     pub(crate) async fn start_configured(subscriptions: Vec<Subscription>, configure: impl FnOnce(&mut ServerSettings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -60,10 +65,16 @@ impl TestApp {
             retention: eventstream::maintenance::RetentionPolicy::default(),
             audit: None,
             stream_max_lifetime: Duration::from_secs(3600),
+            http: brain_server::HttpSettings::default(),
         };
         configure(&mut settings);
         std::fs::create_dir_all(&settings.data_dir).expect("data dir");
-        let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None };
+        let auth_options = eventstream_sql::StoreOptions::default().max_connections(2);
+        let auth_store =
+            eventstream_sql::StateStore::connect_with(&eventstream_sql::sqlite_url(&dir.path().join("state.db")), auth_options)
+                .await
+                .expect("key lookup pool");
+        let backends = Backends { log: log.clone(), store: store.clone(), local_outbox: None, trimmer: None, auth_store: Some(auth_store) };
         let app = Application::build(settings, backends, subscriptions).await.expect("build the application");
         let admin = app.new_admin_key().expect("a first start creates an admin key").to_owned();
         let base = format!("http://{}", app.local_addr().expect("bound address"));

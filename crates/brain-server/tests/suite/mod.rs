@@ -7,5 +7,6 @@ mod audit_verify;
 mod dashboard;
 mod dashboard_pages;
 mod live_connections;
+mod listener;
 mod modules;
 mod routes;

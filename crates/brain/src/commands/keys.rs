@@ -27,7 +27,7 @@ pub(crate) enum KeysCommand {
         /// The tenant the key acts for.
         #[arg(long)]
         tenant: String,
-        /// `admin` (every tenant), `writer` or `reader`.
+        /// `admin` (every tenant), `writer`, `reader` or `metrics` (`GET /metrics` only, for Prometheus).
         #[arg(long)]
         role: String,
     },

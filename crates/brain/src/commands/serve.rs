@@ -21,7 +21,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             settings.data_dir.join(brain_server::keys::ADMIN_KEY_FILE).display()
         );
     }
-    eprintln!("listening on http://{local}");
+    let scheme = if settings.http.tls.is_some() { "https" } else { "http" };
+    if settings.http.tls.is_none() && !local.ip().is_loopback() {
+        eprintln!(
+            "brain serve: WARNING: listening on {local} WITHOUT TLS: API keys and events cross the network in clear; \
+             set [server] tls_cert and tls_key (BRAIN_TLS_CERT, BRAIN_TLS_KEY) or put a TLS-terminating proxy in front"
+        );
+    }
+    eprintln!("listening on {scheme}://{local}");
     app.run_until_stopped(shutdown_signal()).await?;
     eprintln!("brain serve: stopped");
     Ok(())

@@ -81,7 +81,7 @@ async fn metrics_expose_publish_consume_lag_outbox_and_dead_letters() {
     // Wait (bounded, failing at the deadline) for the index subscriber to count it.
     let consumed = "brain_events_consumed{subscriber=\"event_index\",type=\"task.created\"} 1";
     let text = eventually("the event index counts the published task.created in /metrics", Duration::from_secs(10), || async {
-        let text = api.client.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = api.client.get(api.url("/metrics")).bearer_auth(&api.admin).send().await.unwrap().text().await.unwrap();
         text.contains(consumed).then_some(text)
     })
     .await;

@@ -68,3 +68,32 @@ async fn replicas_starting_at_once_on_a_fresh_postgres_schema_all_start() {
     drop(servers);
     pg.drop_schema().await;
 }
+
+#[tokio::test]
+async fn postgres_with_sslmode_require_connects_over_tls() {
+    let url = pg_url();
+    if !eventstream_testkit::require_service("postgres", &url) {
+        return;
+    }
+    let pg = PgSchema::create(&url, "brain_tls").await;
+    let tls_url = format!("{}&sslmode=require", pg.url);
+    let store = eventstream_sql::StateStore::connect(&tls_url).await.expect("sslmode=require connects (the test server has ssl=on)");
+    let row =
+        eventstream_sql::sqlx::query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(store.pool()).await.unwrap();
+    assert!(eventstream_sql::sqlx::Row::get::<bool, _>(&row, "ssl"), "the connection is encrypted");
+    // The CLI too; and a `metrics` key can be created for Prometheus.
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::suite::support::ok_stdout(crate::suite::support::brain(dir.path()).args([
+        "keys",
+        "create",
+        "--database",
+        &tls_url,
+        "--tenant",
+        "ops",
+        "--role",
+        "metrics",
+    ]));
+    assert!(key.trim().starts_with("brk_"), "{key}");
+    store.close().await;
+    pg.drop_schema().await;
+}
