@@ -6,7 +6,7 @@ mod api;
 mod audit_verify;
 mod dashboard;
 mod dashboard_pages;
-mod live_connections;
 mod listener;
+mod live_connections;
 mod modules;
 mod routes;
