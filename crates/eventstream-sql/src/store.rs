@@ -145,6 +145,7 @@ pub struct StateStore {
     pool: AnyPool,
     kind: StoreKind,
     schema: Option<Arc<str>>,
+    sqlite_file: Option<Arc<Path>>,
 }
 
 impl fmt::Debug for StateStore {
@@ -204,8 +205,10 @@ impl StateStore {
         // segment as a host name.
         let url = format!("sqlite:{db}?{params}");
 
+        let mut sqlite_file = None;
         if !memory {
             let path = percent_decode(db);
+            sqlite_file = Some(Arc::from(Path::new(&path)));
             if let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(dir).await.map_err(StoreError::Io)?;
             }
@@ -234,7 +237,7 @@ impl StateStore {
             pool.max_connections(options.max_connections.unwrap_or(8))
         };
         let pool = pool.connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
-        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None })
+        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file })
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -275,7 +278,7 @@ impl StateStore {
             })
             .connect_lazy(url)
             .map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self { pool, kind: StoreKind::Postgres, schema })
+        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None })
     }
 
     /// Applies the state store's own migrations: one set like any other, through [`StateStore::migrate_set`].
@@ -347,6 +350,12 @@ impl StateStore {
     /// The PostgreSQL schema the tables live in, when one was chosen.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
+    }
+
+    /// The SQLite database file (`None` on PostgreSQL and for `sqlite::memory:`), for bulk readers that
+    /// open their own read-only connection (the audit verifier) instead of decoding rows through the pool.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// The connection pool, for module SQL that does not need the inbox transaction. Write SQL with `$1`
