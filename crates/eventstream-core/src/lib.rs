@@ -16,6 +16,7 @@
 pub mod codec;
 mod envelope;
 pub mod error;
+pub mod fs;
 mod id;
 mod log;
 pub mod redact;

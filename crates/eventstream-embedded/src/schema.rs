@@ -104,22 +104,8 @@ pub(crate) fn open_dir(dir: &Path, options: &EmbeddedOptions) -> Result<(PathBuf
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(create)?;
     let path = db_path(dir);
-    create_private_file(&path).map_err(create)?;
+    eventstream_core::fs::create_private_file(&path).map_err(create)?;
     let mut conn = connect(&path, options)?;
     migrate(&mut conn, &path)?;
     Ok((path, conn))
-}
-
-/// Creates `path` empty with mode 0600 (owner only) unless it exists. An empty file is a valid SQLite
-/// database.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
 }

@@ -215,7 +215,7 @@ impl StateStore {
             // SQLite creates a file with the umask's mode (0644 usually) and its `-wal`/`-shm` files with
             // the database file's mode: creating it 0600 first keeps all three private.
             if params.split('&').any(|p| p == "mode=rwc") {
-                create_private_file(Path::new(&path)).map_err(StoreError::Io)?;
+                eventstream_core::fs::create_private_file(Path::new(&path)).map_err(StoreError::Io)?;
             }
             switch_to_wal(&url).await?;
         }
@@ -551,20 +551,6 @@ fn sqlite_busy(code: Option<&str>) -> bool {
 }
 
 /// Decodes `%XX` escapes in the path part of a SQLite URL (the driver does the same when it opens it).
-/// Creates `path` empty with mode 0600 (owner only) unless it exists. An empty file is a valid SQLite
-/// database.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -39,6 +39,7 @@ use eventstream_core::EventLog;
 pub mod clauses;
 pub mod fixtures;
 mod service;
+pub mod sse;
 mod tool;
 
 pub use clauses::blocking::{read_blocks_until_append, read_group_blocks_until_append};

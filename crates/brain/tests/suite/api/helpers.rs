@@ -2,7 +2,6 @@
 //! request helpers.
 
 use std::path::Path;
-use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::Value;
@@ -55,52 +54,4 @@ pub fn ids(v: &Value) -> Vec<String> {
     v["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
 }
 
-/// One Server-Sent Event.
-#[derive(Debug, Clone)]
-pub struct Sse {
-    pub id: String,
-    pub event: String,
-    pub data: Value,
-}
-
-/// Reads Server-Sent Events from a streaming response.
-pub struct SseReader {
-    resp: Response,
-    buf: String,
-}
-
-impl SseReader {
-    pub fn new(resp: Response) -> Self {
-        assert_eq!(resp.status().as_u16(), 200);
-        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert!(ct.starts_with("text/event-stream"), "{ct}");
-        SseReader { resp, buf: String::new() }
-    }
-
-    /// The next event (comments and keep-alives skipped), or `None` after `timeout`.
-    pub async fn next(&mut self, timeout: Duration) -> Option<Sse> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut ev = Sse { id: String::new(), event: String::new(), data: Value::Null };
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        ev.id = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        ev.event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if !data.is_empty() {
-                    ev.data = serde_json::from_str(&data).unwrap();
-                    return Some(ev);
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.unwrap()?;
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
+pub use eventstream_testkit::sse::SseReader;
