@@ -5,6 +5,8 @@
 //! append's transaction (PostgreSQL row lock; SQLite writers are serialised already), always global tree
 //! first, so replicas sharing the subscriber never interleave indexes.
 
+use std::collections::BTreeMap;
+
 use eventstream_core::{Event, TenantId};
 use eventstream_sql::sqlx::{self, AnyConnection, Row};
 use eventstream_sql::{StateStore, StoreError, Tx};
@@ -307,6 +309,43 @@ pub(crate) async fn all_checkpoints(store: &StateStore) -> Result<Vec<Checkpoint
         .await
         .map_err(db("reading checkpoints"))?;
     rows.iter().map(read_checkpoint).collect()
+}
+
+/// The checkpoints newer than a verifier's trusted sizes: of each tree in `trusted` (tree name -> size)
+/// those larger than its size, and every checkpoint of the other trees. An incremental verify reads these
+/// instead of [`all_checkpoints`], so its cost follows the new checkpoints, not the history.
+pub(crate) async fn checkpoints_after(store: &StateStore, trusted: &BTreeMap<String, u64>) -> Result<Vec<CheckpointRow>, AuditError> {
+    // One query with a clause per trusted tree; past a few dozen trees the planner gains nothing from
+    // the clauses, so the rest are filtered here.
+    const MAX_CLAUSES: usize = 32;
+    let in_sql: Vec<(&String, &u64)> = trusted.iter().take(MAX_CLAUSES).collect();
+    let mut sql = String::from("SELECT tree, size, root, note FROM audit_checkpoints WHERE ");
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut clauses: Vec<String> = in_sql.iter().map(|_| format!("(tree = {} AND size > {})", param(), param())).collect();
+    if in_sql.is_empty() {
+        clauses.push("1 = 1".to_owned());
+    } else {
+        let names: Vec<String> = in_sql.iter().map(|_| param()).collect();
+        clauses.push(format!("tree NOT IN ({})", names.join(", ")));
+    }
+    sql.push_str(&clauses.join(" OR "));
+    sql.push_str(" ORDER BY tree, size");
+    // Only numbered placeholders are formatted into the text; the tree names and sizes are bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (tree, size) in &in_sql {
+        q = q.bind(tree.as_str()).bind(**size as i64);
+    }
+    for (tree, _) in &in_sql {
+        q = q.bind(tree.as_str());
+    }
+    let rows = q.fetch_all(store.pool()).await.map_err(db("reading checkpoints"))?;
+    let mut out = rows.iter().map(read_checkpoint).collect::<Result<Vec<_>, _>>()?;
+    out.retain(|c| trusted.get(&c.tree).is_none_or(|s| c.size > *s));
+    Ok(out)
 }
 
 /// The checkpoint of `tree` at `size`, or its latest when `size` is `None`.
