@@ -201,7 +201,8 @@ event_payload!(CourseDeployedStaging {
 /// The original's producer sent only counts, while course_distribution's consumer required `title`,
 /// `description`, `language` and `target_audiences` and rejected every real event (§5.7 of the reference).
 /// Version 1 carries both: the counts (required, as produced) and the four descriptive fields (optional in
-/// the schema so the original's events still validate; our producer always fills them).
+/// the schema so the original's events still validate; our producer always fills them), plus the optional
+/// `dry_run` flag (catalog change M6).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct CourseGenerationCompleted {
     /// The course id.
@@ -236,6 +237,11 @@ pub struct CourseGenerationCompleted {
     /// The target audiences (for course_distribution's target group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_audiences: Option<Vec<String>>,
+    /// Whether the generation was a dry run (no lessons, no evidence pack, no deploy). Consumers create
+    /// no distribution for a dry run (decision D-10). Optional so the original's events still validate;
+    /// our producer always fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 event_payload!(CourseGenerationCompleted {

@@ -1,5 +1,5 @@
 //! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics, dna,
-//! ir_governance, policy, threats, immune, analytics and security monitoring.
+//! course_factory, ir_governance, policy, threats, immune, analytics and security monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
 //! [`EventStream`] handle by construction, owns its tables in the state store (created and upgraded by the
@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod analytics;
+pub mod course_factory;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
@@ -52,6 +53,7 @@ pub mod threats;
 pub mod web;
 
 use analytics::AnalyticsService;
+use course_factory::{CourseFactoryService, CourseGenerator, TemplateGenerator};
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
@@ -94,6 +96,8 @@ pub struct ModulesConfig {
     /// How long a worker's claim on a mission lasts without renewal; past it, any replica re-queues the
     /// mission (default 30 s).
     pub mission_lease: Duration,
+    /// Where course_factory's content comes from (default: the deterministic [`TemplateGenerator`]).
+    pub course_generator: Arc<dyn CourseGenerator>,
 }
 
 impl Default for ModulesConfig {
@@ -111,6 +115,7 @@ impl Default for ModulesConfig {
             security: SecurityConfig::default(),
             consumer_name: eventstream::default_consumer_name(),
             mission_lease: missions::DEFAULT_LEASE,
+            course_generator: Arc::new(TemplateGenerator),
         }
     }
 }
@@ -139,6 +144,13 @@ pub enum ModuleError {
     Subscription(#[source] InvalidId),
 }
 
+/// The types the `course_factory` subscriber consumes: staging deploys (chain A) and the approvals
+/// projection (chain B).
+const COURSE_FACTORY_TYPES: &[&str] = &[
+    <brain_events::distribution::DistributionCreated as brain_events::EventPayload>::TYPE,
+    <brain_events::ir::IrApprovalConsumed as brain_events::EventPayload>::TYPE,
+];
+
 /// The modules, ready to serve. Cheap to clone (every service is shared).
 #[derive(Clone)]
 pub struct Modules {
@@ -159,6 +171,7 @@ pub struct Modules {
     policy: Arc<PolicyService>,
     threats: Arc<ThreatService>,
     immune: Arc<ImmuneService>,
+    course_factory: Arc<CourseFactoryService>,
 }
 
 impl std::fmt::Debug for Modules {
@@ -213,6 +226,7 @@ impl Modules {
             policy: Arc::new(PolicyService::new(events.clone())),
             threats: Arc::new(ThreatService::new(events.clone())),
             immune: Arc::new(ImmuneService::new(events.clone())),
+            course_factory: Arc::new(CourseFactoryService::new(events.clone(), config.course_generator.clone())),
             catalog,
             executor,
             events,
@@ -241,11 +255,12 @@ impl Modules {
             .merge(policy::router(self.policy.clone()))
             .merge(threats::router(self.threats.clone()))
             .merge(immune::router(self.immune.clone()))
+            .merge(course_factory::router(self.course_factory.clone()))
     }
 
     /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection),
-    /// `credits` (mission charges), `analytics` (every event, counted) and `security_monitoring` (the
-    /// security rules). All run with concurrency 1 so they apply events in log order.
+    /// `credits` (mission charges), `analytics` (every event, counted), `security_monitoring` (the
+    /// security rules) and `course_factory` (staging deploys, the consumed-approvals projection). All run with concurrency 1 so they apply events in log order.
     ///
     /// # Panics
     /// Never: the names and patterns are constants checked by a unit test.
@@ -285,7 +300,13 @@ impl Modules {
                 security::handlers::SecurityMonitor { service: self.security.clone() },
             )
             // One event per transaction: each holds the lock row of one (tenant, rule) only.
-            .with_options(SubscriptionOptions { handler_batch: 1, ..ordered }),
+            .with_options(SubscriptionOptions { handler_batch: 1, ..ordered.clone() }),
+            Subscription::new(
+                name(consumers::COURSE_FACTORY)?,
+                COURSE_FACTORY_TYPES.iter().map(|t| pattern(t)).collect::<Result<Vec<_>, _>>()?,
+                course_factory::handlers::CourseFactoryConsumer { catalog: self.catalog.clone(), events: self.events.clone() },
+            )
+            .with_options(ordered),
         ])
     }
 
@@ -397,6 +418,11 @@ impl Modules {
     pub fn immune(&self) -> &Arc<ImmuneService> {
         &self.immune
     }
+
+    /// The course_factory service.
+    pub fn course_factory(&self) -> &Arc<CourseFactoryService> {
+        &self.course_factory
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +431,9 @@ mod tests {
     fn subscription_identifiers_are_valid() {
         use std::str::FromStr;
         for p in ["mission.*", "task.*", "agent.*"] {
+            assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
+        }
+        for p in crate::COURSE_FACTORY_TYPES {
             assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
         }
         for p in crate::security::WATCHED_TYPES {
@@ -416,6 +445,7 @@ mod tests {
             brain_events::consumers::METRICS,
             brain_events::consumers::ANALYTICS,
             brain_events::consumers::SECURITY_MONITORING,
+            brain_events::consumers::COURSE_FACTORY,
         ] {
             assert!(eventstream_core::GroupName::from_str(n).is_ok(), "{n}");
         }

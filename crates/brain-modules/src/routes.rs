@@ -97,4 +97,18 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r("post", "/api/immune/event", "immune", "Record an immune event (answers its id; CRITICAL ones raise immune.critical_event)"),
     r("get", "/api/immune/health", "immune", "Immune summary of the last 60 minutes"),
+    r("get", "/api/course-factory/info", "course_factory", "Course factory module information"),
+    r("get", "/api/course-factory/health", "course_factory", "Course factory health"),
+    r("post", "/api/course-factory/generate-ir", "course_factory", "The IR of a course generation request (no events)"),
+    r("post", "/api/course-factory/validate-ir", "course_factory", "Validate an IR with the shared validator (no events)"),
+    r("post", "/api/course-factory/generate", "course_factory", "Generate a course (403 approval_required when its IR escalates)"),
+    r("post", "/api/course-factory/dry-run", "course_factory", "Generate a course as a dry run (outline, quiz, landing page)"),
+    r(
+        "post",
+        "/api/course-factory/workflow/transition",
+        "course_factory",
+        "Move a course along its workflow (review -> publish_ready needs an approval)",
+    ),
+    r("post", "/api/course-factory/workflow/rollback", "course_factory", "Roll a workflow transition back"),
+    r("get", "/api/course-factory/courses/{course_id}", "course_factory", "One course: workflow state, deploy status, IR hash, evidence"),
 ];

@@ -24,6 +24,27 @@ fn ir_with(tenant: &str, overrides: Value) -> Value {
     json!({"tenant_id": tenant, "steps": [step]})
 }
 
+/// A valid course generation request (a dry run) with `overrides` merged in.
+fn course(overrides: Value) -> Value {
+    let mut body = json!({
+        "title": "Household budgeting for beginners",
+        "description": "Learn to plan a monthly household budget, track spending and build savings step by step.",
+        "language": "en",
+        "target_audiences": ["employees"],
+    });
+    if let (Some(b), Some(o)) = (body.as_object_mut(), overrides.as_object()) {
+        b.extend(o.clone());
+    }
+    body
+}
+
+const CF_TRANSITION_BAD_STATE: &str = "/api/course-factory/workflow/transition?course_id=c&from_state=draft&to_state=flying&actor=a";
+const CF_TRANSITION_UNKNOWN: &str = "/api/course-factory/workflow/transition?course_id=nope&from_state=draft&to_state=review&actor=a";
+const CF_TRANSITION_BAD_ID: &str = "/api/course-factory/workflow/transition?course_id=a%20b&from_state=draft&to_state=review&actor=a";
+const CF_TRANSITION_NO_ACTOR: &str = "/api/course-factory/workflow/transition?course_id=c&from_state=draft&to_state=review&actor=";
+const CF_ROLLBACK_UNKNOWN: &str = "/api/course-factory/workflow/rollback?course_id=nope&transition_id=t&actor=a&reason=r";
+const CF_ROLLBACK_NO_REASON: &str = "/api/course-factory/workflow/rollback?course_id=c&transition_id=t&actor=a&reason=";
+
 enum Body {
     None,
     Json(Value),
@@ -249,6 +270,41 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
             "validation_failed",
         ),
         (Method::POST, "/api/immune/event", Raw("{"), 400, "malformed_json"),
+        // course_factory
+        (Method::POST, "/api/course-factory/generate", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"title": "Short"}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"title": "Budget \u{1b} basics"}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"description": "too short"}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"language": "it"}))), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"target_audiences": []}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"target_audiences": ["aliens"]}))), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"full_lessons_count": 11}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"full_lessons_count": -1}))), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"deploy_to_staging": true}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"staging_domain": "bad domain"}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"tenant_id": "zz"}))), 403, "tenant_mismatch"),
+        (Method::POST, "/api/course-factory/generate", Json(course(json!({"surprise": 1}))), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate", Raw("{\"title\": "), 400, "malformed_json"),
+        (Method::POST, "/api/course-factory/generate?approval_id=bad%20id", Json(course(json!({}))), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/generate?surprise=1", Json(course(json!({}))), 400, "invalid_query"),
+        (Method::POST, "/api/course-factory/dry-run", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/dry-run", Json(course(json!({"full_lessons_count": "three"}))), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate-ir", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/generate-ir", Json(course(json!({"tenant_id": "zz"}))), 403, "tenant_mismatch"),
+        (Method::POST, "/api/course-factory/validate-ir", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/course-factory/validate-ir", Json(json!({"tenant_id": "acme", "steps": []})), 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/validate-ir", Json(ir_with("other", json!({}))), 403, "tenant_mismatch"),
+        (Method::POST, "/api/course-factory/validate-ir", Json(ir_with("acme", json!({"params": {"p": 0.5}}))), 422, "float_not_allowed"),
+        (Method::POST, "/api/course-factory/workflow/transition", NoBody, 400, "invalid_query"),
+        (Method::POST, CF_TRANSITION_BAD_STATE, NoBody, 400, "invalid_query"),
+        (Method::POST, CF_TRANSITION_UNKNOWN, NoBody, 404, "course_not_found"),
+        (Method::POST, CF_TRANSITION_BAD_ID, NoBody, 422, "validation_failed"),
+        (Method::POST, CF_TRANSITION_NO_ACTOR, NoBody, 422, "validation_failed"),
+        (Method::POST, "/api/course-factory/workflow/rollback", NoBody, 400, "invalid_query"),
+        (Method::POST, CF_ROLLBACK_UNKNOWN, NoBody, 404, "course_not_found"),
+        (Method::POST, CF_ROLLBACK_NO_REASON, NoBody, 422, "validation_failed"),
+        (Method::GET, "/api/course-factory/courses/nope", NoBody, 404, "course_not_found"),
+        (Method::GET, "/api/course-factory/courses/bad%20id", NoBody, 422, "validation_failed"),
     ];
     let mut without_field = Vec::new();
     for (method, path, body, want_status, want_code) in cases {
