@@ -236,6 +236,9 @@ pub struct CourseGenerationCompleted {
     /// The target audiences (for course_distribution's target group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_audiences: Option<Vec<String>>,
+    /// Whether the generation was a dry run (absent in the original's events: treated as false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 event_payload!(CourseGenerationCompleted {

@@ -1,5 +1,5 @@
 //! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics, dna,
-//! ir_governance, policy, threats, immune, analytics and security monitoring.
+//! ir_governance, policy, threats, immune, course_distribution, analytics and security monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
 //! [`EventStream`] handle by construction, owns its tables in the state store (created and upgraded by the
@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod analytics;
+pub mod course_distribution;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
@@ -52,6 +53,7 @@ pub mod threats;
 pub mod web;
 
 use analytics::AnalyticsService;
+use course_distribution::DistributionService;
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
@@ -159,6 +161,7 @@ pub struct Modules {
     policy: Arc<PolicyService>,
     threats: Arc<ThreatService>,
     immune: Arc<ImmuneService>,
+    course_distribution: Arc<DistributionService>,
 }
 
 impl std::fmt::Debug for Modules {
@@ -213,6 +216,7 @@ impl Modules {
             policy: Arc::new(PolicyService::new(events.clone())),
             threats: Arc::new(ThreatService::new(events.clone())),
             immune: Arc::new(ImmuneService::new(events.clone())),
+            course_distribution: Arc::new(DistributionService::new(events.clone())),
             catalog,
             executor,
             events,
@@ -241,11 +245,13 @@ impl Modules {
             .merge(policy::router(self.policy.clone()))
             .merge(threats::router(self.threats.clone()))
             .merge(immune::router(self.immune.clone()))
+            .merge(course_distribution::router(self.course_distribution.clone()))
     }
 
     /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection),
-    /// `credits` (mission charges), `analytics` (every event, counted) and `security_monitoring` (the
-    /// security rules). All run with concurrency 1 so they apply events in log order.
+    /// `credits` (mission charges), `analytics` (every event, counted), `course_distribution`
+    /// (distributions of generated courses, staging deploys) and `security_monitoring` (the security
+    /// rules). All run with concurrency 1 so they apply events in log order.
     ///
     /// # Panics
     /// Never: the names and patterns are constants checked by a unit test.
@@ -277,6 +283,12 @@ impl Modules {
                 name(consumers::ANALYTICS)?,
                 vec![TypePattern::all()],
                 analytics::handlers::EventCounter { service: self.analytics.clone() },
+            )
+            .with_options(ordered.clone()),
+            Subscription::new(
+                name(course_distribution::handlers::NAME)?,
+                course_distribution::handlers::PATTERNS.iter().map(|t| pattern(t)).collect::<Result<Vec<_>, _>>()?,
+                course_distribution::handlers::CourseEvents { catalog: self.catalog.clone(), events: self.events.clone() },
             )
             .with_options(ordered.clone()),
             Subscription::new(
@@ -397,6 +409,11 @@ impl Modules {
     pub fn immune(&self) -> &Arc<ImmuneService> {
         &self.immune
     }
+
+    /// The course_distribution service.
+    pub fn course_distribution(&self) -> &Arc<DistributionService> {
+        &self.course_distribution
+    }
 }
 
 #[cfg(test)]
@@ -410,6 +427,10 @@ mod tests {
         for p in crate::security::WATCHED_TYPES {
             assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
         }
+        for p in crate::course_distribution::handlers::PATTERNS {
+            assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
+        }
+        assert!(eventstream_core::GroupName::from_str(crate::course_distribution::handlers::NAME).is_ok());
         for n in [
             brain_events::consumers::SUPERVISOR,
             brain_events::consumers::CREDITS,
