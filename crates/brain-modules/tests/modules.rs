@@ -9,6 +9,8 @@ mod helpers;
 mod analytics;
 #[path = "modules/bad_input.rs"]
 mod bad_input;
+#[path = "modules/course_distribution.rs"]
+mod course_distribution;
 #[path = "modules/credits.rs"]
 mod credits;
 #[path = "modules/dna.rs"]
