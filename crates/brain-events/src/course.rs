@@ -238,8 +238,8 @@ pub struct CourseGenerationCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_audiences: Option<Vec<String>>,
     /// Whether the generation was a dry run (no lessons, no evidence pack, no deploy). Consumers create
-    /// no distribution for a dry run (decision D-10). Optional so the original's events still validate;
-    /// our producer always fills it.
+    /// no distribution for a dry run (decision D-10). Optional so the original's events still validate
+    /// (absent: treated as false); our producer always fills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }

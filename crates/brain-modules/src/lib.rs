@@ -1,5 +1,6 @@
 //! BRAiN modules on the EventStream: missions, supervisor, credits, hardware, telemetry, metrics, dna,
-//! course_factory, ir_governance, policy, threats, immune, analytics and security monitoring.
+//! course_factory, course_distribution, ir_governance, policy, threats, immune, analytics and security
+//! monitoring.
 //!
 //! Each module lives in its own folder (model, service, routes, handlers, errors). It gets the
 //! [`EventStream`] handle by construction, owns its tables in the state store (created and upgraded by the
@@ -34,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod analytics;
 pub mod course_factory;
+pub mod course_distribution;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
@@ -54,6 +56,7 @@ pub mod web;
 
 use analytics::AnalyticsService;
 use course_factory::{CourseFactoryService, CourseGenerator, TemplateGenerator};
+use course_distribution::DistributionService;
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;
@@ -172,6 +175,7 @@ pub struct Modules {
     threats: Arc<ThreatService>,
     immune: Arc<ImmuneService>,
     course_factory: Arc<CourseFactoryService>,
+    course_distribution: Arc<DistributionService>,
 }
 
 impl std::fmt::Debug for Modules {
@@ -227,6 +231,7 @@ impl Modules {
             threats: Arc::new(ThreatService::new(events.clone())),
             immune: Arc::new(ImmuneService::new(events.clone())),
             course_factory: Arc::new(CourseFactoryService::new(events.clone(), config.course_generator.clone())),
+            course_distribution: Arc::new(DistributionService::new(events.clone())),
             catalog,
             executor,
             events,
@@ -256,11 +261,14 @@ impl Modules {
             .merge(threats::router(self.threats.clone()))
             .merge(immune::router(self.immune.clone()))
             .merge(course_factory::router(self.course_factory.clone()))
+            .merge(course_distribution::router(self.course_distribution.clone()))
     }
 
     /// The subscribers to run in the consumer runtime: `supervisor` (mission/task/agent projection),
     /// `credits` (mission charges), `analytics` (every event, counted), `security_monitoring` (the
-    /// security rules) and `course_factory` (staging deploys, the consumed-approvals projection). All run with concurrency 1 so they apply events in log order.
+    /// security rules), `course_distribution` (distributions of generated courses, their staging URLs)
+    /// and `course_factory` (staging deploys, the consumed-approvals projection). All run with
+    /// concurrency 1 so they apply events in log order.
     ///
     /// # Panics
     /// Never: the names and patterns are constants checked by a unit test.
@@ -292,6 +300,12 @@ impl Modules {
                 name(consumers::ANALYTICS)?,
                 vec![TypePattern::all()],
                 analytics::handlers::EventCounter { service: self.analytics.clone() },
+            )
+            .with_options(ordered.clone()),
+            Subscription::new(
+                name(course_distribution::handlers::NAME)?,
+                course_distribution::handlers::PATTERNS.iter().map(|t| pattern(t)).collect::<Result<Vec<_>, _>>()?,
+                course_distribution::handlers::CourseEvents { catalog: self.catalog.clone(), events: self.events.clone() },
             )
             .with_options(ordered.clone()),
             Subscription::new(
@@ -423,6 +437,11 @@ impl Modules {
     pub fn course_factory(&self) -> &Arc<CourseFactoryService> {
         &self.course_factory
     }
+
+    /// The course_distribution service.
+    pub fn course_distribution(&self) -> &Arc<DistributionService> {
+        &self.course_distribution
+    }
 }
 
 #[cfg(test)]
@@ -439,6 +458,10 @@ mod tests {
         for p in crate::security::WATCHED_TYPES {
             assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
         }
+        for p in crate::course_distribution::handlers::PATTERNS {
+            assert!(eventstream_core::TypePattern::from_str(p).is_ok(), "{p}");
+        }
+        assert!(eventstream_core::GroupName::from_str(crate::course_distribution::handlers::NAME).is_ok());
         for n in [
             brain_events::consumers::SUPERVISOR,
             brain_events::consumers::CREDITS,

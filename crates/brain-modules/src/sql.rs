@@ -20,17 +20,19 @@ pub const MIGRATIONS_TABLE: &str = "brain_modules_migrations";
 /// `IF NOT EXISTS` so that such a database adopts it unchanged; version 2 adds the mission lease columns,
 /// which that crate added outside migrations too (`ADD COLUMN IF NOT EXISTS`); version 3 the tenants' turns
 /// of the fair mission queue and the `delta` flag of DNA versions stored as changes; version 4 course_factory's
-/// tables.
+/// tables; version 5 course_distribution's.
 pub(crate) const MIGRATIONS: MigrationSet = &[
     (1, "module tables", V1_MODULE_TABLES, V1_MODULE_TABLES),
     (2, "mission leases", V2_MISSION_LEASES, V2_MISSION_LEASES),
     (3, "fair queue and DNA changes", V3_FAIR_QUEUE_DNA_CHANGES, V3_FAIR_QUEUE_DNA_CHANGES),
     (4, "course_factory", V4_COURSE_FACTORY, V4_COURSE_FACTORY),
+    (5, "course distribution", V5_COURSE_DISTRIBUTION, V5_COURSE_DISTRIBUTION),
 ];
 const V1_MODULE_TABLES: &str = include_str!("../migrations/0001_module_tables.sql");
 const V2_MISSION_LEASES: &str = include_str!("../migrations/0002_mission_leases.sql");
 const V3_FAIR_QUEUE_DNA_CHANGES: &str = include_str!("../migrations/0003_fair_queue_and_dna_changes.sql");
 const V4_COURSE_FACTORY: &str = include_str!("../migrations/0004_course_factory.sql");
+const V5_COURSE_DISTRIBUTION: &str = include_str!("../migrations/0005_course_distribution.sql");
 
 /// The next value of counter `name` (1, 2, ...), taken inside `tx` so it commits with the row using it.
 /// The `UPDATE` locks the counter row on PostgreSQL; SQLite transactions are serialised already.

@@ -11,6 +11,8 @@ mod analytics;
 mod bad_input;
 #[path = "modules/course_factory.rs"]
 mod course_factory;
+#[path = "modules/course_distribution.rs"]
+mod course_distribution;
 #[path = "modules/credits.rs"]
 mod credits;
 #[path = "modules/dna.rs"]

@@ -31,6 +31,22 @@ fn course(overrides: Value) -> Value {
         "description": "Learn to plan a monthly household budget, track spending and build savings step by step.",
         "language": "en",
         "target_audiences": ["employees"],
+/// course_distribution: paths of the distributions [`cd_setup`] creates; their ids are known only once
+/// they exist, so the cases write `CD_ID` (slug `dist-known`) and `CD_DOTTED` (version `v1.2`) and the loop
+/// puts the ids in.
+const CD_PATH: &str = "/api/courses/distribution/CD_ID";
+const CD_DOTTED_BUMP: &str = "/api/courses/distribution/CD_DOTTED/version-bump";
+
+/// A valid create body of course_distribution with `overrides` merged in.
+fn cd_create(overrides: Value) -> Value {
+    let mut body = json!({
+        "course_id": "course_1",
+        "slug": "dist-new",
+        "language": "de",
+        "title": "A title long enough",
+        "description": "A description that is long enough to pass the fifty character minimum.",
+        "seo": {"meta_title": "A meta title here", "meta_description": "A meta description that is long enough for the minimum."},
+        "cta": {"label": "Start now", "action": "open_course"},
     });
     if let (Some(b), Some(o)) = (body.as_object_mut(), overrides.as_object()) {
         b.extend(o.clone());
@@ -44,6 +60,29 @@ const CF_TRANSITION_BAD_ID: &str = "/api/course-factory/workflow/transition?cour
 const CF_TRANSITION_NO_ACTOR: &str = "/api/course-factory/workflow/transition?course_id=c&from_state=draft&to_state=review&actor=";
 const CF_ROLLBACK_UNKNOWN: &str = "/api/course-factory/workflow/rollback?course_id=nope&transition_id=t&actor=a&reason=r";
 const CF_ROLLBACK_NO_REASON: &str = "/api/course-factory/workflow/rollback?course_id=c&transition_id=t&actor=a&reason=";
+/// A valid micro-niche body of course_distribution (parent: the known distribution) with `overrides`.
+fn cd_micro(overrides: Value) -> Value {
+    let mut body = json!({
+        "parent_distribution_id": "CD_ID",
+        "new_slug": "dist-variant",
+        "language": "de",
+        "seo": {"meta_title": "A meta title here", "meta_description": "A meta description that is long enough for the minimum."},
+        "cta": {"label": "Start now", "action": "open_course"},
+    });
+    if let (Some(b), Some(o)) = (body.as_object_mut(), overrides.as_object()) {
+        b.extend(o.clone());
+    }
+    body
+}
+
+/// Creates the known distribution (slug `dist-known`) and one with version `v1.2` (slug
+/// `dist-dotted`); returns their ids, which replace `CD_ID` and `CD_DOTTED` in paths and bodies.
+async fn cd_setup(app: &App) -> (String, String) {
+    let (_, known) = app.post("/api/courses/distribution/create", cd_create(json!({"slug": "dist-known"}))).await;
+    let (_, dotted) = app.post("/api/courses/distribution/create", cd_create(json!({"slug": "dist-dotted", "version": "v1.2"}))).await;
+    let id = |v: &Value| v["distribution_id"].as_str().expect("created").to_owned();
+    (id(&known), id(&dotted))
+}
 
 enum Body {
     None,
@@ -56,6 +95,7 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
     let app = App::start(fast_config()).await;
     app.post("/api/missions", json!({"id": "known", "name": "known"})).await;
     app.post("/api/credits/agents/rich/allocate", json!({"amount": 1})).await;
+    let (cd_id, cd_dotted) = cd_setup(&app).await;
     use Body::{Json, None as NoBody, Raw};
     let cases: Vec<(Method, &str, Body, u16, &str)> = vec![
         // missions
@@ -305,13 +345,112 @@ async fn bad_input_on_every_route_gets_a_4xx_with_a_code() {
         (Method::POST, CF_ROLLBACK_NO_REASON, NoBody, 422, "validation_failed"),
         (Method::GET, "/api/course-factory/courses/nope", NoBody, 404, "course_not_found"),
         (Method::GET, "/api/course-factory/courses/bad%20id", NoBody, 422, "validation_failed"),
+        // course_distribution (a private distribution `dist-known` with the id in CD_ID exists)
+        (Method::GET, "/api/courses/public?limit=0", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/courses/public?limit=101", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/courses/public?language=german", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/courses/public?sort=new", NoBody, 400, "invalid_query"),
+        (Method::GET, "/api/courses/public/dist-known", NoBody, 404, "distribution_not_found"),
+        (Method::GET, "/api/courses/public/Bad_Slug", NoBody, 422, "validation_failed"),
+        (Method::GET, "/api/courses/public/dist-known/outline", NoBody, 404, "distribution_not_found"),
+        (Method::GET, "/api/courses/public/dist-known/page", NoBody, 404, "distribution_not_found"),
+        (Method::POST, "/api/courses/public/dist-known/track-enrollment", NoBody, 404, "distribution_not_found"),
+        (Method::POST, "/api/courses/public/a/track-enrollment", NoBody, 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(json!({})), 422, "invalid_body"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"slug": "dist-known"}))), 409, "slug_taken"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"slug": "ab"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"slug": "Not-A-Slug"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"language": "DE"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"title": "Short"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"description": "Too short."}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"course_id": "a b"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"version": "v 1"}))), 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"target_group": "all"}))), 422, "invalid_body"),
+        (Method::POST, "/api/courses/distribution/create", Json(cd_create(json!({"visibility": "public"}))), 422, "invalid_body"),
+        (
+            Method::POST,
+            "/api/courses/distribution/create",
+            Json(cd_create(json!({"seo": {"meta_title": "Too short", "meta_description": "x".repeat(60)}}))),
+            422,
+            "validation_failed",
+        ),
+        (
+            Method::POST,
+            "/api/courses/distribution/create",
+            Json(cd_create(
+                json!({"seo": {"meta_title": "Long enough title", "meta_description": "x".repeat(60), "keywords": vec!["k"; 11]}}),
+            )),
+            422,
+            "validation_failed",
+        ),
+        (
+            Method::POST,
+            "/api/courses/distribution/create",
+            Json(cd_create(json!({"cta": {"label": "Start now", "action": "teleport"}}))),
+            422,
+            "invalid_body",
+        ),
+        (
+            Method::POST,
+            "/api/courses/distribution/create",
+            Json(cd_create(json!({"cta": {"label": "Start now", "action": "custom", "url": "javascript:alert(1)"}}))),
+            422,
+            "validation_failed",
+        ),
+        (Method::POST, "/api/courses/distribution/create", Raw("{\"slug\":"), 400, "malformed_json"),
+        (Method::POST, "/api/courses/distribution/micro-niche", Json(json!({})), 422, "invalid_body"),
+        (
+            Method::POST,
+            "/api/courses/distribution/micro-niche",
+            Json(cd_micro(json!({"parent_distribution_id": "dist_0000000000000000"}))),
+            404,
+            "distribution_not_found",
+        ),
+        (Method::POST, "/api/courses/distribution/micro-niche", Json(cd_micro(json!({"new_slug": "dist-known"}))), 409, "slug_taken"),
+        (Method::POST, "/api/courses/distribution/micro-niche", Json(cd_micro(json!({"new_slug": "x"}))), 422, "validation_failed"),
+        (
+            Method::POST,
+            "/api/courses/distribution/micro-niche",
+            Json(cd_micro(json!({"derived_content": {"title_override": "short"}}))),
+            422,
+            "validation_failed",
+        ),
+        (
+            Method::POST,
+            "/api/courses/distribution/micro-niche",
+            Json(cd_micro(json!({"derived_content": {"surprise": 1}}))),
+            422,
+            "invalid_body",
+        ),
+        (Method::GET, "/api/courses/distribution/dist_0000000000000000", NoBody, 404, "distribution_not_found"),
+        (Method::GET, "/api/courses/distribution/bad%20id", NoBody, 422, "validation_failed"),
+        (
+            Method::PATCH,
+            "/api/courses/distribution/dist_0000000000000000",
+            Json(json!({"title": "A long enough title"})),
+            404,
+            "distribution_not_found",
+        ),
+        (Method::PATCH, CD_PATH, Json(json!({"title": "short"})), 422, "validation_failed"),
+        (Method::PATCH, CD_PATH, Json(json!({"visibility": "public"})), 422, "invalid_body"),
+        (Method::PATCH, CD_PATH, Json(json!({"target_group": vec!["g"; 51]})), 422, "validation_failed"),
+        (Method::PATCH, CD_PATH, Raw("["), 400, "malformed_json"),
+        (Method::DELETE, "/api/courses/distribution/dist_0000000000000000", NoBody, 404, "distribution_not_found"),
+        (Method::DELETE, "/api/courses/distribution/bad%20id", NoBody, 422, "validation_failed"),
+        (Method::POST, "/api/courses/distribution/dist_0000000000000000/publish", NoBody, 404, "distribution_not_found"),
+        (Method::POST, "/api/courses/distribution/dist_0000000000000000/unpublish", NoBody, 404, "distribution_not_found"),
+        (Method::POST, "/api/courses/distribution/dist_0000000000000000/version-bump", NoBody, 404, "distribution_not_found"),
+        (Method::POST, "/api/courses/distribution/bad%20id/version-bump", NoBody, 422, "validation_failed"),
+        (Method::POST, CD_DOTTED_BUMP, NoBody, 422, "invalid_version"),
     ];
     let mut without_field = Vec::new();
     for (method, path, body, want_status, want_code) in cases {
+        let path = path.replace("CD_ID", &cd_id).replace("CD_DOTTED", &cd_dotted);
+        let path = path.as_str();
         let mut req = app.client.request(method.clone(), format!("{}{path}", app.base)).header("x-test-tenant", TENANT);
         req = match body {
             Body::None => req,
-            Body::Json(v) => req.json(&v),
+            Body::Json(v) => req.json(&serde_json::from_str::<Value>(&v.to_string().replace("CD_ID", &cd_id)).unwrap_or(v)),
             Body::Raw(s) => req.header("content-type", "application/json").body(s),
         };
         let resp = req.send().await.expect("request");

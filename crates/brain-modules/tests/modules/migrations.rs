@@ -115,7 +115,7 @@ async fn upgrades_and_works(bare: BareStore, with_leases: bool) {
     sqlx::raw_sql(AssertSqlSafe(old)).execute(store.pool()).await.expect("the old version's tables");
 
     let mut app = bare.start(fast_config()).await;
-    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4]);
+    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4, 5]);
     let columns = columns(&store, "missions").await;
     for lease in ["lease_owner", "lease_until", "claim_id"] {
         assert!(columns.iter().any(|c| c == lease), "missions lacks {lease}: {columns:?}");
@@ -147,7 +147,7 @@ async fn upgrades_and_works(bare: BareStore, with_leases: bool) {
 
     // And the next start applies nothing.
     brain_modules::migrate(&store).await.expect("migrate again");
-    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4]);
+    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4, 5]);
     app.stop().await;
 }
 
@@ -166,7 +166,7 @@ async fn applying_twice_is_a_no_op(bare: BareStore) {
     b.expect("fourth run");
     again.close().await;
 
-    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4]);
+    assert_eq!(applied_versions(&store).await, [1, 2, 3, 4, 5]);
     assert_eq!(schema(&store).await, before);
     let n: i64 = sqlx::query("SELECT COUNT(*) FROM missions").fetch_one(store.pool()).await.expect("count").get(0);
     assert_eq!(n, 1, "the rows are kept");
