@@ -13,7 +13,7 @@
   const { $, el, replaceRows, num, formatTime, notice, api, query } = D;
   const PAGE_SIZE = 50;
 
-  const state = { filters: null, nextCursor: null, letters: new Map(), selected: new Set(), open: null, loaded: false };
+  const state = { filters: null, nextCursor: null, letters: new Map(), selected: new Set(), open: null, loaded: false, signature: null };
 
   async function loadConsumers() {
     const body = await api("/api/consumers");
@@ -115,11 +115,15 @@
       const data = new FormData($("dlq-filters"));
       state.filters = { status: data.get("status") || "open", subscriber: data.get("subscriber"), type: data.get("type") };
       state.nextCursor = null;
-      state.letters = new Map();
     }
     const params = Object.assign({ limit: PAGE_SIZE }, state.filters, append ? { cursor: state.nextCursor } : {});
     const body = await api(`/api/dlq${query(params)}`);
+    // A refresh that finds the same letters leaves the rows alone (a click in progress keeps its target).
+    const signature = JSON.stringify([state.filters, body.next_cursor, body.dead_letters.map((d) => [d.id, d.status, d.attempts])]);
+    if (!append && signature === state.signature) return;
+    state.signature = append ? null : signature;
     state.nextCursor = body.next_cursor;
+    if (!append) state.letters = new Map();
     for (const d of body.dead_letters) state.letters.set(d.id, d);
     // Selections of letters no longer listed (retried elsewhere) are dropped.
     for (const id of [...state.selected]) if (!state.letters.has(id)) state.selected.delete(id);

@@ -110,10 +110,19 @@ impl Browser {
         }
     }
 
-    /// Clicks the element `css`.
+    /// Clicks the element `css` (found again when the page replaced it between the lookup and the click).
     async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let el = self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.with_context(|| format!("no {css}"))?;
-        el.click().await.with_context(|| format!("clicking {css}"))
+        let mut tries = 0;
+        loop {
+            let el = self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.with_context(|| format!("no {css}"))?;
+            match el.click().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_stale_element_reference() && tries < 5 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e).with_context(|| format!("clicking {css}")),
+            }
+        }
     }
 
     /// Which page section is shown.
