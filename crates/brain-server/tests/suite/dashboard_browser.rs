@@ -41,6 +41,11 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// `target/dashboard-screenshots` of the workspace.
+fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard-screenshots")
+}
+
 /// Whether both tools are installed; `require_tool` says loudly what is missing (a panic under CI).
 fn tools_present() -> bool {
     eventstream_testkit::require_tool("chromedriver", CHROMEDRIVER) && eventstream_testkit::require_tool("chromium", CHROMIUM)
@@ -131,10 +136,22 @@ impl Browser {
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
 
+    /// With `BRAIN_DASHBOARD_SCREENSHOTS=1`, writes a screenshot of the page as it is now to
+    /// `target/dashboard-screenshots/<test>-<name>.png` (to look at the pages a test went through).
+    async fn snap(&self, name: &str) -> anyhow::Result<()> {
+        if std::env::var("BRAIN_DASHBOARD_SCREENSHOTS").as_deref() != Ok("1") {
+            return Ok(());
+        }
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{}-{name}.png", self.test)), self.client.screenshot().await?)?;
+        Ok(())
+    }
+
     /// Ends the session; on `Err` writes a screenshot under `target/dashboard-screenshots/` and panics.
     async fn finish(self, result: anyhow::Result<()>) {
         if let Err(e) = &result {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard-screenshots");
+            let dir = screenshot_dir();
             let shot = match self.client.screenshot().await {
                 Ok(png) => std::fs::create_dir_all(&dir)
                     .and_then(|()| std::fs::write(dir.join(format!("{}.png", self.test)), png))
@@ -223,6 +240,7 @@ async fn chromium_draws_charts_switches_pages_filters_events_and_opens_a_chain()
             vec![points],
         )
         .await?;
+        b.snap("overview").await?;
         // The 24 h switch reloads the window.
         b.click("#series-window button[data-window='24h']").await?;
         b.until("the 24 h button active", "return document.querySelector('#series-window button.active').dataset.window === '24h';", vec![]).await?;
@@ -244,6 +262,7 @@ async fn chromium_draws_charts_switches_pages_filters_events_and_opens_a_chain()
             if shown != page {
                 bail!("after the {link} link the page shown is {shown}");
             }
+            b.snap(page).await?;
         }
 
         // Filter the events by type: only the task events stay, the hardware and credit ones go.
@@ -282,6 +301,7 @@ async fn chromium_draws_charts_switches_pages_filters_events_and_opens_a_chain()
             bail!("the payload is shown: {payload}");
         }
         b.until("the audit inclusion", "const s = document.getElementById('event-inclusion'); return s && s.dataset.status === 'included';", vec![]).await?;
+        b.snap("event").await?;
         // A click on the chain opens the cause.
         b.click(&format!("#event-chain li[data-event-id='{root}']")).await?;
         b.until("the root event's page", "return document.getElementById('event-title').textContent === arguments[0];", vec![json!(root)]).await?;
@@ -332,6 +352,7 @@ async fn chromium_retries_dead_letters_by_clicking() {
         if !chain.to_string().contains("connection reset by peer") {
             bail!("the chain shows the handler's error: {chain}");
         }
+        b.snap("dead-letters").await?;
         // Retry one by its button: it leaves the open list, in the page and in the API.
         b.click(&format!("{} button.dlq-retry", row(ids[0]))).await?;
         b.until("the retried row gone", "return !document.querySelector(arguments[0]);", vec![json!(row(ids[0]))]).await?;
