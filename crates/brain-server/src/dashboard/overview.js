@@ -102,7 +102,7 @@
   D.pages.overview = {
     async show(params) {
       const changed = setWindow(params.get("window"));
-      if (changed || !page.loaded) {
+      if (changed || !page.loaded || page.forbidden) {
         page.loaded = true;
         await load();
       } else {
@@ -110,7 +110,9 @@
       }
     },
     refresh() {
-      // With the live stream open, samples arrive by themselves; without it, reload the window.
+      // With the live stream open, samples arrive by themselves; without it, reload the window. A key
+      // that may not read the series is not asked again on every refresh.
+      if (page.forbidden) return null;
       if (!page.source || page.source.readyState === 2) return load();
       return null;
     },

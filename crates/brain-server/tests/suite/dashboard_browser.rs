@@ -69,10 +69,10 @@ impl Browser {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(r) = http.get(&status).send().await {
-                if r.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true) {
-                    break;
-                }
+            if let Ok(r) = http.get(&status).send().await
+                && r.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
+            {
+                break;
             }
             assert!(Instant::now() < deadline, "chromedriver did not get ready on port {port}");
             tokio::time::sleep(Duration::from_millis(50)).await;
