@@ -56,6 +56,8 @@ pub(crate) struct AppState {
     pub(crate) live_keys: Arc<crate::api::live_keys::LiveKeys>,
     /// Host check, request timeout, stream caps, failed-key limits.
     pub(crate) guards: Arc<crate::api::guard::Guards>,
+    /// The dashboard's time series (rates, lag, dead letters, outbox), sampled in the background.
+    pub(crate) series: Arc<crate::dashboard::series::StatsSeries>,
 }
 
 /// The router with every route.

@@ -150,6 +150,7 @@ impl Application {
             verify_lock: Arc::default(),
             live_keys: crate::api::live_keys::LiveKeys::new(api.keys, stream_limits),
             guards: Arc::new(crate::api::guard::Guards::new(&settings.http, &settings.host)),
+            series: crate::dashboard::series::StatsSeries::new(crate::dashboard::series::DEFAULT_EVERY),
         };
         let maintenance =
             eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
@@ -179,6 +180,12 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Samples the dashboard's time series (`GET /api/stats/series`) every `every` instead of every 5 s
+    /// (tests use a short interval to see points quickly). Call before [`Application::run_until_stopped`].
+    pub fn sample_stats_every(&mut self, every: Duration) {
+        self.state.series = crate::dashboard::series::StatsSeries::new(every);
+    }
+
     /// The publishing handle of this application (tests and embeddings publish through it).
     pub fn events(&self) -> &EventStream {
         &self.state.events
@@ -191,8 +198,10 @@ impl Application {
     /// The server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state, runtime, publisher, maintenance, modules_router, module_tasks, http, tls, .. } = self;
+        let sampler = state.series.clone().spawn(state.clone(), runtime.shutdown_token());
         let result = server::run(listener, state, modules_router, &http, tls, shutdown).await.context("server failed");
         maintenance.abort();
+        sampler.abort();
         let stop = runtime.shutdown_token();
         runtime.shutdown(GRACE).await;
         stop.cancel();

@@ -1,7 +1,7 @@
 //! The API-key middleware: `Authorization: Bearer KEY` -> a [`Principal`] in the request extensions.
 //!
 //! The header is the way to send a key. One exception: browsers' `EventSource` cannot set headers, so
-//! `GET /api/events/stream` (and only it) also takes the key as `?access_token=KEY` when no
+//! `GET /api/events/stream` and `GET /api/stats/series/stream` (and only they) also take the key as `?access_token=KEY` when no
 //! `Authorization` header is sent. The middleware removes the parameter from the query before the
 //! handler sees it. A key in a URL can end up in proxy logs and browser history: prefer the header
 //! wherever the client can set one.
@@ -27,15 +27,17 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The only route that takes `?access_token=`.
-const QUERY_TOKEN_PATH: &str = "/api/events/stream";
-/// The query parameter of [`QUERY_TOKEN_PATH`].
+/// The only routes that take `?access_token=`: the SSE streams the dashboard opens with `EventSource`
+/// (which cannot send headers).
+const QUERY_TOKEN_PATHS: [&str; 2] = ["/api/events/stream", "/api/stats/series/stream"];
+/// The query parameter of [`QUERY_TOKEN_PATHS`].
 const QUERY_TOKEN_PARAM: &str = "access_token";
 
-/// For `GET /api/events/stream` only: the `access_token` query parameter (percent-decoded), and the URI
-/// without it. `None` elsewhere or without the parameter.
+/// For `GET` on [`QUERY_TOKEN_PATHS`] only: the `access_token` query parameter (percent-decoded), and the
+/// URI without it. `None` elsewhere or without the parameter.
 fn query_token(req: &Request) -> Option<(String, Uri)> {
-    if req.method() != Method::GET || req.uri().path() != QUERY_TOKEN_PATH {
+    let path = req.uri().path();
+    if req.method() != Method::GET || !QUERY_TOKEN_PATHS.contains(&path) {
         return None;
     }
     let query = req.uri().query()?;
@@ -49,7 +51,7 @@ fn query_token(req: &Request) -> Option<(String, Uri)> {
         }
     }
     let token = token?;
-    let path_and_query = if rest.is_empty() { QUERY_TOKEN_PATH.to_owned() } else { format!("{QUERY_TOKEN_PATH}?{}", rest.join("&")) };
+    let path_and_query = if rest.is_empty() { path.to_owned() } else { format!("{path}?{}", rest.join("&")) };
     let mut parts = req.uri().clone().into_parts();
     parts.path_and_query = Some(path_and_query.parse().ok()?);
     Some((token, Uri::from_parts(parts).ok()?))
@@ -140,6 +142,9 @@ mod tests {
         let (token, uri) = query_token(&req(Method::GET, "/api/events/stream?access_token=k")).unwrap();
         assert_eq!((token.as_str(), uri.to_string().as_str()), ("k", "/api/events/stream"));
         assert!(query_token(&req(Method::GET, "/api/events?access_token=k")).is_none());
+        let (token, uri) = query_token(&req(Method::GET, "/api/stats/series/stream?access_token=s")).unwrap();
+        assert_eq!((token.as_str(), uri.to_string().as_str()), ("s", "/api/stats/series/stream"));
+        assert!(query_token(&req(Method::GET, "/api/stats/series?access_token=k")).is_none());
         assert!(query_token(&req(Method::POST, "/api/events/stream?access_token=k")).is_none());
         assert!(query_token(&req(Method::GET, "/api/events/stream?type=x")).is_none());
         assert!(query_token(&req(Method::GET, "/api/events/stream?access_token=%zz")).is_none());

@@ -1,12 +1,13 @@
 //! Dead letters: `GET /api/dlq` (filters `subscriber`, `type`, `status`, `tenant` (admin), `limit`,
-//! `cursor`), `GET /api/dlq/{id}`, `POST /api/dlq/{id}/retry`, `POST /api/dlq/{id}/discard`.
+//! `cursor`), `GET /api/dlq/{id}`, `POST /api/dlq/{id}/retry`, `POST /api/dlq/{id}/discard`, and the bulk
+//! forms `POST /api/dlq/retry` / `POST /api/dlq/discard` with `{"ids": [...]}` (up to 500 ids).
 //!
 //! Non-admin keys see and act on their own tenant's dead letters only: the list filters by tenant in the
 //! query, and another tenant's letter is 404, exactly like an unknown id. Retry and discard need a writer.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use brain_http::{ApiError, Path, Principal, Query};
+use brain_http::{ApiError, Json, Path, Principal, Query};
 use eventstream_core::{EventType, GroupName, TenantId};
 use eventstream_sql::{DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus};
 use serde::Deserialize;
@@ -136,4 +137,97 @@ pub(super) async fn discard(
         Some(done) => Ok(axum::Json(view(&done))),
         None => Err(ApiError::conflict("dead_letter_not_open", format!("dead letter {id} is {}, not open", dl.status))),
     }
+}
+
+/// The most dead letters one bulk call acts on.
+const BULK_MAX: usize = 500;
+
+/// The body of `POST /api/dlq/retry` and `POST /api/dlq/discard`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkRequest {
+    ids: Vec<i64>,
+}
+
+/// What a bulk call does to each letter.
+#[derive(Debug, Clone, Copy)]
+enum BulkAction {
+    Retry,
+    Discard,
+}
+
+/// Checks the ids of a bulk request: 1 to [`BULK_MAX`] positive ids, duplicates removed (order kept).
+fn bulk_ids(req: &BulkRequest) -> Result<Vec<DeadLetterId>, ApiError> {
+    if req.ids.is_empty() || req.ids.len() > BULK_MAX {
+        return Err(ApiError::invalid("ids", format!("`ids` must list 1 to {BULK_MAX} dead letter ids, got {}", req.ids.len())));
+    }
+    let mut out: Vec<DeadLetterId> = Vec::with_capacity(req.ids.len());
+    for (i, id) in req.ids.iter().enumerate() {
+        if *id <= 0 {
+            return Err(ApiError::invalid(format!("ids[{i}]"), "a dead letter id is a positive integer"));
+        }
+        if !out.iter().any(|d| d.0 == *id) {
+            out.push(DeadLetterId(*id));
+        }
+    }
+    Ok(out)
+}
+
+/// Acts on each letter in turn; one letter's failure (not found, not open) is reported in its result
+/// and does not stop the others. A backend failure stops the call (5xx), as on the single routes.
+async fn bulk(state: &AppState, principal: &Principal, ids: Vec<DeadLetterId>, action: BulkAction) -> Result<Value, ApiError> {
+    let mut results = Vec::with_capacity(ids.len());
+    let mut done = 0u64;
+    for id in ids {
+        let outcome = match action {
+            BulkAction::Retry => match visible(state, principal, id).await {
+                Ok(_) => match eventstream::dlq::retry_dead_letter(&state.log, &state.store, id).await {
+                    Ok(position) => Ok(json!({"id": id, "status": DeadLetterStatus::Retried, "position": position})),
+                    Err(e) => Err(errors::dlq(&e)),
+                },
+                Err(e) => Err(e),
+            },
+            BulkAction::Discard => match visible(state, principal, id).await {
+                Ok(dl) => match state.store.discard_dead_letter(id).await.map_err(|e| errors::store(&e))? {
+                    Some(_) => Ok(json!({"id": id, "status": DeadLetterStatus::Discarded})),
+                    None => Err(ApiError::conflict("dead_letter_not_open", format!("dead letter {id} is {}, not open", dl.status))),
+                },
+                Err(e) => Err(e),
+            },
+        };
+        match outcome {
+            Ok(v) => {
+                done += 1;
+                results.push(v);
+            }
+            Err(e) if e.status.is_server_error() => return Err(e),
+            Err(e) => results.push(json!({"id": id, "error": {"code": e.code, "message": e.message}})),
+        }
+    }
+    let failed = results.len() as u64 - done;
+    Ok(json!({"done": done, "failed": failed, "results": results}))
+}
+
+/// `POST /api/dlq/retry` with `{"ids": [1, 2]}`: retries each listed dead letter like
+/// `POST /api/dlq/{id}/retry`; the answer has one result per id (`status`, or `error` with `code`).
+pub(super) async fn retry_many(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<BulkRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    principal.require_writer()?;
+    let ids = bulk_ids(&req)?;
+    Ok(axum::Json(bulk(&state, &principal, ids, BulkAction::Retry).await?))
+}
+
+/// `POST /api/dlq/discard` with `{"ids": [1, 2]}`: discards each listed dead letter like
+/// `POST /api/dlq/{id}/discard`; the answer has one result per id.
+pub(super) async fn discard_many(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<BulkRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    principal.require_writer()?;
+    let ids = bulk_ids(&req)?;
+    Ok(axum::Json(bulk(&state, &principal, ids, BulkAction::Discard).await?))
 }

@@ -60,6 +60,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/consumers", get(consumers::list))
         .route("/api/consumers/{name}/replay", post(consumers::replay))
         .route("/api/dlq", get(dlq::list))
+        .route("/api/dlq/retry", post(dlq::retry_many))
+        .route("/api/dlq/discard", post(dlq::discard_many))
         .route("/api/dlq/{id}", get(dlq::get_one))
         .route("/api/dlq/{id}/retry", post(dlq::retry))
         .route("/api/dlq/{id}/discard", post(dlq::discard))

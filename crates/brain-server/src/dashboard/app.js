@@ -1,15 +1,16 @@
-// BRAiN EventStream dashboard: the Overview, Events and Catalog pages, the live tail, the key and the
-// hash router. Vanilla JS, no dependencies; loaded last (core.js, proof.js, charts.js, audit.js and
-// analytics.js come first).
+// BRAiN EventStream dashboard: the Overview gauges and rates, the Catalog page, the live tail, the key
+// and the hash router. Vanilla JS, no dependencies; loaded last (core.js, proof.js, charts.js and the
+// page scripts audit.js, analytics.js, overview.js, events.js, consumers.js, modules.js come first).
 //
 // The page calls the JSON API with the key the user gave (Authorization: Bearer). The live tail uses
 // EventSource, which cannot send headers, so it passes the key as ?access_token= (accepted on
 // /api/events/stream only). Every value that comes from the API is rendered as text (text nodes,
 // textContent), never parsed as HTML.
 //
-// Routing: the fragment is `#<page>[/<options>]`, options as URL parameters (`#audit/event=ID`); the
-// legacy form `#key=K&live=off&event=ID` (no page) still works. `key=` is stored and removed from the
-// address bar; `live=off` skips the live tail.
+// Routing: the fragment is `#<page>[/<options>]` or `#<page>?<options>`, options as URL parameters
+// (`#audit/event=ID`, `#events?type=task.*`); `#event/ID` is an event's page. The legacy forms
+// `#events/event=ID` and `#key=K&live=off&event=ID` (no page) still work. `key=` is stored and removed
+// from the address bar; `live=off` skips the live tails.
 //
 // The key lives in sessionStorage (this tab, until it closes) unless "Remember" is ticked (localStorage);
 // "Forget key" and any 401 remove it from both.
@@ -20,16 +21,13 @@
   const REFRESH_MS = 3000;
   const RATE_WINDOW_MS = 60000;
 
-  const PAGES = ["overview", "events", "audit", "analytics", "catalog"];
+  const PAGES = ["overview", "events", "event", "consumers", "modules", "audit", "analytics", "catalog"];
 
   const state = {
     source: null, // the EventSource
     listened: new Set(), // event types the EventSource has a listener for
     arrivals: [], // [{at: ms, type}] in the rate window
     seen: {}, // type -> count since the server started (admins)
-    nextCursor: null,
-    filters: null,
-    selected: null,
     catalog: [],
     timer: null,
     live: true, // false with #live=off: no EventSource (headless snapshots wait for open requests)
@@ -38,26 +36,46 @@
   };
 
   const D = window.BrainDash;
-  const { $, el, replaceRows, num, shortId, formatTime, formatAge, notice, ApiError, api, query } = D;
+  const { $, el, replaceRows, num, formatAge, notice, ApiError, api, query } = D;
+  D.currentPage = () => state.page;
 
   // ---- the fragment: page, options, key ----
 
-  /** Splits the fragment into the page and its options (URL parameters). */
+  /** Splits the fragment into the page and its options (URL parameters); `#event/ID` gives `id`. */
   function parseHash() {
     const hash = window.location.hash.replace(/^#/, "");
-    const slash = hash.indexOf("/");
+    const cut = hash.search(/[/?]/);
     let page = "";
     let rest = "";
-    if (slash >= 0) {
-      page = hash.slice(0, slash);
-      rest = hash.slice(slash + 1);
+    if (cut >= 0) {
+      page = hash.slice(0, cut);
+      rest = hash.slice(cut + 1);
     } else if (hash.includes("=")) {
       rest = hash;
     } else {
       page = hash;
     }
-    const params = new URLSearchParams(rest);
-    if (!PAGES.includes(page)) page = params.get("event") ? "events" : "overview";
+    let params;
+    if (page === "event") {
+      // `#event/ID[&key=..]`: the id is the first part; options may follow it.
+      const amp = rest.indexOf("&");
+      params = new URLSearchParams(amp >= 0 ? rest.slice(amp + 1) : "");
+      params.set("id", decodeURIComponent(amp >= 0 ? rest.slice(0, amp) : rest));
+    } else {
+      params = new URLSearchParams(rest);
+    }
+    if (page === "events" && params.get("event")) {
+      page = "event";
+      params.set("id", params.get("event"));
+    }
+    if (!PAGES.includes(page)) {
+      if (params.get("event")) {
+        params.set("id", params.get("event"));
+        page = "event";
+      } else {
+        page = "overview";
+      }
+    }
     return { page, params };
   }
 
@@ -69,8 +87,17 @@
     if (key) {
       // Keep the key out of the address bar and history; keep the page and its other options.
       params.delete("key");
-      const rest = params.toString();
-      history.replaceState(null, "", window.location.pathname + window.location.search + `#${page}${rest ? "/" + rest : ""}`);
+      let tail;
+      if (page === "event") {
+        const id = params.get("id");
+        params.delete("id");
+        const more = params.toString();
+        tail = `/${encodeURIComponent(id)}${more ? "&" + more : ""}`;
+      } else {
+        const rest = params.toString();
+        tail = rest ? "/" + rest : "";
+      }
+      history.replaceState(null, "", window.location.pathname + window.location.search + `#${page}${tail}`);
     }
     return key;
   }
@@ -80,9 +107,9 @@
     const { page, params } = parseHash();
     state.page = page;
     for (const section of document.querySelectorAll("[data-page]")) section.hidden = section.dataset.page !== page;
-    for (const a of document.querySelectorAll(".top nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${page}`);
+    const tab = page === "event" ? "events" : page;
+    for (const a of document.querySelectorAll(".top nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${tab}`);
     if (!state.started || !D.key) return;
-    if (page === "events" && params.get("event")) openEvent(params.get("event"));
     const p = D.pages[page];
     if (p) {
       try {
@@ -91,11 +118,6 @@
         notice(`Cannot show the ${page} page: ${e.message}`);
       }
     }
-  }
-
-  function openEvent(id) {
-    if (id === state.selected) return;
-    api(`/api/events/${encodeURIComponent(id)}`).then(showEvent, (e) => notice(`Cannot open event ${id}: ${e.message}`));
   }
 
   function askForKey(message) {
@@ -167,62 +189,6 @@
     state.seen = s.events_seen_by_type || {};
     for (const t of Object.keys(state.seen)) listenFor(t);
     renderRates();
-  }
-
-  async function loadConsumers() {
-    const body = await api("/api/consumers");
-    const rows = body.consumers.map((c) => {
-      const st = c.stats || {};
-      const dl = c.dead_letters || {};
-      return el(
-        "tr",
-        { "data-consumer": c.name },
-        el("td", { class: "mono" }, c.name),
-        el("td", { class: c.running_here ? "ok" : "muted" }, c.running_here ? "yes" : "no"),
-        el("td", { class: "num" + (c.lag > 0 ? " bad" : "") }, num(c.lag)),
-        el("td", { class: "num" }, num(c.pending)),
-        el("td", { class: "num" }, num(st.in_flight)),
-        el("td", { class: "num" }, num(st.processed)),
-        el("td", { class: "num" }, num(st.failures)),
-        el("td", { class: "num" + (dl.open > 0 ? " bad" : "") }, num(dl.open)),
-      );
-    });
-    replaceRows($("consumers-body"), rows, "No consumers", 8);
-  }
-
-  async function loadDeadLetters() {
-    const body = await api("/api/dlq?status=open&limit=100");
-    const rows = body.dead_letters.map((d) =>
-      el(
-        "tr",
-        { "data-dead-letter": d.id },
-        el("td", { class: "num" }, d.id),
-        el("td", { class: "mono" }, d.subscriber),
-        el("td", { class: "mono" }, d.event_type || "?"),
-        el("td", { class: "error-text", title: d.error }, d.error),
-        el("td", { class: "num" }, d.attempts),
-        el("td", {}, formatTime(d.last_failed_at)),
-        el(
-          "td",
-          {},
-          el("button", { type: "button", onclick: () => actOnDeadLetter(d.id, "retry") }, "Retry"),
-          " ",
-          el("button", { type: "button", class: "danger", onclick: () => actOnDeadLetter(d.id, "discard") }, "Discard"),
-        ),
-      ),
-    );
-    replaceRows($("dlq-body"), rows, "No open dead letters", 7);
-  }
-
-  async function actOnDeadLetter(id, action) {
-    if (action === "discard" && !window.confirm(`Discard dead letter ${id}? The event will not be handled.`)) return;
-    try {
-      await api(`/api/dlq/${encodeURIComponent(id)}/${action}`, { method: "POST" });
-      notice("");
-    } catch (e) {
-      notice(`Cannot ${action} dead letter ${id}: ${e.message}`);
-    }
-    refresh();
   }
 
   // ---- rates ----
@@ -301,9 +267,11 @@
     for (const t of state.catalog.map((c) => c.event_type)) listenFor(t);
     for (const t of Object.keys(state.seen)) listenFor(t);
     for (const a of state.arrivals) listenFor(a.type);
+    D.seriesLive.start();
   }
 
   function stopLive() {
+    D.seriesLive.stop();
     if (state.source) state.source.close();
     state.source = null;
     setLive(false);
@@ -313,120 +281,6 @@
     const pill = $("live");
     pill.textContent = on ? "live" : "live: off";
     pill.className = on ? "pill on" : "pill off";
-  }
-
-  // ---- the event browser ----
-
-  function eventRow(ev) {
-    return el(
-      "tr",
-      { "data-event-id": ev.id, class: state.selected === ev.id ? "selected" : null, onclick: () => showEvent(ev) },
-      el("td", { title: ev.timestamp }, formatTime(ev.timestamp)),
-      el("td", { class: "mono" }, ev.type),
-      el("td", {}, ev.source),
-      el("td", { class: "mono", title: ev.correlation_id }, shortId(ev.correlation_id) || "–"),
-    );
-  }
-
-  async function loadEvents(append) {
-    const form = $("event-filters");
-    if (!append) {
-      const data = new FormData(form);
-      state.filters = { type: data.get("type"), source: data.get("source"), correlation_id: data.get("correlation_id"), since: data.get("since") };
-      state.nextCursor = null;
-    }
-    const params = Object.assign({ limit: 200 }, state.filters, append ? { cursor: state.nextCursor } : {});
-    let body;
-    try {
-      body = await api(`/api/events${query(params)}`);
-      notice("");
-    } catch (e) {
-      // A 401 has asked for another key and said why already.
-      if (!(e instanceof ApiError && e.status === 401)) notice(`Event search failed: ${e.message}`);
-      return;
-    }
-    state.nextCursor = body.next_cursor;
-    $("events-more").hidden = !state.nextCursor;
-    // Pages come oldest first; show the newest on top.
-    const rows = body.events.slice().reverse().map(eventRow);
-    const tbody = $("events-body");
-    if (append) {
-      tbody.querySelectorAll("tr.empty").forEach((r) => r.remove());
-      tbody.prepend(...rows);
-    } else {
-      replaceRows(tbody, rows, "No events match", 4);
-    }
-  }
-
-  async function showEvent(ev) {
-    state.selected = ev.id;
-    for (const tr of $("events-body").querySelectorAll("tr")) {
-      tr.classList.toggle("selected", tr.dataset.eventId === ev.id);
-    }
-    const detail = $("event-detail");
-    const chainBox = el("div", { id: "correlation-chain" }, el("p", { class: "muted" }, "Loading…"));
-    detail.replaceChildren(
-      el("h3", {}, "Envelope ", el("span", { class: "muted mono" }, ev.id)),
-      el("pre", { id: "event-envelope" }, JSON.stringify(ev, null, 2)),
-      el("h3", {}, "Correlation chain"),
-      chainBox,
-    );
-    try {
-      chainBox.replaceChildren(await correlationChain(ev));
-    } catch (e) {
-      chainBox.replaceChildren(el("p", { class: "bad" }, `Cannot load the chain: ${e.message}`));
-    }
-  }
-
-  /** The events sharing `ev`'s correlation id, as a tree of causation links. */
-  async function correlationChain(ev) {
-    let events = [ev];
-    if (ev.correlation_id) {
-      const body = await api(`/api/events${query({ correlation_id: ev.correlation_id, limit: 1000 })}`);
-      events = body.events.length ? body.events : [ev];
-    } else if (ev.causation_id) {
-      try {
-        events = [await api(`/api/events/${encodeURIComponent(ev.causation_id)}`), ev];
-      } catch (_) {
-        // The cause is not visible to this key or not indexed: show the event alone.
-      }
-    }
-    const byId = new Map(events.map((e) => [e.id, e]));
-    const children = new Map();
-    const roots = [];
-    for (const e of events) {
-      if (e.causation_id && byId.has(e.causation_id) && e.causation_id !== e.id) {
-        if (!children.has(e.causation_id)) children.set(e.causation_id, []);
-        children.get(e.causation_id).push(e);
-      } else {
-        roots.push(e);
-      }
-    }
-    const list = el("ol", { class: "chain" });
-    const visited = new Set();
-    const walk = (e, depth) => {
-      if (visited.has(e.id)) return;
-      visited.add(e.id);
-      const cause = e.causation_id ? byId.get(e.causation_id) : null;
-      const li = el(
-        "li",
-        { class: e.id === ev.id ? "current" : null, "data-event-id": e.id, onclick: () => showEvent(e) },
-        el("span", { class: "mono" }, e.type),
-        " ",
-        el("span", { class: "muted" }, formatTime(e.timestamp), " · ", e.source),
-        e.causation_id
-          ? el("div", { class: "caused" }, "caused by ", cause ? `${cause.type} ` : "", el("span", { class: "mono" }, shortId(e.causation_id)))
-          : null,
-      );
-      li.style.marginLeft = `${Math.min(depth, 8) * 18}px`;
-      list.append(li);
-      for (const c of children.get(e.id) || []) walk(c, depth + 1);
-    };
-    for (const r of roots) walk(r, 0);
-    const caption = ev.correlation_id
-      ? el("p", { class: "muted" }, `${events.length} event(s) with correlation id `, el("span", { class: "mono" }, ev.correlation_id))
-      : el("p", { class: "muted" }, "This event has no correlation id.");
-    return el("div", {}, caption, list);
   }
 
   // ---- the catalog ----
@@ -462,7 +316,7 @@
   // ---- wiring ----
 
   async function refresh() {
-    const results = await Promise.allSettled([loadStats(), loadConsumers(), loadDeadLetters()]);
+    const results = await Promise.allSettled([loadStats()]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed && !(failed.reason instanceof ApiError && failed.reason.status === 401)) {
       notice(`Refresh failed: ${failed.reason.message}`);
@@ -481,7 +335,7 @@
     $("key-form").hidden = true;
     document.querySelector("main").hidden = false;
     notice("");
-    await Promise.allSettled([loadCatalog(), refresh(), seedRates(), loadEvents(false)]);
+    await Promise.allSettled([loadCatalog(), refresh(), seedRates()]);
     if (!D.key) return; // a 401 asked for a new key
     state.started = true;
     await route();
@@ -504,11 +358,6 @@
       forgetKey();
       askForKey("The API key was removed from this browser.");
     });
-    $("event-filters").addEventListener("submit", (e) => {
-      e.preventDefault();
-      loadEvents(false);
-    });
-    $("events-more").addEventListener("click", () => loadEvents(true));
     $("catalog-filter").addEventListener("input", renderCatalog);
     window.addEventListener("hashchange", route);
     D.onUnauthorized = (message) => {

@@ -76,7 +76,7 @@
     );
     series.forEach((s, i) => {
       if (s.points.length === 0) return;
-      const g = svg("g", { "data-series": s.name, stroke: C.color(i), fill: C.color(i) });
+      const g = svg("g", { "data-series": s.name, "data-points": s.points.length, stroke: C.color(i), fill: C.color(i) });
       if (s.points.length > 1) {
         const pts = s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
         g.append(svg("polyline", { points: pts, fill: "none", "stroke-width": 2 }));

@@ -1,20 +1,30 @@
 //! The web dashboard at `/` and the gauges it shows, `GET /api/stats`.
 //!
 //! The page is one static document (HTML, CSS and vanilla JS split into a few scripts, embedded in the
-//! binary with `include_str!`: no build step, no CDN) with pages chosen by the URL fragment: Overview,
-//! Events, Audit (browse the audit log, the latest checkpoint and verifier key, an event's inclusion proof
-//! checked in the browser with WebCrypto, `POST /api/audit/verify`), Analytics (SVG charts of the
-//! analytics module's rates and outcomes) and Catalog. Serving it needs no key: it holds no data. The page asks for an
+//! binary with `include_str!`: no build step, no CDN) with pages chosen by the URL fragment: Overview
+//! (gauges, rates by type, and SVG charts over 15 min / 1 h / 24 h of events/s by module, lag per
+//! subscriber, open dead letters and outbox depth, from the server's sampler in [`series`], live over
+//! SSE), Events (filters, server-side pages), an event's page (envelope, payload, correlation chain as a
+//! timeline with causation links, audit inclusion checked in the browser), Consumers & dead letters
+//! (retry or discard one or the ticked ones, the error chain), Modules (mission queue and workers,
+//! pending approvals, credit balances, robots' last state), Audit (browse the audit log, the latest
+//! checkpoint and verifier key, an event's inclusion proof checked in the browser with WebCrypto,
+//! `POST /api/audit/verify`), Analytics (SVG charts of the analytics module's rates and outcomes) and
+//! Catalog. Every list is read one server-side page at a time (`limit` + `cursor`), so the page stays
+//! usable with millions of events. Serving it needs no key: it holds no data. The page asks for an
 //! API key once (kept in the tab's `sessionStorage`, or in `localStorage` when the user ticks "Remember";
 //! "Forget key" and any 401 remove it; or taken from the URL fragment `#key=KEY`, which never reaches
 //! the server, after a confirmation when a different key is stored) and then calls the JSON API with `Authorization: Bearer KEY`, like any
-//! client; it sees what that key may see. The live tail uses `EventSource`, which cannot send headers, so
-//! `GET /api/events/stream` also accepts `?access_token=KEY` (see [`crate::api::auth`]).
+//! client; it sees what that key may see. The live tails use `EventSource`, which cannot send headers, so
+//! `GET /api/events/stream` and `GET /api/stats/series/stream` also accept `?access_token=KEY` (see
+//! [`crate::api::auth`]).
 //!
-//! Fragment (for links and headless snapshots): `#<page>[/<options>]` with options as URL parameters;
-//! `key=KEY` stores the key and removes it from the address bar; `live=off` skips the live tail (an open
-//! `EventSource` keeps headless Chromium's virtual time from advancing); `#events/event=ID` opens that
-//! event (also the legacy `#key=KEY&event=ID`); `#audit/event=ID` checks that event's inclusion and
+//! Fragment (for links and tests): `#<page>[/<options>]` or `#<page>?<options>` with options as URL
+//! parameters; `key=KEY` stores the key and removes it from the address bar; `live=off` skips the live
+//! tails (an open `EventSource` keeps headless Chromium's virtual time from advancing);
+//! `#overview/window=15m|1h|24h`; `#events?type=task.*&source=..&correlation_id=..&since=1h`;
+//! `#event/ID` opens that event's page (also the legacy `#events/event=ID` and `#key=KEY&event=ID`);
+//! `#consumers?status=open|retried|discarded`; `#audit/event=ID` checks that event's inclusion and
 //! `verify=1|full` runs a verification; `#analytics/window=1m|1h|24h` picks the window.
 //!
 //! The page renders every piece of event data with `textContent` / text nodes, never as HTML.
@@ -31,6 +41,8 @@ use serde_json::{Value, json};
 
 use crate::server::AppState;
 
+pub(crate) mod series;
+
 /// The page.
 const INDEX_HTML: &str = include_str!("index.html");
 /// The page's scripts and style sheet, served under `/dashboard/<name>`: `(name, content type, body)`.
@@ -41,6 +53,10 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("charts.js", JS, include_str!("charts.js")),
     ("audit.js", JS, include_str!("audit.js")),
     ("analytics.js", JS, include_str!("analytics.js")),
+    ("overview.js", JS, include_str!("overview.js")),
+    ("events.js", JS, include_str!("events.js")),
+    ("consumers.js", JS, include_str!("consumers.js")),
+    ("modules.js", JS, include_str!("modules.js")),
     ("app.js", JS, include_str!("app.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("style.css")),
 ];
@@ -50,10 +66,17 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
                    base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// `GET /`, the page's assets (no key), and `GET /api/stats` (behind the key middleware).
+/// `GET /`, the page's assets (no key), and `GET /api/stats`, `GET /api/stats/series` and
+/// `GET /api/stats/series/stream` (behind the key middleware).
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let api =
-        Router::new().route("/api/stats", get(stats)).route_layer(middleware::from_fn_with_state(state, crate::api::auth::require_key));
+    let api = Router::new()
+        .route("/api/stats", get(stats))
+        .route("/api/stats/series", get(series::series))
+        .route(
+            "/api/stats/series/stream",
+            get(series::stream).layer(middleware::from_fn_with_state(state.clone(), crate::api::guard::limit_streams)),
+        )
+        .route_layer(middleware::from_fn_with_state(state, crate::api::auth::require_key));
     Router::new().route("/", get(index)).route("/dashboard/{name}", get(dashboard_asset)).merge(api)
 }
 

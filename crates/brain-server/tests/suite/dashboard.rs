@@ -1,6 +1,8 @@
-//! The web dashboard at `/`: the page and its assets without a key, `GET /api/stats` behind the key,
-//! `?access_token=` on the SSE route only, and the page rendered by headless Chromium (`scripts/test`
-//! installs it; without it that test fails under `CI=true` and is skipped loudly otherwise).
+//! The web dashboard at `/`: the page and its assets without a key, `GET /api/stats` and the time series
+//! (`GET /api/stats/series`, its SSE stream) behind the key, `?access_token=` on the SSE routes only, the
+//! bulk dead-letter routes, and the key handling in headless Chromium (`scripts/test` installs it;
+//! without it that test fails under `CI=true` and is skipped loudly otherwise). The pages driven by
+//! clicks are in `dashboard_browser`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -9,7 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::suite::helpers::TestApp;
+use eventstream_testkit::fixtures::eventually;
+
+use crate::suite::helpers::{TestApp, failing_subscriber};
 
 /// Where the Chromium test looks for the browser (Debian's `chromium` package).
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
@@ -157,34 +161,108 @@ pub(crate) async fn chromium(profile: &Path, args: &[&str], url: &str) -> String
 }
 
 #[tokio::test]
-async fn headless_chromium_renders_events_consumers_and_catalog() {
-    if !eventstream_testkit::require_tool("chromium", CHROMIUM) {
-        return;
-    }
+async fn stats_series_fill_from_traffic_and_need_an_admin_key() {
     let dash = Dash::start().await;
-    let first = dash.publish("c1", "chain-1").await;
-    let second = dash.publish("c2", "chain-1").await;
-    let profile = tempfile::tempdir().unwrap();
-    // `live=off`: an open EventSource would keep Chromium's virtual time from advancing.
-    let url = dash.server.url(&format!("/#key={}&live=off&event={second}", dash.admin));
-    let dom = chromium(profile.path(), &["--dump-dom"], &url).await;
+    for i in 0..4 {
+        dash.publish(&format!("ser{i}"), "series-flow").await;
+    }
+    // Samples come every 250 ms in tests: the task module's rate shows up once the index counted them.
+    let body = eventually("a sample with the task rate", Duration::from_secs(20), || async {
+        let (status, body) = dash.get("/api/stats/series?window=15m", Some(&dash.admin)).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let total: f64 =
+            v["samples"].as_array()?.iter().filter_map(|s| Some(s["rates"]["task"].as_f64()? * s["span_seconds"].as_f64()?)).sum();
+        (total >= 3.5).then_some(v)
+    })
+    .await;
+    assert_eq!(body["window"], "15m");
+    assert_eq!(body["interval_seconds"], 0.25);
+    let samples = body["samples"].as_array().unwrap();
+    assert!(samples.windows(2).all(|w| w[0]["t"].as_i64() < w[1]["t"].as_i64()), "oldest first");
+    let last = samples.last().unwrap();
+    assert!(last["lag"]["event_index"].is_u64(), "{last}");
+    assert_eq!(last["dead_letters_open"], 0, "{last}");
+    assert_eq!(last["outbox_depth"], 0, "{last}");
+    let (status, body) = dash.get("/api/stats/series?window=24h", Some(&dash.admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let day: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(day["resolution_seconds"], 60.0);
+    assert!(!day["samples"].as_array().unwrap().is_empty(), "the 24 h window shows the samples after the last full bucket");
 
-    assert!(!dom.contains("id=\"key-form\" class=\"key-form\">"), "the key from the fragment is used");
-    for id in [&first, &second] {
-        assert!(dom.contains(&format!("data-event-id=\"{id}\"")), "the event browser shows {id}:\n{dom}");
+    let (status, body) = dash.get("/api/stats/series?window=2h", Some(&dash.admin)).await;
+    assert_eq!(status, 400, "{body}");
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((err["code"].as_str(), err["field"].as_str()), (Some("invalid_query"), Some("window")), "{err}");
+    let (status, _) = dash.get("/api/stats/series?windw=1h", Some(&dash.admin)).await;
+    assert_eq!(status, 400, "unknown parameters are refused");
+    let reader = dash.server.key("default", "reader").await;
+    let (status, _) = dash.get("/api/stats/series", Some(&reader)).await;
+    assert_eq!(status, 403, "the series span every tenant");
+    let (status, _) = dash.get("/api/stats/series", None).await;
+    assert_eq!(status, 401);
+
+    // The live stream sends new samples, with the key in the query as EventSource sends it.
+    let mut resp = dash.client.get(dash.server.url(&format!("/api/stats/series/stream?access_token={}", dash.admin))).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = String::new();
+    while !(buf.contains("event: sample") && buf.contains("\"lag\"")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, resp.chunk()).await.expect("a sample arrives").unwrap().expect("the stream stays open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(dom.contains("data-consumer=\"event_index\""), "the consumers panel shows the index subscriber");
-    assert!(dom.contains("data-catalog-type=\"task.created\""), "the catalog is rendered");
-    assert!(dom.contains("data-type=\"task.created\""), "the rate panel counts task.created");
-    assert!(dom.contains("No open dead letters"), "the dead-letter panel is loaded");
-    let chain = dom.split("id=\"correlation-chain\"").nth(1).expect("the event from the fragment is opened");
-    assert!(dom.contains("id=\"event-envelope\""), "its envelope is shown");
-    for id in [&first, &second] {
-        assert!(chain.contains(&format!("data-event-id=\"{id}\"")), "the correlation chain lists {id}");
+    let stream = dash.client.get(dash.server.url(&format!("/api/stats/series/stream?access_token={reader}"))).send().await.unwrap();
+    assert_eq!(stream.status().as_u16(), 403, "a reader gets no stream either");
+}
+
+#[tokio::test]
+async fn dead_letters_are_retried_and_discarded_in_bulk() {
+    let server = TestApp::start_with(vec![failing_subscriber("bulk_fails", "task.created")]).await;
+    let admin = server.admin.clone();
+    for i in 0..4 {
+        server.publish_task(&admin, &format!("bulk-{i}"), json!({})).await;
     }
-    assert!(chain.contains("chain-1"), "the chain names its correlation id");
-    let outbox = dom.split("id=\"g-outbox\">").nth(1).unwrap_or("");
-    assert!(outbox.starts_with('0'), "the outbox gauge is filled: {outbox:.40}");
+    let open = server
+        .wait_for("/api/dlq?status=open&subscriber=bulk_fails", &admin, |v| v["dead_letters"].as_array().is_some_and(|a| a.len() == 4))
+        .await;
+    let ids: Vec<i64> = open["dead_letters"].as_array().unwrap().iter().map(|d| d["id"].as_i64().unwrap()).collect();
+
+    let reader = server.key("default", "reader").await;
+    let (status, _) = server.post("/api/dlq/retry", &reader, &json!({"ids": [ids[0]]})).await;
+    assert_eq!(status, 403, "a reader cannot retry");
+    for (body, field) in [
+        (json!({"ids": []}), "ids"),
+        (json!({"ids": [0]}), "ids[0]"),
+        (json!({"ids": [ids[0], -3]}), "ids[1]"),
+        (json!({"ids": (1..=501).collect::<Vec<i64>>()}), "ids"),
+    ] {
+        let (status, v) = server.post("/api/dlq/retry", &admin, &body).await;
+        assert_eq!((status, v["code"].as_str()), (422, Some("validation_failed")), "{body}: {v}");
+        assert_eq!(v["field"], field, "{v}");
+    }
+    let (status, v) = server.post("/api/dlq/discard", &admin, &json!({"ids": "1"})).await;
+    assert!((400..500).contains(&status), "a wrong body is a 4xx: {status} {v}");
+
+    // Retry two (one listed twice) and an unknown id: two retried, the unknown one reported, no 5xx.
+    let (status, v) = server.post("/api/dlq/retry", &admin, &json!({"ids": [ids[0], ids[1], ids[0], 999_999]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["done"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)), "{v}");
+    assert_eq!(v["results"][2]["error"]["code"], "not_found", "{v}");
+    // Discard the other two, and one already retried: that one is a conflict in its result.
+    let (status, v) = server.post("/api/dlq/discard", &admin, &json!({"ids": [ids[2], ids[3], ids[0]]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["done"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)), "{v}");
+    assert_eq!(v["results"][2]["error"]["code"], "dead_letter_not_open", "{v}");
+    for (id, want) in [(ids[0], "retried"), (ids[1], "retried"), (ids[2], "discarded"), (ids[3], "discarded")] {
+        let (_, d) = server.get(&format!("/api/dlq/{id}"), &admin).await;
+        assert_eq!(d["status"], want, "{d}");
+    }
+    // Another tenant's writer sees none of them: each is not found.
+    let other = server.key("other", "writer").await;
+    let (status, v) = server.post("/api/dlq/discard", &other, &json!({"ids": [ids[0]]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["results"][0]["error"]["code"], "not_found", "{v}");
 }
 
 #[tokio::test]

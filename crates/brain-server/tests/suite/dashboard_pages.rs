@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use super::dashboard::{CHROMIUM, Dash, chromium};
 
 /// The scripts `index.html` loads.
-const SCRIPTS: [&str; 6] = ["core.js", "proof.js", "charts.js", "audit.js", "analytics.js", "app.js"];
+const SCRIPTS: [&str; 10] =
+    ["core.js", "proof.js", "charts.js", "audit.js", "analytics.js", "overview.js", "events.js", "consumers.js", "modules.js", "app.js"];
 
 impl Dash {
     /// Waits until the latest checkpoint's inclusion proof covers `event_id`; returns the proof.
@@ -47,7 +48,7 @@ async fn every_dashboard_script_is_served_and_none_renders_data_as_html() {
     for panel in ["panel-audit", "panel-analytics", "audit-filters", "audit-verify", "chart-rate-bars", "chart-outcomes"] {
         assert!(html.contains(&format!("id=\"{panel}\"")), "the page has {panel}");
     }
-    for page in ["overview", "events", "audit", "analytics", "catalog"] {
+    for page in ["overview", "events", "consumers", "modules", "audit", "analytics", "catalog"] {
         assert!(html.contains(&format!("href=\"#{page}\"")), "the navigation links to {page}");
     }
     for script in SCRIPTS {

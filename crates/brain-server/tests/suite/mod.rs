@@ -5,6 +5,7 @@ pub(crate) mod helpers;
 mod api;
 mod audit_verify;
 mod dashboard;
+mod dashboard_browser;
 mod dashboard_pages;
 mod listener;
 mod live_connections;

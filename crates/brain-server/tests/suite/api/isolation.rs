@@ -22,6 +22,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/dlq/DL"),
     ("POST", "/api/dlq/DL/retry"),
     ("POST", "/api/dlq/DL/discard"),
+    ("POST", "/api/dlq/retry"),
+    ("POST", "/api/dlq/discard"),
+    ("GET", "/api/stats"),
+    ("GET", "/api/stats/series"),
+    ("GET", "/api/stats/series/stream"),
     ("GET", "/api/openapi.json"),
 ];
 
