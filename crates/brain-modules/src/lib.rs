@@ -34,8 +34,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod analytics;
-pub mod course_factory;
 pub mod course_distribution;
+pub mod course_factory;
 pub mod credits;
 pub mod dna;
 pub mod hardware;
@@ -55,8 +55,8 @@ pub mod threats;
 pub mod web;
 
 use analytics::AnalyticsService;
-use course_factory::{CourseFactoryService, CourseGenerator, TemplateGenerator};
 use course_distribution::DistributionService;
+use course_factory::{CourseFactoryService, CourseGenerator, TemplateGenerator};
 use credits::CreditsService;
 use dna::DnaService;
 use hardware::HardwareService;

@@ -9,10 +9,10 @@ mod helpers;
 mod analytics;
 #[path = "modules/bad_input.rs"]
 mod bad_input;
-#[path = "modules/course_factory.rs"]
-mod course_factory;
 #[path = "modules/course_distribution.rs"]
 mod course_distribution;
+#[path = "modules/course_factory.rs"]
+mod course_factory;
 #[path = "modules/credits.rs"]
 mod credits;
 #[path = "modules/dna.rs"]

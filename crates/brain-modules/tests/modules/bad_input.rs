@@ -31,6 +31,13 @@ fn course(overrides: Value) -> Value {
         "description": "Learn to plan a monthly household budget, track spending and build savings step by step.",
         "language": "en",
         "target_audiences": ["employees"],
+    });
+    if let (Some(b), Some(o)) = (body.as_object_mut(), overrides.as_object()) {
+        b.extend(o.clone());
+    }
+    body
+}
+
 /// course_distribution: paths of the distributions [`cd_setup`] creates; their ids are known only once
 /// they exist, so the cases write `CD_ID` (slug `dist-known`) and `CD_DOTTED` (version `v1.2`) and the loop
 /// puts the ids in.
@@ -60,6 +67,7 @@ const CF_TRANSITION_BAD_ID: &str = "/api/course-factory/workflow/transition?cour
 const CF_TRANSITION_NO_ACTOR: &str = "/api/course-factory/workflow/transition?course_id=c&from_state=draft&to_state=review&actor=";
 const CF_ROLLBACK_UNKNOWN: &str = "/api/course-factory/workflow/rollback?course_id=nope&transition_id=t&actor=a&reason=r";
 const CF_ROLLBACK_NO_REASON: &str = "/api/course-factory/workflow/rollback?course_id=c&transition_id=t&actor=a&reason=";
+
 /// A valid micro-niche body of course_distribution (parent: the known distribution) with `overrides`.
 fn cd_micro(overrides: Value) -> Value {
     let mut body = json!({
