@@ -3,6 +3,9 @@
 //! trimmed and a limit is set. Runs once at start and then every [`RetentionPolicy::interval`]; each
 //! failure is logged with its cause chain and the next round tries again.
 //!
+//! Several replicas on one state store run each periodic job once per interval between them:
+//! [`spawn_every_leased`] runs a job only on the replica holding its [`Lease`].
+//!
 //! Trimming is backend-specific (only Redis Streams grow without bound here), so it comes in as a
 //! [`StreamTrimmer`] built by whoever picked the backend; the task itself knows no backend.
 
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventstream_sql::StateStore;
+use eventstream_sql::{Lease, StateStore};
 use tokio_util::sync::CancellationToken;
 
 /// How long inbox rows are kept and how often the task runs.
@@ -39,19 +42,31 @@ pub trait StreamTrimmer: Send + Sync + std::fmt::Debug {
     async fn trim(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
 }
 
-/// Starts the retention task; it stops when `stop` is cancelled.
+/// The lease name of the retention job.
+pub const RETENTION_JOB: &str = "eventstream.retention";
+
+/// Starts the retention task; it stops when `stop` is cancelled. With `holder` (this replica's name)
+/// the task runs under the [`RETENTION_JOB`] lease, so of several replicas sharing the state store one
+/// runs it per interval ([`spawn_every_leased`]); without, it runs at start and every interval here.
 pub fn spawn(
     store: StateStore,
     trimmer: Option<Arc<dyn StreamTrimmer>>,
     policy: RetentionPolicy,
     stop: CancellationToken,
+    holder: Option<&str>,
 ) -> tokio::task::JoinHandle<()> {
     let interval = policy.interval;
     let policy = Arc::new(policy);
-    spawn_now_and_every(interval, stop, move || {
+    let lease = holder.map(|h| job_lease(store.clone(), RETENTION_JOB, h, interval));
+    let job = move || {
         let (store, trimmer, policy) = (store.clone(), trimmer.clone(), policy.clone());
         async move { run_once(&store, trimmer.as_deref(), &policy).await }
-    })
+    };
+    match lease {
+        // The first round right at start, like the unleased task: it catches up after downtime.
+        Some(lease) => tokio::spawn(run_leased(Duration::ZERO, lease, interval, stop, job)),
+        None => spawn_now_and_every(interval, stop, job),
+    }
 }
 
 /// Starts a periodic task: `f` runs after `interval`, then again `interval` after each run ends, until
@@ -91,6 +106,67 @@ where
         }
         f().await;
         wait = interval;
+    }
+}
+
+/// How long a periodic job's lease lasts after each run, in intervals: a dead holder's job moves to
+/// another replica after at most this many intervals.
+pub const LEASE_INTERVALS: u32 = 3;
+
+/// [`spawn_every`] for a job that must run once per interval across every replica sharing a state store
+/// (metrics aggregation, heartbeat checks, retention, audit checkpoints): at each tick this replica
+/// takes or renews `lease` and runs `f` only while it holds it; the other replicas' ticks do nothing.
+/// When the holder dies, another replica takes over once the lease expired (build the lease with a ttl
+/// of [`LEASE_INTERVALS`] intervals, as [`job_lease`] does). On stop the lease is released so another
+/// replica takes over at its next tick.
+pub fn spawn_every_leased<F, Fut>(lease: Lease, interval: Duration, stop: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(run_leased(interval, lease, interval, stop, f))
+}
+
+/// A lease named `job` for `holder` (this replica's consumer name), lasting [`LEASE_INTERVALS`] times
+/// `interval` (at least a second) from each renewal.
+pub fn job_lease(store: StateStore, job: &str, holder: &str, interval: Duration) -> Lease {
+    Lease::new(store, job, holder, (interval * LEASE_INTERVALS).max(Duration::from_secs(1)))
+}
+
+/// The loop behind [`spawn_every_leased`]: waits `first` (then `interval` after each tick), takes or
+/// renews the lease, runs `f` while held; releases the lease on stop.
+async fn run_leased<F, Fut>(first: Duration, lease: Lease, interval: Duration, stop: CancellationToken, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut wait = first;
+    let mut held = false;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = interval;
+        match lease.try_acquire().await {
+            Ok(true) => {
+                if !held {
+                    tracing::info!(job = lease.name(), holder = lease.holder(), "this replica now runs the periodic job");
+                }
+                held = true;
+                f().await;
+            }
+            Ok(false) => held = false,
+            Err(e) => {
+                held = false;
+                tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot take the job's lease; skipping this run");
+            }
+        }
+    }
+    if held {
+        if let Err(e) = lease.release().await {
+            tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot release the job's lease; it expires on its own");
+        }
     }
 }
 
