@@ -231,6 +231,47 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops while waiting").expect("no panic");
     }
 
+    /// Two replicas (two holders of one job's lease on one store) tick every 20 ms: only the holder runs
+    /// the job; when it stops it releases the lease and the other one takes over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leased_job_runs_on_one_replica_and_moves_when_it_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("store");
+        let every = Duration::from_millis(20);
+        let replica = |name: &str| {
+            let runs = Arc::new(AtomicUsize::new(0));
+            let stop = CancellationToken::new();
+            let counter = runs.clone();
+            let task = spawn_every_leased(job_lease(store.clone(), "job", name, every), every, stop.clone(), move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            (runs, stop, task)
+        };
+        let (a_runs, a_stop, a_task) = replica("a");
+        let (b_runs, b_stop, b_task) = replica("b");
+        eventstream_testkit::fixtures::eventually("ten runs", Duration::from_secs(10), || {
+            let total = a_runs.load(Ordering::SeqCst) + b_runs.load(Ordering::SeqCst);
+            async move { (total >= 10).then_some(()) }
+        })
+        .await;
+        let (a, b) = (a_runs.load(Ordering::SeqCst), b_runs.load(Ordering::SeqCst));
+        assert!(a == 0 || b == 0, "one replica holds the job: a ran {a}, b ran {b}");
+        let (holder_stop, holder_task, other_runs, other_stop, other_task) =
+            if a > 0 { (a_stop, a_task, b_runs, b_stop, b_task) } else { (b_stop, b_task, a_runs, a_stop, a_task) };
+        holder_stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), holder_task).await.expect("stops").expect("no panic");
+        eventstream_testkit::fixtures::eventually("the other replica takes over", Duration::from_secs(10), || {
+            let runs = other_runs.load(Ordering::SeqCst);
+            async move { (runs >= 3).then_some(()) }
+        })
+        .await;
+        other_stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), other_task).await.expect("stops").expect("no panic");
+    }
+
     #[tokio::test]
     async fn spawn_now_and_every_runs_at_once_then_waits() {
         let stop = CancellationToken::new();

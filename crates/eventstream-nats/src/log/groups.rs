@@ -9,13 +9,16 @@ use async_nats::jetstream::consumer::{self, AckPolicy, DeliverPolicy, PullConsum
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use chrono::Utc;
 use eventstream_core::{ConsumerName, Delivery, Event, GroupInfo, GroupName, LogError, Position, Record, StartFrom};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use super::NatsLog;
 use crate::error::unavailable;
 use crate::failover::Retry;
 use crate::names::{consumer_name, group_of_consumer};
 use crate::pending::{Holder, Pending, utc_from_nanos};
+
+/// How many entries of one `ack` call are settled at once.
+const ACK_CONCURRENCY: usize = 16;
 
 impl NatsLog {
     pub(super) fn consumer_config(&self, group: &GroupName, deliver_policy: DeliverPolicy) -> pull::Config {
@@ -179,19 +182,27 @@ impl NatsLog {
     pub(super) async fn ack_inner(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
         self.consumer_info(group).await?;
         let mut seen = HashSet::new();
-        let mut settled = 0;
+        let mut seqs = Vec::with_capacity(positions.len());
         for p in positions {
             let seq = Self::parse_position(p)?;
-            if !seen.insert(seq) {
-                continue;
+            if seen.insert(seq) {
+                seqs.push(seq);
             }
-            let Some(held) = self.pending.get(group, seq).await? else { continue };
-            if !held.holder.reply.is_empty() {
-                self.ack_delivery(group, &held.holder.reply).await?;
-            }
-            settled += self.pending.remove(group, seq).await?;
         }
-        Ok(settled)
+        // Each entry is three requests (read its record, ack, purge); entries are settled concurrently,
+        // each in that order, so a batch costs a few round trips instead of three per entry.
+        let settled: Vec<u64> = futures::stream::iter(seqs)
+            .map(|seq| async move {
+                let Some(held) = self.pending.get(group, seq).await? else { return Ok(0) };
+                if !held.holder.reply.is_empty() {
+                    self.ack_delivery(group, &held.holder.reply).await?;
+                }
+                self.pending.remove(group, seq).await
+            })
+            .buffer_unordered(ACK_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(settled.into_iter().sum())
     }
 
     pub(super) async fn reclaim_inner(
