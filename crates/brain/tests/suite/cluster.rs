@@ -187,12 +187,14 @@ async fn ten_thousand_events_survive_the_loss_of_the_stream_leader() {
                 .await;
         })
     };
-    eventually("2,000 events accepted", Duration::from_secs(120), || async { (acked.load(Ordering::Relaxed) >= 2_000).then_some(()) })
-        .await;
+    let patience = Duration::from_secs(600);
+    eventually("a fifth of the events accepted", patience, || async { (acked.load(Ordering::Relaxed) >= total / 5).then_some(()) }).await;
     let leader = cluster.kill_stream_leader(stream).await;
     eprintln!("cluster: killed the stream leader n{leader} after {:?}", started.elapsed());
-    eventually("6,000 events accepted", Duration::from_secs(120), || async { (acked.load(Ordering::Relaxed) >= 6_000).then_some(()) })
-        .await;
+    eventually("three fifths of the events accepted", patience, || async {
+        (acked.load(Ordering::Relaxed) >= total * 3 / 5).then_some(())
+    })
+    .await;
     cluster.restart(leader).await;
     eprintln!("cluster: restarted n{leader} after {:?}", started.elapsed());
     publisher.await.unwrap();
@@ -317,10 +319,8 @@ async fn missions_across_replicas(args: Vec<String>) {
             stats.and_then(|s| s["stats"]["by_status"][status].as_u64()).unwrap_or(0)
         }
     };
-    eventually("work under way", Duration::from_secs(60), || async {
-        (count("COMPLETED").await >= 50 && count("RUNNING").await > 0).then_some(())
-    })
-    .await;
+    let patience = Duration::from_secs(600);
+    eventually("work under way", patience, || async { (count("COMPLETED").await >= 10 && count("RUNNING").await > 0).then_some(()) }).await;
     replicas[0].kill();
     eprintln!("replicas: SIGKILLed replica-0 after {:?}", started.elapsed());
     replicas[1].restart();
