@@ -20,8 +20,9 @@
 //!
 //! # Layout
 //! `store.rs` connecting, migrations and transactions; `inbox.rs`, `dead_letter.rs`, `outbox.rs`,
-//! `retry.rs`, `lease.rs`, `replicas.rs` one table each; `row.rs` typed column reading; `error.rs` the error. The DDL is in
-//! `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and applied at connect.
+//! `retry.rs`, `lease.rs`, `replicas.rs` one table each; `row.rs` typed column reading; `error.rs` the
+//! error. The DDL is in `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and
+//! applied at connect.
 
 #[cfg(feature = "bench")]
 pub mod baseline;
