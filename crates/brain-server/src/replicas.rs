@@ -40,7 +40,7 @@ pub(crate) fn spawn_heartbeat(
             if let Err(e) = store.replica_heartbeat(&replica, started, &report(&consumers)).await {
                 tracing::warn!(error = %eventstream_core::error::Chain(&e), "cannot record this replica's heartbeat");
             }
-            if rounds % 720 == 0 {
+            if rounds.is_multiple_of(720) {
                 let _ = store.replicas_purge_older_than(FORGET_AFTER).await;
             }
             rounds += 1;

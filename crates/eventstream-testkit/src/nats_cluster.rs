@@ -186,10 +186,10 @@ impl NatsCluster {
         let subject = format!("$JS.API.STREAM.INFO.{stream}");
         for i in (0..self.nodes.len()).filter(|&i| self.is_running(i)) {
             let Some(info) = self.request(i, &subject).await else { continue };
-            if let Some(leader) = info.pointer("/cluster/leader").and_then(serde_json::Value::as_str) {
-                if let Some(idx) = self.nodes.iter().position(|n| n.name == leader) {
-                    return Some(idx);
-                }
+            if let Some(leader) = info.pointer("/cluster/leader").and_then(serde_json::Value::as_str)
+                && let Some(idx) = self.nodes.iter().position(|n| n.name == leader)
+            {
+                return Some(idx);
             }
         }
         None

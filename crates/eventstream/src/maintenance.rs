@@ -163,10 +163,8 @@ where
             }
         }
     }
-    if held {
-        if let Err(e) = lease.release().await {
-            tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot release the job's lease; it expires on its own");
-        }
+    if held && let Err(e) = lease.release().await {
+        tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot release the job's lease; it expires on its own");
     }
 }
 

@@ -135,11 +135,8 @@ impl NatsLog {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
-            if e.kind() == RequestErrorKind::NoResponders {
-                match self.consumer_info(group).await {
-                    Err(LogError::UnknownGroup(_)) => return Ok(()),
-                    Ok(_) | Err(_) => {}
-                }
+            if e.kind() == RequestErrorKind::NoResponders && matches!(self.consumer_info(group).await, Err(LogError::UnknownGroup(_))) {
+                return Ok(());
             }
             if !retry.again("acknowledging a delivery", &e).await {
                 return Err(LogError::unavailable("acknowledging a delivery", e));

@@ -120,10 +120,8 @@ impl AuditLog {
                     },
                 };
                 held = mine;
-                if mine {
-                    if let Err(e) = log.checkpoint_now().await {
-                        tracing::warn!(error = %eventstream_core::error::Chain(&e), "audit checkpoint failed");
-                    }
+                if mine && let Err(e) = log.checkpoint_now().await {
+                    tracing::warn!(error = %eventstream_core::error::Chain(&e), "audit checkpoint failed");
                 }
                 if stopping {
                     if let (Some(l), true) = (&lease, held) {
