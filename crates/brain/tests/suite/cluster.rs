@@ -207,10 +207,10 @@ async fn ten_thousand_events_survive_the_loss_of_the_stream_leader() {
     let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for r in eventstream_testkit::fixtures::read_all(&log).await {
-        if let Ok(e) = &r.event {
-            if wanted.contains(e.id.as_str()) {
-                *seen.entry(e.id.to_string()).or_default() += 1;
-            }
+        if let Ok(e) = &r.event
+            && wanted.contains(e.id.as_str())
+        {
+            *seen.entry(e.id.to_string()).or_default() += 1;
         }
     }
     assert_eq!(seen.len(), total, "every accepted event is in the log");
