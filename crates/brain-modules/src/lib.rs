@@ -17,7 +17,8 @@
 //!   event the request causes, and on into the worker's events for a mission.
 //! - [`Modules::subscriptions`]: the projections and handlers for the consumer runtime.
 //! - [`Modules::spawn_background`]: the mission worker pool, the metrics aggregation timer and the
-//!   supervisor's heartbeat check.
+//!   supervisor's heartbeat check; the two timers run under a lease each, so of several replicas on one
+//!   state store one runs them per interval.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use brain_events::Catalog;
 use brain_events::consumers;
-use eventstream::maintenance::spawn_every;
+use eventstream::maintenance::{job_lease, spawn_every_leased};
 use eventstream::store::{StateStore, StoreError};
 use eventstream::{EventStream, Subscription, SubscriptionOptions};
 use eventstream_core::{ConsumerName, EventLog, GroupName, InvalidId, TypePattern};
@@ -69,6 +70,11 @@ use security::{SecurityConfig, SecurityService};
 use supervisor::SupervisorService;
 use telemetry::TelemetryService;
 use threats::ThreatService;
+
+/// The lease name of the periodic metrics aggregation (one replica runs it per interval).
+pub const METRICS_AGGREGATION_JOB: &str = "brain.metrics_aggregation";
+/// The lease name of the supervisor's periodic heartbeat check.
+pub const HEARTBEAT_CHECK_JOB: &str = "brain.supervisor_heartbeat_check";
 
 /// The settings of the modules. `ModulesConfig::default()` suits a single server.
 #[derive(Debug, Clone)]
@@ -335,9 +341,14 @@ impl Modules {
             self.config.worker_poll_interval,
             shutdown.clone(),
         );
+        // The heartbeat check and the aggregation run on one replica at a time (a lease per job in the
+        // state store), so N replicas do not run them N times per interval.
+        let store = self.events.store().clone();
+        let holder = self.config.consumer_name.to_string();
         let supervisor = self.supervisor.clone();
         let every = self.config.heartbeat_check_interval.max(Duration::from_millis(10));
-        tasks.push(spawn_every(every, shutdown.clone(), move || {
+        let lease = job_lease(store.clone(), HEARTBEAT_CHECK_JOB, &holder, every);
+        tasks.push(spawn_every_leased(lease, every, shutdown.clone(), move || {
             let supervisor = supervisor.clone();
             async move {
                 if let Err(e) = supervisor.check_heartbeats().await {
@@ -347,7 +358,8 @@ impl Modules {
         }));
         let metrics = self.metrics.clone();
         let every = self.config.metrics_interval.max(Duration::from_millis(10));
-        tasks.push(spawn_every(every, shutdown.clone(), move || {
+        let lease = job_lease(store, METRICS_AGGREGATION_JOB, &holder, every);
+        tasks.push(spawn_every_leased(lease, every, shutdown.clone(), move || {
             let metrics = metrics.clone();
             async move {
                 if let Err(e) = metrics.run(None).await {

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! What it owns: startup ([`Application`]: publisher, consumer runtime with the system and module
-//! subscribers, maintenance, listener), the HTTP server (`server.rs`: health, readiness, the router; `listen.rs`: the listener with its timeouts, connection
+//! subscribers, maintenance, listener; `replicas.rs` this replica's heartbeat in the replica registry), the HTTP server (`server.rs`: health, readiness, the router; `listen.rs`: the listener with its timeouts, connection
 //! cap and TLS), the
 //! event API under `/api` (`api/`), the dashboard at `/` (`dashboard/`), the API-key store ([`keys`]), the
 //! one ingest path every published event takes ([`ingest`]: limits, envelope rules, catalog validation) and
@@ -22,6 +22,7 @@ mod api;
 mod dashboard;
 pub mod keys;
 mod listen;
+mod replicas;
 mod server;
 mod startup;
 pub mod time_arg;

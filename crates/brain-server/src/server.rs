@@ -58,6 +58,8 @@ pub(crate) struct AppState {
     pub(crate) guards: Arc<crate::api::guard::Guards>,
     /// The dashboard's time series (rates, lag, dead letters, outbox), sampled in the background.
     pub(crate) series: Arc<crate::dashboard::series::StatsSeries>,
+    /// This replica's name (its consumer name in every group; its row in the replica registry).
+    pub(crate) replica: Arc<str>,
 }
 
 /// The router with every route.
@@ -96,13 +98,18 @@ async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the event log and the state store answer. Only the status is shown (this route needs no
-/// key); the reason of a failure goes to the log.
+/// Readiness: the event log and the state store answer. `status` is `ready` only when both do; `checks`
+/// gives each dependency's state (`ok` / `unavailable`) and kind, never an error text (this route needs
+/// no key; the reason of a failure goes to the log).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let log = state.log.health().await;
-    let store = state.store.ping().await;
+    let (log, store) = tokio::join!(state.log.health(), state.store.ping());
+    let check = |ok: bool, kind: &str| json!({"status": if ok { "ok" } else { "unavailable" }, "kind": kind});
+    let checks = json!({
+        "log": check(log.is_ok(), state.log.backend()),
+        "state_store": check(store.is_ok(), state.store.kind().as_str()),
+    });
     if log.is_ok() && store.is_ok() {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
+        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks})))
     } else {
         tracing::warn!(
             backend = state.log.backend(),
@@ -110,6 +117,6 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             state_store = %store.as_ref().map_or_else(|e| eventstream_core::error::Chain(e).to_string(), |()| "ok".into()),
             "readiness check failed"
         );
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"})))
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "checks": checks})))
     }
 }

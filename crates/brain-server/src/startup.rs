@@ -98,6 +98,9 @@ impl Application {
         api.subscriptions.push(audit.subscription().context("audit subscriber")?);
         // One consumer name for the runtime and the mission leases (the owner of this replica's claims).
         let consumer_name = settings.consumer_name.clone().unwrap_or_else(default_consumer_name);
+        let replica = consumer_name.to_string();
+        #[cfg(feature = "test-hooks")]
+        api.subscriptions.extend(crate::api::test_hooks::counting_subscribers(&store, &replica).await?);
         let module_config = brain_modules::ModulesConfig { consumer_name: consumer_name.clone(), ..settings.modules.clone() };
         // One catalog for the process: the modules' projections and the API's validation share it.
         let catalog = Arc::new(Catalog::new());
@@ -151,11 +154,30 @@ impl Application {
             live_keys: crate::api::live_keys::LiveKeys::new(api.keys, stream_limits),
             guards: Arc::new(crate::api::guard::Guards::new(&settings.http, &settings.host)),
             series: crate::dashboard::series::StatsSeries::new(crate::dashboard::series::DEFAULT_EVERY),
+            replica: Arc::from(replica.as_str()),
         };
-        let maintenance =
-            eventstream::maintenance::spawn(state.store.clone(), trimmer, settings.retention.clone(), runtime.shutdown_token());
+        // Periodic jobs run under leases in the state store: of several replicas, one runs each per interval.
+        let maintenance = eventstream::maintenance::spawn(
+            state.store.clone(),
+            trimmer,
+            settings.retention.clone(),
+            runtime.shutdown_token(),
+            Some(&replica),
+        );
         let mut module_tasks = modules.spawn_background(runtime.shutdown_token());
-        module_tasks.push(state.audit.spawn_checkpointer(runtime.shutdown_token()));
+        let audit_lease = eventstream::maintenance::job_lease(
+            state.store.clone(),
+            eventstream_system::audit::AUDIT_CHECKPOINT_JOB,
+            &replica,
+            audit_config.checkpoint_interval,
+        );
+        module_tasks.push(state.audit.spawn_checkpointer_leased(runtime.shutdown_token(), Some(audit_lease)));
+        module_tasks.push(crate::replicas::spawn_heartbeat(
+            state.store.clone(),
+            replica,
+            state.consumers.clone(),
+            runtime.shutdown_token(),
+        ));
         Ok(Self {
             listener,
             state,

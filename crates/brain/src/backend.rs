@@ -31,8 +31,9 @@ pub(crate) async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn Even
                 eventstream_redis::RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
             Arc::new(log)
         }
-        LogSettings::Nats { url, stream } => {
-            let config = eventstream_nats::NatsConfig::new(url.clone(), stream.clone());
+        LogSettings::Nats { url, stream, replicas } => {
+            let mut config = eventstream_nats::NatsConfig::new(url.clone(), stream.clone());
+            config.replicas = *replicas;
             let log = eventstream_nats::NatsLog::connect(config)
                 .await
                 .with_context(|| format!("cannot reach NATS JetStream at {}", redact(url)))?;

@@ -38,9 +38,13 @@ pub(crate) struct LogArgs {
     #[arg(long, env = "BRAIN_REDIS_URL", global = true)]
     pub(crate) redis_url: Option<String>,
 
-    /// NATS URL for `--backend nats`.
+    /// NATS URL for `--backend nats`; a cluster: its servers comma-separated.
     #[arg(long, env = "BRAIN_NATS_URL", global = true)]
     pub(crate) nats_url: Option<String>,
+
+    /// Replicas of the JetStream stream for `--backend nats` (default 1; 3 on a 3-node cluster).
+    #[arg(long, env = "BRAIN_NATS_REPLICAS", global = true)]
+    pub(crate) nats_replicas: Option<usize>,
 
     /// Stream name of the log: the Redis key (default `brain:events:stream`) or the JetStream stream
     /// (default `BRAIN_EVENTS`).

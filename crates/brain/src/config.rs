@@ -25,10 +25,12 @@
 //! tls_key = "/etc/brain/key.pem"
 //!
 //! [log]
-//! backend = "embedded"          # or "redis"
+//! backend = "embedded"          # or "redis" or "nats"
 //! durability = "full"           # embedded: "full" (fsync per group commit) or "normal"
 //! redis_url = "redis://127.0.0.1:6379"
-//! nats_url = "nats://127.0.0.1:4222"      # backend = "nats": JetStream stream BRAIN_EVENTS by default
+//! nats_url = "nats://127.0.0.1:4222"      # backend = "nats": JetStream stream BRAIN_EVENTS by default;
+//!                              # a cluster: "nats://n1:4222,nats://n2:4222,nats://n3:4222"
+//! nats_replicas = 3            # stream (and pending table) replicas: 1 (default) to 5, at most the nodes
 //! stream = "brain:events:stream"   # redis / nats only; an error with the embedded backend
 //!
 //! [database]
@@ -169,6 +171,7 @@ struct FileLog {
     durability: Option<String>,
     redis_url: Option<String>,
     nats_url: Option<String>,
+    nats_replicas: Option<usize>,
     stream: Option<String>,
 }
 
@@ -209,10 +212,12 @@ pub(crate) enum LogSettings {
     },
     /// NATS JetStream.
     Nats {
-        /// Server URL.
+        /// Server URL, or a comma-separated list of a cluster's servers.
         url: String,
         /// JetStream stream name.
         stream: String,
+        /// Replicas of the stream and its pending table (1 to 5; 3 on a 3-node cluster).
+        replicas: usize,
     },
 }
 
@@ -321,14 +326,16 @@ impl Settings {
                 let Some(url) = args.nats_url.clone().or(file.log.nats_url) else {
                     bail!("--backend nats needs --nats-url (or BRAIN_NATS_URL, or log.nats_url in brain.toml)");
                 };
-                if !(url.starts_with("nats://") || url.starts_with("tls://") || url.starts_with("ws://") || url.starts_with("wss://")) {
-                    bail!("invalid NATS URL {url:?}: expected nats://HOST:PORT");
-                }
+                check_nats_urls(&url)?;
                 let stream = stream.unwrap_or_else(|| "BRAIN_EVENTS".into());
                 if !stream.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || stream.len() > 64 {
                     bail!("invalid JetStream stream name {stream:?}: 1 to 64 characters of A-Z a-z 0-9 _ -");
                 }
-                LogSettings::Nats { url, stream }
+                let replicas = args.nats_replicas.or(file.log.nats_replicas).unwrap_or(1);
+                if !(1..=5).contains(&replicas) {
+                    bail!("log.nats_replicas (--nats-replicas, BRAIN_NATS_REPLICAS) must be between 1 and 5, got {replicas}");
+                }
+                LogSettings::Nats { url, stream, replicas }
             }
             other => bail!("unknown backend {other:?}: expected `embedded`, `redis` or `nats`"),
         };
@@ -426,6 +433,16 @@ impl Settings {
     }
 }
 
+/// Checks a NATS URL: one server or a comma-separated list, each `nats://`, `tls://`, `ws://` or `wss://`.
+fn check_nats_urls(url: &str) -> anyhow::Result<()> {
+    for entry in url.split(',').map(str::trim) {
+        if !(entry.starts_with("nats://") || entry.starts_with("tls://") || entry.starts_with("ws://") || entry.starts_with("wss://")) {
+            bail!("invalid NATS URL {entry:?} in {url:?}: expected nats://HOST:PORT, or a comma-separated list of them for a cluster");
+        }
+    }
+    Ok(())
+}
+
 /// `BRAIN_STREAM_MAX_LIFETIME_SECS`, else `[server] stream_max_lifetime_secs`, else one hour; 1 s to 1 day.
 fn resolve_stream_max_lifetime(file: Option<u64>) -> anyhow::Result<std::time::Duration> {
     let secs = match std::env::var("BRAIN_STREAM_MAX_LIFETIME_SECS") {
@@ -515,6 +532,18 @@ mod tests {
             let err = audit_of(bad).err().map(|e| format!("{e:#}")).unwrap_or_default();
             assert!(err.contains(says), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn nats_urls_may_list_a_cluster() {
+        assert!(check_nats_urls("nats://a:4222").is_ok());
+        assert!(check_nats_urls("nats://a:4222, nats://b:4222,tls://c:4222").is_ok());
+        for bad in ["nats://a:4222,", "nats://a:4222,http://b", "a:4222"] {
+            let err = check_nats_urls(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("invalid NATS URL"), "{bad:?}: {err}");
+        }
+        let file: FileConfig = toml::from_str("[log]\nnats_replicas = 3\n").unwrap_or_default();
+        assert_eq!(file.log.nats_replicas, Some(3));
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub struct NatsConfig {
     /// The bound on every call that does not block by request: connecting, a request, a publish ack.
     /// When it passes the call fails with `LogError::Unavailable`.
     pub timeout: Duration,
+    /// How long a publish (an event, a pending record) or an ack keeps being retried through a leader
+    /// change or the loss of the server the client is connected to, before the call fails with
+    /// `LogError::Unavailable`. A retried event keeps its `Nats-Msg-Id`, so the server stores it once. A
+    /// JetStream stream leader election takes seconds (nats-server elects after 4 to 9 s of silence),
+    /// hence the default of 20 s; zero disables the retries.
+    pub failover: Duration,
 }
 
 impl NatsConfig {
@@ -42,7 +48,27 @@ impl NatsConfig {
             duplicate_window: Duration::from_secs(120),
             ack_wait: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(5),
+            failover: Duration::from_secs(20),
         }
+    }
+
+    /// The servers of [`NatsConfig::url`]: one URL, or several separated by commas (the seed list of a
+    /// cluster; the client learns the other members from the server and reconnects to any of them).
+    ///
+    /// # Errors
+    /// [`ConfigError`] on `url` when the list is empty or an entry is not a server address.
+    pub fn servers(&self) -> Result<Vec<async_nats::ServerAddr>, ConfigError> {
+        let mut out = Vec::new();
+        for entry in self.url.split(',').map(str::trim) {
+            if entry.is_empty() {
+                return Err(ConfigError { field: "url", reason: "has an empty entry in its comma-separated list" });
+            }
+            let addr = entry
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|_| ConfigError { field: "url", reason: "has an entry that is not a server URL (nats://HOST:PORT)" })?;
+            out.push(addr);
+        }
+        Ok(out)
     }
 
     /// Checks the settings.
@@ -54,6 +80,7 @@ impl NatsConfig {
         if self.url.trim().is_empty() {
             return err("url", "must not be empty");
         }
+        self.servers()?;
         // The pending stream is named `<stream>_pending`, which must stay within JetStream's limits.
         if self.stream.is_empty() || self.stream.len() > 64 {
             return err("stream", "must be 1 to 64 characters");
@@ -90,5 +117,17 @@ mod tests {
         let mut c = NatsConfig::new("nats://h", "s");
         c.replicas = 0;
         assert_eq!(c.validate().map_err(|e| e.field), Err("replicas"));
+    }
+
+    #[test]
+    fn a_comma_separated_url_is_a_server_list() {
+        let c = NatsConfig::new("nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://h3:4224", "s");
+        assert_eq!(c.validate(), Ok(()));
+        let servers = c.servers().unwrap_or_default();
+        let ports: Vec<u16> = servers.iter().map(async_nats::ServerAddr::port).collect();
+        assert_eq!(ports, vec![4222, 4223, 4224]);
+        for bad in ["nats://a:1,,nats://b:2", "nats://a:1,", "nats://a:1,http://[::"] {
+            assert_eq!(NatsConfig::new(bad, "s").validate().map_err(|e| e.field), Err("url"), "{bad:?}");
+        }
     }
 }

@@ -43,3 +43,29 @@ pub(crate) struct BadRecord {
 pub(crate) fn invalid_position(p: &str, reason: &str) -> LogError {
     LogError::InvalidPosition { position: p.to_owned(), reason: reason.to_owned() }
 }
+
+/// The stream asks for more replicas than the JetStream cluster can place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "JetStream cannot place {replicas} replicas of stream `{stream}` (nats_replicas = {replicas}): the server or cluster has \
+     fewer JetStream nodes than that; set nats_replicas to at most the number of nodes (1 for a single server)"
+)]
+pub(crate) struct TooFewNodes {
+    pub(crate) stream: String,
+    pub(crate) replicas: usize,
+    #[source]
+    pub(crate) source: async_nats::jetstream::context::CreateStreamError,
+}
+
+/// Whether a stream creation failed because the cluster cannot place that many replicas.
+pub(crate) fn is_too_few_nodes(e: &async_nats::jetstream::context::CreateStreamError) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::CreateStreamErrorKind;
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(err) => matches!(
+            err.error_code(),
+            ErrorCode::STREAM_REPLICAS_NOT_SUPPORTED | ErrorCode::INSUFFICIENT_RESOURCES | ErrorCode::CLUSTER_NO_PEERS
+        ),
+        _ => false,
+    }
+}

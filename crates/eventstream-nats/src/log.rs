@@ -12,7 +12,7 @@ use eventstream_core::{
 use tokio::sync::Mutex;
 
 use crate::config::NatsConfig;
-use crate::error::{bounded, invalid_position, storage, unavailable};
+use crate::error::{TooFewNodes, bounded, invalid_position, is_too_few_nodes, storage, unavailable};
 use crate::names::{consumer_name, events_subject, pending_all, pending_stream};
 use crate::pending::{Pending, PendingTable};
 
@@ -83,11 +83,15 @@ impl NatsLog {
     pub async fn connect(config: NatsConfig) -> Result<Self, LogError> {
         config.validate().map_err(storage("checking the NATS log config"))?;
         let t = config.timeout;
+        let servers = config.servers().map_err(storage("checking the NATS log config"))?;
         let client = bounded("connecting to NATS", t, async {
             ConnectOptions::new()
                 .connection_timeout(t)
                 .request_timeout(Some(t))
-                .connect(config.url.as_str())
+                // Another member of the cluster is tried at once when the current one is lost: the pause
+                // grows with the failed attempts to at most a second.
+                .reconnect_delay_callback(|attempts| Duration::from_millis(100 * attempts.min(10) as u64))
+                .connect(servers)
                 .await
                 .map_err(unavailable("connecting to NATS"))
         })
@@ -123,18 +127,37 @@ impl NatsLog {
             ..Default::default()
         };
         let limit = config.timeout * 2;
-        let mut events = bounded("opening the event stream", limit, async {
-            js.get_or_create_stream(events_config).await.map_err(unavailable("opening the event stream"))
-        })
-        .await?;
-        let table = bounded("opening the pending stream", limit, async {
-            js.get_or_create_stream(table_config).await.map_err(unavailable("opening the pending stream"))
-        })
-        .await?;
+        let open = |what: &'static str, stream_config: stream::Config| {
+            let js = js.clone();
+            let replicas = config.replicas;
+            async move {
+                let name = stream_config.name.clone();
+                bounded(what, limit, async {
+                    js.get_or_create_stream(stream_config).await.map_err(|source| {
+                        if is_too_few_nodes(&source) {
+                            LogError::storage(what.to_owned(), TooFewNodes { stream: name, replicas, source })
+                        } else {
+                            LogError::unavailable(what.to_owned(), source)
+                        }
+                    })
+                })
+                .await
+            }
+        };
+        let mut events = open("opening the event stream", events_config).await?;
+        let table = open("opening the pending stream", table_config).await?;
         let info = events.info().await.map_err(unavailable("reading the event stream"))?;
         let replicas = info.config.num_replicas;
+        if replicas != config.replicas {
+            tracing::warn!(
+                stream = %config.stream,
+                existing = replicas,
+                configured = config.replicas,
+                "the stream exists with another replica count than nats_replicas; it keeps its own (change it with `nats stream edit`)"
+            );
+        }
         let last = info.state.last_sequence;
-        let pending = PendingTable::new(js.clone(), table, config.stream.clone(), config.timeout);
+        let pending = PendingTable::new(js.clone(), table, config.stream.clone(), config.timeout, config.failover);
         Ok(Self { config, client, js, events, subject, pending, replicas, last_seq: Mutex::new(Some(last)) })
     }
 

@@ -29,6 +29,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BadRecord, bounded, storage, unavailable};
+use crate::failover::{Retry, publish_retryable};
 use crate::names::{pending_filter, pending_subject, seq_of_pending_subject};
 
 /// How many table reads run at once when a group's records are listed.
@@ -65,6 +66,7 @@ pub(crate) struct PendingTable {
     table: Stream,
     log: String,
     timeout: Duration,
+    failover: Duration,
 }
 
 /// Nanoseconds since the epoch as a chrono instant.
@@ -75,19 +77,34 @@ pub(crate) fn utc_from_nanos(nanos: i128) -> DateTime<Utc> {
 }
 
 impl PendingTable {
-    pub(crate) fn new(js: Context, table: Stream, log: String, timeout: Duration) -> Self {
-        Self { js, table, log, timeout }
+    pub(crate) fn new(js: Context, table: Stream, log: String, timeout: Duration, failover: Duration) -> Self {
+        Self { js, table, log, timeout, failover }
     }
 
     /// Records that `consumer` now holds the entries `(seq, holder)`; publishes are pipelined, then every
-    /// ack is awaited.
+    /// ack is awaited. Retried as a whole through a failover (each subject keeps only its last record, so
+    /// writing a record twice is harmless).
     pub(crate) async fn put_many(&self, group: &GroupName, holders: Vec<(u64, Holder)>) -> Result<(), LogError> {
-        let mut acks = Vec::with_capacity(holders.len());
+        let mut records = Vec::with_capacity(holders.len());
         for (seq, holder) in holders {
             let body = serde_json::to_vec(&holder).map_err(storage("encoding a pending record"))?;
-            let subject = pending_subject(&self.log, group, seq);
+            records.push((pending_subject(&self.log, group, seq), body));
+        }
+        let mut retry = Retry::new(self.failover);
+        loop {
+            match self.put_once(&records).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && retry.again("recording pending entries", &e).await => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn put_once(&self, records: &[(String, Vec<u8>)]) -> Result<(), LogError> {
+        let mut acks = Vec::with_capacity(records.len());
+        for (subject, body) in records {
             let ack = bounded("recording a pending entry", self.timeout, async {
-                self.js.publish(subject, body.into()).await.map_err(unavailable("recording a pending entry"))
+                self.js.publish(subject.clone(), body.clone().into()).await.map_err(unavailable("recording a pending entry"))
             })
             .await?;
             acks.push(ack);
@@ -104,14 +121,28 @@ impl PendingTable {
         let mut headers = HeaderMap::new();
         headers.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, old.revision.to_string().as_str());
         let subject = pending_subject(&self.log, group, old.seq);
-        let ack = bounded("moving a pending entry", self.timeout, async {
-            self.js.publish_with_headers(subject, headers, body.into()).await.map_err(unavailable("moving a pending entry"))
-        })
-        .await?;
-        match ack.await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(false),
-            Err(e) => Err(LogError::unavailable("moving a pending entry", e)),
+        let mut retry = Retry::new(self.failover);
+        loop {
+            let ack = bounded("moving a pending entry", self.timeout, async {
+                self.js
+                    .publish_with_headers(subject.clone(), headers.clone(), body.clone().into())
+                    .await
+                    .map_err(unavailable("moving a pending entry"))
+            })
+            .await;
+            let result = match ack {
+                Ok(ack) => ack.await,
+                Err(e) if retry.again("moving a pending entry", &e).await => continue,
+                Err(e) => return Err(e),
+            };
+            match result {
+                Ok(_) => return Ok(true),
+                // After a retry this may be our own first attempt that was stored after all: then the
+                // record names this holder, which the caller's next look shows; the entry is not lost.
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => return Ok(false),
+                Err(e) if publish_retryable(&e.kind()) && retry.again("moving a pending entry", &e).await => {}
+                Err(e) => return Err(LogError::unavailable("moving a pending entry", e)),
+            }
         }
     }
 

@@ -10,7 +10,9 @@
 //!   failure; listed, retried and discarded;
 //! - the publisher's **outbox** ([`outbox`]): events waiting for the event log, batch-written or written
 //!   inside a module's transaction;
-//! - **retry state** ([`retry`]): transient-failure counts that survive restarts.
+//! - **retry state** ([`retry`]): transient-failure counts that survive restarts;
+//! - what replicas share: **leases** ([`lease`]) so a periodic job runs on one replica at a time, and the
+//!   **replica registry** ([`replicas`]) of running servers and their subscribers.
 //!
 //! Everything goes through one [`sqlx::AnyPool`], so module SQL is written once with `$1` placeholders.
 //! Timestamps are stored as integer milliseconds since the Unix epoch on both databases. Errors are
@@ -18,8 +20,9 @@
 //!
 //! # Layout
 //! `store.rs` connecting, migrations and transactions; `inbox.rs`, `dead_letter.rs`, `outbox.rs`,
-//! `retry.rs` one table each; `row.rs` typed column reading; `error.rs` the error. The DDL is in
-//! `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and applied at connect.
+//! `retry.rs`, `lease.rs`, `replicas.rs` one table each; `row.rs` typed column reading; `error.rs` the
+//! error. The DDL is in `migrations/sqlite/` and `migrations/postgres/`, embedded at build time and
+//! applied at connect.
 
 #[cfg(feature = "bench")]
 pub mod baseline;
@@ -27,7 +30,9 @@ mod counts;
 pub mod dead_letter;
 mod error;
 pub mod inbox;
+pub mod lease;
 pub mod outbox;
+pub mod replicas;
 pub mod retry;
 mod row;
 mod store;
@@ -36,7 +41,9 @@ pub use counts::TypeCount;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterId, DeadLetterKind, DeadLetterStatus, NewDeadLetter};
 pub use error::{StoreError, is_transient_sqlx};
 pub use inbox::{DEFAULT_PROCESSED_RETENTION, EventKey, ForgetScope, ProcessedRecord};
-pub use outbox::{OutboxId, OutboxRow, OutboxStats};
+pub use lease::{Lease, LeaseHolder};
+pub use outbox::{OutboxClaim, OutboxId, OutboxRow, OutboxStats};
+pub use replicas::ReplicaRow;
 pub use retry::RetryState;
 pub use store::{MIGRATIONS_TABLE, MigrationSet, StateStore, StoreKind, StoreOptions, Tx, sqlite_url};
 

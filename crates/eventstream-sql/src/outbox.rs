@@ -3,8 +3,10 @@
 //! `emit` queues events in memory; the publisher's writer batches them here with
 //! [`StateStore::outbox_insert_batch`] (one transaction per batch), and a module that changes state writes
 //! its events with [`Tx::outbox_insert`] in the same transaction as the change, so an event exists if and
-//! only if the change committed. The relay reads rows in id order ([`StateStore::outbox_fetch`]), appends
-//! them to the log, deletes them, and records failures while the log is down.
+//! only if the change committed. The relay claims rows in id order ([`StateStore::outbox_claim`]), appends
+//! them to the log, deletes them, and records failures while the log is down. On PostgreSQL the relays of
+//! several replicas share the outbox: a claim locks its rows (`FOR UPDATE SKIP LOCKED`) and relays take
+//! turns, so no row is sent by two relays and the log keeps the outbox order.
 //!
 //! Order: ids are assigned in insertion order, so the events of one batch or one transaction keep their
 //! order. Rows of transactions that commit concurrently on PostgreSQL may become visible out of id
@@ -20,7 +22,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::error::StoreError;
 use crate::row::{MAX_BINDS_PER_STATEMENT, RowReader, placeholders, to_ms};
-use crate::store::{StateStore, Tx};
+use crate::store::{StateStore, StoreKind, Tx};
 
 /// The id of an outbox row; ids grow with insertion order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -53,6 +55,70 @@ pub struct OutboxRow {
     pub attempts: u32,
     /// The last such failure.
     pub last_error: Option<String>,
+}
+
+/// Outbox rows claimed by one relay ([`StateStore::outbox_claim`]). Dropping it without
+/// [`OutboxClaim::delete`] releases the rows for the next claim.
+#[derive(Debug)]
+pub struct OutboxClaim {
+    store: StateStore,
+    tx: Option<Tx>,
+    rows: Vec<OutboxRow>,
+}
+
+impl OutboxClaim {
+    /// The claimed rows, in id order (empty when there is nothing to send, or another relay has its turn).
+    pub fn rows(&self) -> &[OutboxRow] {
+        &self.rows
+    }
+
+    /// Takes the claimed rows out (the claim keeps their ids).
+    pub fn take_rows(&mut self) -> Vec<OutboxRow> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Deletes the claimed rows `ids` (their events reached the log) and ends the claim. Returns how many
+    /// were deleted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`]; on PostgreSQL nothing is deleted then and
+    /// the rows go to the next claim (their events are sent again; consumers deduplicate on event id).
+    pub async fn delete(self, ids: &[OutboxId]) -> Result<u64, StoreError> {
+        match self.tx {
+            Some(mut tx) => {
+                let n = for_ids(tx.conn(), ids, "DELETE FROM outbox WHERE", &[], "deleting outbox rows").await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+            None => self.store.outbox_delete(ids).await,
+        }
+    }
+
+    /// Ends the claim without deleting and records the failed attempt on rows `ids`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`] from recording the failure.
+    pub async fn fail(self, ids: &[OutboxId], error: &str) -> Result<u64, StoreError> {
+        if let Some(tx) = self.tx {
+            tx.rollback().await?;
+        }
+        self.store.outbox_record_failure(ids, error).await
+    }
+}
+
+/// Reads one `outbox` row.
+fn decode_row(row: &sqlx::any::AnyRow) -> Result<OutboxRow, StoreError> {
+    let r = RowReader::new(row, "outbox");
+    let json = r.text("event")?;
+    let event =
+        Event::from_json_slice(json.as_bytes()).map_err(|source| StoreError::CorruptEvent { table: "outbox", row_id: r.id(), source })?;
+    Ok(OutboxRow {
+        id: OutboxId(r.id()),
+        event,
+        created_at: r.time("created_at")?,
+        attempts: r.count("attempts")?,
+        last_error: r.opt_text("last_error")?,
+    })
 }
 
 /// The size of the outbox, for metrics and the dashboard.
@@ -151,24 +217,44 @@ impl StateStore {
             .fetch_all(&mut *self.acquire().await?)
             .await
             .map_err(|e| StoreError::sqlx("reading the outbox", e))?;
-        rows.iter()
-            .map(|row| {
-                let r = RowReader::new(row, "outbox");
-                let json = r.text("event")?;
-                let event = Event::from_json_slice(json.as_bytes()).map_err(|source| StoreError::CorruptEvent {
-                    table: "outbox",
-                    row_id: r.id(),
-                    source,
-                })?;
-                Ok(OutboxRow {
-                    id: OutboxId(r.id()),
-                    event,
-                    created_at: r.time("created_at")?,
-                    attempts: r.count("attempts")?,
-                    last_error: r.opt_text("last_error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// Claims the oldest `limit` outbox rows for a relay: [`OutboxClaim::rows`] to send, then
+    /// [`OutboxClaim::delete`] once they reached the log (or [`OutboxClaim::fail`]).
+    ///
+    /// On PostgreSQL, where the relays of several replicas share the outbox, the claim is a transaction:
+    /// relays take turns (a transaction-scoped advisory lock per schema, so the log receives the rows in
+    /// outbox order), and the rows are locked `FOR UPDATE SKIP LOCKED`, so no row is ever sent by two
+    /// relays at once. The claim ends with its transaction: deleted on success, released on failure or
+    /// when the process dies (then another relay sends them). While another relay holds its turn the
+    /// claim is empty. On SQLite (one process) the rows are read without a transaction.
+    ///
+    /// # Errors
+    /// As [`StateStore::outbox_fetch`].
+    pub async fn outbox_claim(&self, limit: u32) -> Result<OutboxClaim, StoreError> {
+        if self.kind() == StoreKind::Sqlite {
+            let rows = self.outbox_fetch(limit).await?;
+            return Ok(OutboxClaim { store: self.clone(), tx: None, rows });
+        }
+        let mut tx = self.begin().await?;
+        let turn = sqlx::query("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.eventstream_outbox_relay')) AS turn")
+            .fetch_one(tx.conn())
+            .await
+            .map_err(|e| StoreError::sqlx("taking the outbox relay's turn", e))?;
+        let turn: bool = sqlx::Row::try_get(&turn, "turn").map_err(|e| StoreError::sqlx("taking the outbox relay's turn", e))?;
+        if !turn {
+            tx.rollback().await?;
+            return Ok(OutboxClaim { store: self.clone(), tx: None, rows: Vec::new() });
+        }
+        let rows =
+            sqlx::query("SELECT id, event, created_at, attempts, last_error FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED")
+                .bind(i64::from(limit))
+                .fetch_all(tx.conn())
+                .await
+                .map_err(|e| StoreError::sqlx("claiming outbox rows", e))?;
+        let rows = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(OutboxClaim { store: self.clone(), tx: Some(tx), rows })
     }
 
     /// Deletes outbox rows (after their events reached the log). Returns how many existed.

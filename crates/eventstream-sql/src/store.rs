@@ -95,6 +95,12 @@ const MIGRATIONS: MigrationSet = &[
         include_str!("../migrations/sqlite/0004_retry_state_per_tenant.sql"),
         include_str!("../migrations/postgres/0004_retry_state_per_tenant.sql"),
     ),
+    (
+        5,
+        "leases and the replica registry",
+        include_str!("../migrations/sqlite/0005_leases_and_replicas.sql"),
+        include_str!("../migrations/postgres/0005_leases_and_replicas.sql"),
+    ),
 ];
 
 /// Options for [`StateStore::connect_with`].

@@ -50,6 +50,8 @@ mod connect;
 mod dead_letters;
 #[path = "store/dedup.rs"]
 mod dedup;
+#[path = "store/leases.rs"]
+mod leases;
 #[path = "store/migrations.rs"]
 mod migrations;
 #[path = "store/outbox.rs"]
@@ -94,6 +96,9 @@ fn public_futures_are_send(store: StateStore, mut tx: eventstream_sql::Tx) {
     send(store.outbox_delete(&[]));
     send(store.outbox_record_failure(&[], "x"));
     send(store.outbox_stats());
+    send(store.outbox_claim(1));
+    send(eventstream_sql::Lease::new(store.clone(), "j", "h", Duration::from_secs(1)).try_acquire());
+    send(store.replicas());
     send(store.record_retry_failure(&g, &EventKey::of(&e[0]), "x"));
     send(store.retry_state(&g, &EventKey::of(&e[0])));
     send(tx.mark_processed(&rec));

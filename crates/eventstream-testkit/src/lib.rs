@@ -29,7 +29,8 @@
 //!
 //! # Layout
 //! `clauses/` the clause functions by theme, `fixtures.rs` event builders, names and assertions,
-//! `service.rs` the CI rule and the reachability check, `tool.rs` tool probes and the interop Python.
+//! `service.rs` the CI rule and the reachability check, `tool.rs` tool probes and the interop Python,
+//! `nats_cluster.rs` a private three-node (or any size) JetStream cluster for fault tests.
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ use eventstream_core::EventLog;
 
 pub mod clauses;
 pub mod fixtures;
+pub mod nats_cluster;
 mod service;
 pub mod sse;
 mod tool;

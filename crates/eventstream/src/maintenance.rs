@@ -3,6 +3,9 @@
 //! trimmed and a limit is set. Runs once at start and then every [`RetentionPolicy::interval`]; each
 //! failure is logged with its cause chain and the next round tries again.
 //!
+//! Several replicas on one state store run each periodic job once per interval between them:
+//! [`spawn_every_leased`] runs a job only on the replica holding its [`Lease`].
+//!
 //! Trimming is backend-specific (only Redis Streams grow without bound here), so it comes in as a
 //! [`StreamTrimmer`] built by whoever picked the backend; the task itself knows no backend.
 
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventstream_sql::StateStore;
+use eventstream_sql::{Lease, StateStore};
 use tokio_util::sync::CancellationToken;
 
 /// How long inbox rows are kept and how often the task runs.
@@ -39,19 +42,31 @@ pub trait StreamTrimmer: Send + Sync + std::fmt::Debug {
     async fn trim(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
 }
 
-/// Starts the retention task; it stops when `stop` is cancelled.
+/// The lease name of the retention job.
+pub const RETENTION_JOB: &str = "eventstream.retention";
+
+/// Starts the retention task; it stops when `stop` is cancelled. With `holder` (this replica's name)
+/// the task runs under the [`RETENTION_JOB`] lease, so of several replicas sharing the state store one
+/// runs it per interval ([`spawn_every_leased`]); without, it runs at start and every interval here.
 pub fn spawn(
     store: StateStore,
     trimmer: Option<Arc<dyn StreamTrimmer>>,
     policy: RetentionPolicy,
     stop: CancellationToken,
+    holder: Option<&str>,
 ) -> tokio::task::JoinHandle<()> {
     let interval = policy.interval;
     let policy = Arc::new(policy);
-    spawn_now_and_every(interval, stop, move || {
+    let lease = holder.map(|h| job_lease(store.clone(), RETENTION_JOB, h, interval));
+    let job = move || {
         let (store, trimmer, policy) = (store.clone(), trimmer.clone(), policy.clone());
         async move { run_once(&store, trimmer.as_deref(), &policy).await }
-    })
+    };
+    match lease {
+        // The first round right at start, like the unleased task: it catches up after downtime.
+        Some(lease) => tokio::spawn(run_leased(Duration::ZERO, lease, interval, stop, job)),
+        None => spawn_now_and_every(interval, stop, job),
+    }
 }
 
 /// Starts a periodic task: `f` runs after `interval`, then again `interval` after each run ends, until
@@ -91,6 +106,65 @@ where
         }
         f().await;
         wait = interval;
+    }
+}
+
+/// How long a periodic job's lease lasts after each run, in intervals: a dead holder's job moves to
+/// another replica after at most this many intervals.
+pub const LEASE_INTERVALS: u32 = 3;
+
+/// [`spawn_every`] for a job that must run once per interval across every replica sharing a state store
+/// (metrics aggregation, heartbeat checks, retention, audit checkpoints): at each tick this replica
+/// takes or renews `lease` and runs `f` only while it holds it; the other replicas' ticks do nothing.
+/// When the holder dies, another replica takes over once the lease expired (build the lease with a ttl
+/// of [`LEASE_INTERVALS`] intervals, as [`job_lease`] does). On stop the lease is released so another
+/// replica takes over at its next tick.
+pub fn spawn_every_leased<F, Fut>(lease: Lease, interval: Duration, stop: CancellationToken, f: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(run_leased(interval, lease, interval, stop, f))
+}
+
+/// A lease named `job` for `holder` (this replica's consumer name), lasting [`LEASE_INTERVALS`] times
+/// `interval` (at least a second) from each renewal.
+pub fn job_lease(store: StateStore, job: &str, holder: &str, interval: Duration) -> Lease {
+    Lease::new(store, job, holder, (interval * LEASE_INTERVALS).max(Duration::from_secs(1)))
+}
+
+/// The loop behind [`spawn_every_leased`]: waits `first` (then `interval` after each tick), takes or
+/// renews the lease, runs `f` while held; releases the lease on stop.
+async fn run_leased<F, Fut>(first: Duration, lease: Lease, interval: Duration, stop: CancellationToken, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut wait = first;
+    let mut held = false;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = interval;
+        match lease.try_acquire().await {
+            Ok(true) => {
+                if !held {
+                    tracing::info!(job = lease.name(), holder = lease.holder(), "this replica now runs the periodic job");
+                }
+                held = true;
+                f().await;
+            }
+            Ok(false) => held = false,
+            Err(e) => {
+                held = false;
+                tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot take the job's lease; skipping this run");
+            }
+        }
+    }
+    if held && let Err(e) = lease.release().await {
+        tracing::warn!(job = lease.name(), error = %eventstream_core::error::chain(&e), "cannot release the job's lease; it expires on its own");
     }
 }
 
@@ -153,6 +227,47 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 0);
         stop.cancel();
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops while waiting").expect("no panic");
+    }
+
+    /// Two replicas (two holders of one job's lease on one store) tick every 20 ms: only the holder runs
+    /// the job; when it stops it releases the lease and the other one takes over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leased_job_runs_on_one_replica_and_moves_when_it_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("store");
+        let every = Duration::from_millis(20);
+        let replica = |name: &str| {
+            let runs = Arc::new(AtomicUsize::new(0));
+            let stop = CancellationToken::new();
+            let counter = runs.clone();
+            let task = spawn_every_leased(job_lease(store.clone(), "job", name, every), every, stop.clone(), move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            (runs, stop, task)
+        };
+        let (a_runs, a_stop, a_task) = replica("a");
+        let (b_runs, b_stop, b_task) = replica("b");
+        eventstream_testkit::fixtures::eventually("ten runs", Duration::from_secs(10), || {
+            let total = a_runs.load(Ordering::SeqCst) + b_runs.load(Ordering::SeqCst);
+            async move { (total >= 10).then_some(()) }
+        })
+        .await;
+        let (a, b) = (a_runs.load(Ordering::SeqCst), b_runs.load(Ordering::SeqCst));
+        assert!(a == 0 || b == 0, "one replica holds the job: a ran {a}, b ran {b}");
+        let (holder_stop, holder_task, other_runs, other_stop, other_task) =
+            if a > 0 { (a_stop, a_task, b_runs, b_stop, b_task) } else { (b_stop, b_task, a_runs, a_stop, a_task) };
+        holder_stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), holder_task).await.expect("stops").expect("no panic");
+        eventstream_testkit::fixtures::eventually("the other replica takes over", Duration::from_secs(10), || {
+            let runs = other_runs.load(Ordering::SeqCst);
+            async move { (runs >= 3).then_some(()) }
+        })
+        .await;
+        other_stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), other_task).await.expect("stops").expect("no panic");
     }
 
     #[tokio::test]

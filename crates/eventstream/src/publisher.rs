@@ -284,14 +284,15 @@ async fn relay(
     let mut failures = 0u32;
     let mut stopping = false;
     loop {
-        let rows = match outbox.outbox_fetch(u32::try_from(options.relay_batch).unwrap_or(u32::MAX)).await {
-            Ok(rows) => rows,
+        let mut claim = match outbox.outbox_claim(u32::try_from(options.relay_batch).unwrap_or(u32::MAX)).await {
+            Ok(claim) => Some(claim),
             Err(e) => {
                 tracing::warn!(error = %Chain(&e), "cannot read the outbox");
-                Vec::new()
+                None
             }
         };
-        if rows.is_empty() {
+        let rows = claim.as_mut().map(eventstream_sql::OutboxClaim::take_rows).unwrap_or_default();
+        let Some(claim) = claim.filter(|_| !rows.is_empty()) else {
             if stopping {
                 return;
             }
@@ -301,15 +302,21 @@ async fn relay(
                 _ = cancel.cancelled() => { stopping = true; }
             }
             continue;
-        }
+        };
         let ids: Vec<eventstream_sql::OutboxId> = rows.iter().map(|r| r.id).collect();
         let events: Vec<Event> = rows.into_iter().map(|r| r.event).collect();
         match log.append(&events).await {
             Ok(_) => {
                 failures = 0;
                 stats.relayed.fetch_add(events.len() as u64, Ordering::Relaxed);
+                let mut claim = Some(claim);
                 let mut attempt = 0;
-                while let Err(e) = outbox.outbox_delete(&ids).await {
+                loop {
+                    let result = match claim.take() {
+                        Some(c) => c.delete(&ids).await,
+                        None => outbox.outbox_delete(&ids).await,
+                    };
+                    let Err(e) = result else { break };
                     attempt += 1;
                     tracing::warn!(error = %Chain(&e), "cannot delete relayed outbox rows; retrying");
                     tokio::time::sleep(options.relay_backoff.delay(attempt)).await;
@@ -318,7 +325,7 @@ async fn relay(
             Err(e) => {
                 failures += 1;
                 stats.relay_failures.fetch_add(1, Ordering::Relaxed);
-                let _ = outbox.outbox_record_failure(&ids, &chain(&e)).await;
+                let _ = claim.fail(&ids, &chain(&e)).await;
                 if stopping {
                     tracing::warn!(error = %Chain(&e), "the log is unavailable at shutdown; {} events stay in the outbox and are sent at the next start", ids.len());
                     return;

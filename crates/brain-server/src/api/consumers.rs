@@ -1,9 +1,11 @@
 //! `GET /api/consumers` and `POST /api/consumers/{name}/replay`.
 //!
 //! The list joins the log's consumer groups, the subscribers this process runs (patterns, live
-//! counters) and dead-letter counts. Lag, pending counts and live counters span every tenant, so only
+//! counters), the subscribers every replica reported to the replica registry (`replicas` per row, and a
+//! top-level `replicas` list with each replica's heartbeat) and dead-letter counts. Lag, pending counts and live counters span every tenant, so only
 //! admins see them; other keys see names, patterns and their own tenant's dead-letter counts. Replay
-//! moves a subscriber for everyone and is admin-only.
+//! moves a subscriber for everyone and is admin-only. The replicas (names, heartbeats, per-replica
+//! counters) are shown to admins only.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,6 +48,31 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
             v["stats"] = json!(c.stats.snapshot());
         }
     }
+    // Every replica's subscribers, from the registry (this replica's own row included).
+    let registered = state.store.replicas().await.map_err(|e| errors::store(&e))?;
+    let now = Utc::now();
+    let alive_within = chrono::Duration::from_std(crate::replicas::ALIVE_WITHIN).unwrap_or(chrono::Duration::MAX);
+    let mut replicas = Vec::new();
+    // Replica names and heartbeats describe the deployment: admins only, like lag and counters.
+    for r in registered.iter().filter(|_| admin) {
+        let alive = now.signed_duration_since(r.last_seen) <= alive_within;
+        replicas.push(json!({
+            "replica": r.replica, "started_at": r.started_at, "last_seen": r.last_seen, "alive": alive,
+            "this": r.replica == *state.replica,
+        }));
+        for sub in r.subscribers.as_array().into_iter().flatten() {
+            let Some(name) = sub["name"].as_str() else { continue };
+            let v = rows.entry(name.to_owned()).or_insert_with(|| json!({"name": name, "running_here": false}));
+            if v.get("patterns").is_none() {
+                v["patterns"] = sub["patterns"].clone();
+            }
+            let entry = json!({"replica": r.replica, "alive": alive, "last_seen": r.last_seen, "stats": sub["stats"]});
+            match v.get_mut("replicas").and_then(Value::as_array_mut) {
+                Some(list) => list.push(entry),
+                None => v["replicas"] = json!([entry]),
+            }
+        }
+    }
     for c in &counts {
         let v = rows.entry(c.subscriber.to_string()).or_insert_with(|| json!({"name": c.subscriber, "running_here": false}));
         v["dead_letters"] = json!({"open": c.open, "retried": c.retried, "discarded": c.discarded});
@@ -54,8 +81,13 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
         if v.get("dead_letters").is_none() {
             v["dead_letters"] = json!({"open": 0, "retried": 0, "discarded": 0});
         }
+        if v.get("replicas").is_none() {
+            v["replicas"] = json!([]);
+        }
     }
-    Ok(axum::Json(json!({"consumers": rows.into_values().collect::<Vec<_>>()})))
+    Ok(axum::Json(
+        json!({"consumers": rows.into_values().collect::<Vec<_>>(), "replica": admin.then_some(&*state.replica), "replicas": replicas}),
+    ))
 }
 
 /// The body of a replay.

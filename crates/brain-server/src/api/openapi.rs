@@ -91,7 +91,7 @@ pub(crate) fn spec() -> Value {
         "tags": [{"name": "events"}, {"name": "catalog"}, {"name": "consumers"}, {"name": "dlq"}, {"name": "audit"}, {"name": "operations"}],
         "paths": {
             "/health": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [], "responses": {"200": ok_json("The process answers", obj.clone())}}},
-            "/ready": {"get": {"summary": "Readiness: the event log and state store answer (`{status}` only; reasons go to the server log)", "tags": ["operations"], "security": [], "responses": {
+            "/ready": {"get": {"summary": "Readiness: the event log and state store answer (`{status, checks: {log, state_store}}`, each `{status: ok|unavailable, kind}`; reasons go to the server log)", "tags": ["operations"], "security": [], "responses": {
                 "200": ok_json("Ready", obj.clone()), "503": ok_json("A backend does not answer", obj.clone())}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (a `metrics` or `admin` key: the numbers span every tenant)", "tags": ["operations"], "security": [{"bearer": []}], "responses": {
                 "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},

@@ -8,6 +8,7 @@ mod api;
 mod audit;
 mod backends;
 mod cli;
+mod cluster;
 mod course_chain;
 mod missions_crash;
 mod private_files;

@@ -7,6 +7,7 @@ use eventstream_core::{Event, LogError, Position};
 
 use super::NatsLog;
 use crate::error::{bounded, unavailable};
+use crate::failover::{Retry, publish_retryable};
 
 /// How often `append` retries after another writer appended in between (see [`NatsLog::append`]).
 const APPEND_ATTEMPTS: usize = 8;
@@ -27,19 +28,38 @@ impl NatsLog {
         let mut expected = last;
         let mut seqs = Vec::with_capacity(bodies.len());
         for (id, body) in bodies {
-            let mut headers = HeaderMap::new();
-            headers.insert(NATS_MESSAGE_ID, *id);
-            headers.insert(NATS_EXPECTED_LAST_SEQUENCE, expected.to_string().as_str());
-            let sent = bounded("publishing an event", self.config.timeout, async {
-                self.js
-                    .publish_with_headers(self.subject.clone(), headers, body.clone().into())
-                    .await
-                    .map_err(unavailable("publishing an event"))
-            })
-            .await
-            .map_err(AttemptError::Failed)?;
-            match sent.await {
+            let mut retry = Retry::new(self.config.failover);
+            let acked = loop {
+                let mut headers = HeaderMap::new();
+                headers.insert(NATS_MESSAGE_ID, *id);
+                headers.insert(NATS_EXPECTED_LAST_SEQUENCE, expected.to_string().as_str());
+                let sent = bounded("publishing an event", self.config.timeout, async {
+                    self.js
+                        .publish_with_headers(self.subject.clone(), headers, body.clone().into())
+                        .await
+                        .map_err(unavailable("publishing an event"))
+                })
+                .await;
+                let result = match sent {
+                    Ok(ack) => ack.await,
+                    Err(e) => {
+                        // Not even sent (the connection is down): the same event goes again.
+                        if retry.again("publishing an event", &e).await {
+                            continue;
+                        }
+                        return Err(AttemptError::Failed(e));
+                    }
+                };
+                match result {
+                    Err(e) if publish_retryable(&e.kind()) && retry.again("publishing an event", &e).await => continue,
+                    other => break other,
+                }
+            };
+            match acked {
                 Ok(ack) => {
+                    if retry.attempts() > 0 {
+                        tracing::info!(stream = %self.config.stream, retries = retry.attempts(), duplicate = ack.duplicate, "an append rode through a NATS failover");
+                    }
                     seqs.push(ack.sequence);
                     // A duplicate (a retried event) does not move the stream's last sequence.
                     if !ack.duplicate {

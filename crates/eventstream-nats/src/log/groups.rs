@@ -9,12 +9,16 @@ use async_nats::jetstream::consumer::{self, AckPolicy, DeliverPolicy, PullConsum
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use chrono::Utc;
 use eventstream_core::{ConsumerName, Delivery, Event, GroupInfo, GroupName, LogError, Position, Record, StartFrom};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use super::NatsLog;
 use crate::error::unavailable;
+use crate::failover::Retry;
 use crate::names::{consumer_name, group_of_consumer};
 use crate::pending::{Holder, Pending, utc_from_nanos};
+
+/// How many entries of one `ack` call are settled at once.
+const ACK_CONCURRENCY: usize = 16;
 
 impl NatsLog {
     pub(super) fn consumer_config(&self, group: &GroupName, deliver_policy: DeliverPolicy) -> pull::Config {
@@ -100,24 +104,43 @@ impl NatsLog {
     /// gone from the stream (retention) are dropped.
     pub(super) async fn deliveries(&self, group: &GroupName, held: Vec<(Pending, u32)>) -> Result<Vec<Delivery>, LogError> {
         let mut out = Vec::with_capacity(held.len());
+        let mut first: Option<u64> = None;
         for (p, count) in held {
             match self.at(p.seq).await? {
                 Some(record) => out.push(Delivery { record, delivery_count: count }),
                 None => {
-                    self.pending.remove(group, p.seq).await?;
+                    // A direct get may be answered by a replica that is still catching up after a restart:
+                    // the record is dropped only when the stream's first sequence is past it (retention).
+                    let first = match first {
+                        Some(f) => f,
+                        None => *first.insert(self.state().await?.0),
+                    };
+                    if p.seq < first {
+                        self.pending.remove(group, p.seq).await?;
+                    }
                 }
             }
         }
         Ok(out)
     }
 
-    /// Confirms an ack with the server (double ack). A delivery whose consumer is gone has nothing to ack.
-    pub(super) async fn ack_delivery(&self, reply: &str) -> Result<(), LogError> {
-        let request = async_nats::Request::new().payload("+ACK".into()).timeout(Some(self.config.timeout));
-        match self.client.send_request(reply.to_owned(), request).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == RequestErrorKind::NoResponders => Ok(()),
-            Err(e) => Err(LogError::unavailable("acknowledging a delivery", e)),
+    /// Confirms an ack with the server (double ack), retried through a failover. A delivery whose
+    /// consumer is gone has nothing to ack; "no responders" while the consumer exists means its leader is
+    /// being elected, so the ack is sent again.
+    pub(super) async fn ack_delivery(&self, group: &GroupName, reply: &str) -> Result<(), LogError> {
+        let mut retry = Retry::new(self.config.failover);
+        loop {
+            let request = async_nats::Request::new().payload("+ACK".into()).timeout(Some(self.config.timeout));
+            let e = match self.client.send_request(reply.to_owned(), request).await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if e.kind() == RequestErrorKind::NoResponders && matches!(self.consumer_info(group).await, Err(LogError::UnknownGroup(_))) {
+                return Ok(());
+            }
+            if !retry.again("acknowledging a delivery", &e).await {
+                return Err(LogError::unavailable("acknowledging a delivery", e));
+            }
         }
     }
 
@@ -156,19 +179,27 @@ impl NatsLog {
     pub(super) async fn ack_inner(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
         self.consumer_info(group).await?;
         let mut seen = HashSet::new();
-        let mut settled = 0;
+        let mut seqs = Vec::with_capacity(positions.len());
         for p in positions {
             let seq = Self::parse_position(p)?;
-            if !seen.insert(seq) {
-                continue;
+            if seen.insert(seq) {
+                seqs.push(seq);
             }
-            let Some(held) = self.pending.get(group, seq).await? else { continue };
-            if !held.holder.reply.is_empty() {
-                self.ack_delivery(&held.holder.reply).await?;
-            }
-            settled += self.pending.remove(group, seq).await?;
         }
-        Ok(settled)
+        // Each entry is three requests (read its record, ack, purge); entries are settled concurrently,
+        // each in that order, so a batch costs a few round trips instead of three per entry.
+        let settled: Vec<u64> = futures::stream::iter(seqs)
+            .map(|seq| async move {
+                let Some(held) = self.pending.get(group, seq).await? else { return Ok(0) };
+                if !held.holder.reply.is_empty() {
+                    self.ack_delivery(group, &held.holder.reply).await?;
+                }
+                self.pending.remove(group, seq).await
+            })
+            .buffer_unordered(ACK_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(settled.into_iter().sum())
     }
 
     pub(super) async fn reclaim_inner(

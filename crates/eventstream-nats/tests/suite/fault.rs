@@ -16,6 +16,9 @@ use eventstream_testkit::fixtures::{Must, consumer, delivered_positions, group, 
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
 /// The log's operation timeout in this test.
 const TIMEOUT: Duration = Duration::from_secs(1);
+/// How long publishes and acks are retried: a single server that is down has no other member to fail
+/// over to, so a short window keeps the outage report fast.
+const FAILOVER: Duration = Duration::from_secs(2);
 /// How long a call may take to report an outage: the log's longest non-blocking bound plus slack.
 const FAIL_FAST: Duration = Duration::from_secs(9);
 
@@ -83,6 +86,7 @@ async fn killed_server_gives_unavailable_then_recovers_without_loss() {
     let mut server = Server::start(dir.path(), port);
     let mut config = NatsConfig::new(format!("nats://127.0.0.1:{}", server.port), "fault");
     config.timeout = TIMEOUT;
+    config.failover = FAILOVER;
     let log = NatsLog::connect(config.clone()).await.must("open on the private server");
 
     let before = log.append(&sample_events(0..5)).await.must("append before the outage");

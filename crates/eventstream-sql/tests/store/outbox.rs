@@ -2,7 +2,64 @@
 
 use super::*;
 
-on_both_databases!(outbox_returns_rows_in_insertion_order, transactional_outbox_rows_exist_only_if_committed,);
+on_both_databases!(
+    outbox_returns_rows_in_insertion_order,
+    transactional_outbox_rows_exist_only_if_committed,
+    two_relays_never_send_a_row_twice,
+);
+
+/// A failed claim leaves its rows for the next one; on PostgreSQL two relays on two pools (two replicas)
+/// drain one outbox at once and every row is claimed exactly once, in id order per relay.
+async fn two_relays_never_send_a_row_twice(db: TestDb) {
+    let events: Vec<_> = (0..600).map(|_| event("task.created")).collect();
+    db.store.outbox_insert_batch(&events).await.unwrap();
+    // A failed attempt releases its rows and records the failure.
+    let claim = db.store.outbox_claim(10).await.unwrap();
+    let failed: Vec<_> = claim.rows().iter().map(|r| r.id).collect();
+    assert_eq!(failed.len(), 10);
+    assert_eq!(claim.fail(&failed, "log unavailable").await.unwrap(), 10);
+    assert_eq!(db.store.outbox_fetch(1).await.unwrap()[0].attempts, 1);
+    if db.backend == Backend::Sqlite {
+        // One process owns a SQLite outbox: its claims are plain reads, there is no second relay.
+        let mut claim = db.store.outbox_claim(1000).await.unwrap();
+        let rows = claim.take_rows();
+        assert_eq!(rows.len(), 600);
+        let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+        assert_eq!(claim.delete(&ids).await.unwrap(), 600);
+        return;
+    }
+
+    let other = db.reconnect().await.unwrap();
+    let relay = |store: StateStore| {
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            let mut idle = 0;
+            while idle < 20 {
+                let mut claim = store.outbox_claim(25).await.unwrap();
+                let rows = claim.take_rows();
+                if rows.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "a claim is in id order");
+                // The "append" takes a moment while the claim is held.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                assert_eq!(claim.delete(&ids).await.unwrap(), ids.len() as u64);
+                sent.extend(rows.into_iter().map(|r| r.event.id));
+            }
+            sent
+        })
+    };
+    let (a, b) = (relay(db.store.clone()), relay(other));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let all: Vec<EventId> = a.iter().chain(&b).cloned().collect();
+    let unique: HashSet<&EventId> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (600, 600), "every row sent once: {} + {}", a.len(), b.len());
+    assert_eq!(db.store.outbox_stats().await.unwrap().depth, 0);
+}
 
 async fn outbox_returns_rows_in_insertion_order(db: TestDb) {
     assert_eq!(db.store.outbox_stats().await.unwrap().depth, 0);

@@ -35,7 +35,7 @@ pub use error::AuditError;
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use proofs::{AuditEntry, AuditFilter, ConsistencyProof, InclusionProof};
 pub use store::{GLOBAL_TREE, append, append_batch, canonical_bytes, tree_name, tree_origin, write_checkpoints};
-pub use subscriber::{AUDIT_SUBSCRIBER, CHECKPOINT_EVERY, CHECKPOINT_INTERVAL};
+pub use subscriber::{AUDIT_CHECKPOINT_JOB, AUDIT_SUBSCRIBER, CHECKPOINT_EVERY, CHECKPOINT_INTERVAL};
 pub use verify::{Finding, FindingClass, VerifyReport};
 
 /// The default log origin (first line of every checkpoint; also the key name).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use eventstream::store::Lease;
 use eventstream::{Handler, HandlerContext, HandlerError, Subscription, SubscriptionOptions};
 use eventstream_core::{Event, GroupName, StartFrom, TypePattern};
 use tokio::sync::Notify;
@@ -17,6 +18,9 @@ use super::store;
 
 /// The audit subscriber's name (its consumer group).
 pub const AUDIT_SUBSCRIBER: &str = "audit_log";
+
+/// The lease name of the audit checkpointer (one replica signs per interval).
+pub const AUDIT_CHECKPOINT_JOB: &str = "eventstream.audit_checkpoints";
 
 /// Events after which the checkpointer signs without waiting for the interval (the default of
 /// [`super::AuditConfig::checkpoint_every`]).
@@ -83,22 +87,47 @@ impl AuditLog {
     /// [`AuditConfig::checkpoint_every`](super::AuditConfig::checkpoint_every) events were appended. A
     /// last round runs on stop.
     pub fn spawn_checkpointer(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        self.spawn_checkpointer_leased(stop, None)
+    }
+
+    /// [`AuditLog::spawn_checkpointer`] for one of several replicas sharing the state store: a round
+    /// runs only while this replica holds `lease` (taken or renewed before each round; build it with
+    /// [`AUDIT_CHECKPOINT_JOB`] and a ttl of a few intervals), so the replicas sign once per interval
+    /// between them. The audit rows themselves come from the audit subscriber on whichever replica
+    /// processed the event; the lease holder signs every tree that grew. `None`: every round runs here.
+    pub fn spawn_checkpointer_leased(&self, stop: CancellationToken, lease: Option<Lease>) -> tokio::task::JoinHandle<()> {
         let log = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(log.checkpoint_interval.max(Duration::from_millis(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut held = false;
             loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = log.pending.wake.notified() => {}
-                    () = stop.cancelled() => {
-                        let _ = log.checkpoint_now().await;
-                        return;
-                    }
-                }
+                let stopping = tokio::select! {
+                    _ = tick.tick() => false,
+                    () = log.pending.wake.notified() => false,
+                    () = stop.cancelled() => true,
+                };
                 log.pending.appended.store(0, Ordering::Relaxed);
-                if let Err(e) = log.checkpoint_now().await {
+                let mine = match &lease {
+                    None => true,
+                    Some(_) if stopping => held,
+                    Some(l) => match l.try_acquire().await {
+                        Ok(ok) => ok,
+                        Err(e) => {
+                            tracing::warn!(error = %eventstream_core::error::Chain(&e), "cannot take the audit checkpoint lease");
+                            false
+                        }
+                    },
+                };
+                held = mine;
+                if mine && let Err(e) = log.checkpoint_now().await {
                     tracing::warn!(error = %eventstream_core::error::Chain(&e), "audit checkpoint failed");
+                }
+                if stopping {
+                    if let (Some(l), true) = (&lease, held) {
+                        let _ = l.release().await;
+                    }
+                    return;
                 }
             }
         })
