@@ -8,5 +8,6 @@ mod api;
 mod audit;
 mod backends;
 mod cli;
+mod demo;
 mod missions_crash;
 mod private_files;
