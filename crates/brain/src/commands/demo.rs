@@ -391,7 +391,7 @@ impl Workload {
         let fate = self.rng.random_range(0..8);
         let mut simulate = json!({"duration_ms": self.rng.random_range(20..250)});
         // The very first mission fails for sure, so even a short run has a failed one.
-        if fate == 0 || self.missions == 1 {
+        if fate == 0 || self.missions == 0 {
             simulate["always_fail"] = json!(true);
         } else if fate == 1 {
             simulate["fail_attempts"] = json!(1);
@@ -477,7 +477,7 @@ impl Workload {
                 "traits_delta": {"curiosity": self.rng.random_range(-2..3)},
                 "reason": "demo evolution step",
             });
-            self.expect("dna.mutated", Method::POST, &format!("/api/dna/agents/{agent}/mutate"), &body, &[200, 201]).await?;
+            self.expect("dna.mutation_applied", Method::POST, &format!("/api/dna/agents/{agent}/mutate"), &body, &[200, 201]).await?;
         }
         Ok(())
     }

@@ -453,21 +453,17 @@ fn no_color_removes_every_escape_code_even_when_colour_is_forced() {
     let plain = run(brain(dir.path()).args(["--help"]).env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1"));
     assert!(plain.status.success() && !has_escape(&plain.stdout) && !has_escape(&plain.stderr), "NO_COLOR: plain help");
 
-    let logs = |no_color: bool| {
-        let mut cmd = brain(dir.path());
-        cmd.args(["-vv", "events", "--limit", "1"]).env("CLICOLOR_FORCE", "1").env_remove("BRAIN_LOG");
-        if no_color {
-            cmd.env("NO_COLOR", "1");
-        } else {
-            cmd.env_remove("NO_COLOR");
-        }
-        run(&mut cmd)
-    };
-    let coloured = logs(false);
-    assert!(!coloured.stderr.is_empty() && has_escape(&coloured.stderr), "debug log lines, coloured when forced");
-    let plain = logs(true);
-    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
-    assert!(!plain.stderr.is_empty() && !has_escape(&plain.stderr), "NO_COLOR: {}", String::from_utf8_lossy(&plain.stderr));
+    // Log lines: `serve -vv` logs at debug level while it starts.
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    // An empty NO_COLOR counts as unset (no-color.org), whatever the environment of the test run holds.
+    let coloured = Server::start_with_env(&dir.path().join("a"), &["-vv"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]);
+    assert!(coloured.startup.iter().any(|l| has_escape(l.as_bytes())), "debug log lines, coloured when forced");
+    drop(coloured);
+    let plain = Server::start_with_env(&dir.path().join("b"), &["-vv"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(plain.startup.len() > 2, "debug log lines: {:?}", plain.startup);
+    assert!(plain.startup.iter().all(|l| !has_escape(l.as_bytes())), "NO_COLOR: {:?}", &plain.startup[..3]);
     let bad = run(brain(dir.path()).args(["events", "--limit", "zero"]).env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1"));
     assert!(!bad.status.success() && !has_escape(&bad.stderr), "usage errors are plain too");
 }
@@ -478,7 +474,7 @@ fn every_listing_command_prints_json_with_json() {
     let _server = Server::start(dir.path(), &[]);
     for i in 0..2 {
         let payload = format!(r#"{{"task_id":"t-{i}","mission_type":"agent.chat","priority":"NORMAL"}}"#);
-        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--payload", &payload]));
+        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli", "--payload", &payload]));
     }
     wait_for("two audit rows", || json_lines(&ok_stdout(brain(dir.path()).args(["audit", "list", "--json"]))).len() >= 2);
     let whole = |args: &[&str]| -> serde_json::Value {
