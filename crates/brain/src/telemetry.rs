@@ -48,13 +48,15 @@ pub(crate) fn clap_colour() -> clap::ColorChoice {
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) { clap::ColorChoice::Never } else { clap::ColorChoice::Auto }
 }
 
-/// Installs the subscriber. `verbose` is the count of `-v`; `telemetry` says where spans go.
+/// Installs the subscriber. `verbose` is the count of `-v` (`quiet`: without `-v` only errors, for
+/// commands whose own output is the point, such as `brain demo`); `telemetry` says where spans go.
 ///
 /// # Errors
 /// The OTLP exporter cannot be built (an invalid endpoint).
-pub(crate) fn init(verbose: u8, telemetry: &TelemetrySettings) -> anyhow::Result<Telemetry> {
+pub(crate) fn init(verbose: u8, quiet: bool, telemetry: &TelemetrySettings) -> anyhow::Result<Telemetry> {
     use std::io::IsTerminal;
     let default = match verbose {
+        0 if quiet => "error",
         0 => "warn,brain=info",
         1 => "info",
         _ => "debug",

@@ -26,7 +26,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         // `serve` installs tracing itself, once its configuration (`[telemetry]`) is read.
         return serve::run(a, verbose).await;
     }
-    let telemetry = crate::telemetry::init(verbose, &crate::config::telemetry::TelemetrySettings::default())?;
+    // The demo's own server would log every dead letter it causes on purpose; its report says it all.
+    let quiet = matches!(cli.command, Command::Demo(_));
+    let telemetry = crate::telemetry::init(verbose, quiet, &crate::config::telemetry::TelemetrySettings::default())?;
     let result = run_client(cli.command).await;
     telemetry.shutdown();
     result

@@ -10,7 +10,7 @@ use crate::backend::open_backends;
 
 pub(crate) async fn run(args: ServeArgs, verbose: u8) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.log, args.host.as_deref(), args.port)?;
-    let telemetry = crate::telemetry::init(verbose, &settings.telemetry)?;
+    let telemetry = crate::telemetry::init(verbose, false, &settings.telemetry)?;
     if let Some(endpoint) = &settings.telemetry.otlp_endpoint {
         eprintln!("brain serve: exporting spans to {endpoint}");
     }
