@@ -54,7 +54,7 @@ async fn events_a_handler_emits_carry_the_handler_span_as_parent() {
     stream.publish(first.clone()).await.unwrap();
 
     let log_ = log.clone();
-    eventually(Duration::from_secs(20), "the handler's event in the log", || {
+    eventually(Duration::from_secs(60), "the handler's event in the log", || {
         let log = log_.clone();
         async move {
             let records = log.read(&StartFrom::Beginning, 10, Duration::ZERO).await.unwrap();
@@ -65,6 +65,12 @@ async fn events_a_handler_emits_carry_the_handler_span_as_parent() {
     let records = log.read(&StartFrom::Beginning, 10, Duration::ZERO).await.unwrap();
     let follow = records.into_iter().filter_map(|r| r.event.ok()).find(|e| e.event_type.as_str() == "task.completed");
     let follow = follow.unwrap();
+    let exporter_ = exporter.clone();
+    eventually(Duration::from_secs(20), "the handler span finished", || {
+        let exporter = exporter_.clone();
+        async move { exporter.get_finished_spans().unwrap().iter().any(|s| s.name == "handle task.created") }
+    })
+    .await;
     let spans = exporter.get_finished_spans().unwrap();
     let handler_span = spans.iter().find(|s| s.name == "handle task.created").expect("the handler span");
     assert_eq!(handler_span.span_context.trace_id(), TraceId::from_bytes(origin.trace_id), "the handler continues the event's trace");
