@@ -80,6 +80,40 @@ pub(crate) enum Command {
     Catalog(crate::commands::catalog::CatalogArgs),
     /// The verifiable audit log: verify, proofs, list, export, prune, key (exit 1 = not intact, 2 = could not check).
     Audit(crate::commands::audit::AuditArgs),
+    /// Play a realistic, seeded BRAiN workload against a server (its own, or `--url`) for the dashboard.
+    Demo(crate::commands::demo::DemoArgs),
+    /// Print a shell completion script (`brain completions bash > /etc/bash_completion.d/brain`).
+    Completions(CompletionsArgs),
+    /// Write the man page: `brain.1` to stdout, or one page per command into `--dir`.
+    Man(ManArgs),
+}
+
+/// `brain completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: CompletionShell,
+}
+
+/// The shells `brain completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `brain man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write `brain.1` and `brain-<command>.1` for every command into this directory instead of
+    /// printing `brain.1`.
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +126,12 @@ pub(crate) struct ServeArgs {
     /// Port to listen on (0 picks a free port; the address is printed).
     #[arg(long, env = "BRAIN_PORT")]
     pub(crate) port: Option<u16>,
+    /// Demo aid, never for production: also run the subscriber `demo_webhook`, which dead-letters every
+    /// event of this type pattern (default `hardware.command.*`), so the dead-letter views have data.
+    /// `brain demo` turns it on for the server it starts.
+    #[arg(long, env = "BRAIN_DEMO_FAILING_SUBSCRIBER", value_name = "PATTERN", num_args = 0..=1,
+          default_missing_value = crate::commands::demo::DEFAULT_FAILING_PATTERN)]
+    pub(crate) demo_failing_subscriber: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,10 @@
 //! checkpoint_every_events = 1000   # sign after this many appends ...
 //! checkpoint_interval_ms = 1000    # ... or this long after an append, whichever comes first
 //!
+//! [telemetry]                  # span export, off by default (see config/telemetry.rs)
+//! otlp_endpoint = "http://127.0.0.1:4318"   # OTLP/HTTP collector (BRAIN_OTLP_ENDPOINT)
+//! service_name = "brain"       # (BRAIN_SERVICE_NAME)
+//!
 //! [retention]
 //! dedup_days = 30              # inbox rows kept this long (BRAIN_DEDUP_RETENTION_DAYS)
 //! stream_max_len = 1000000     # redis: trim beyond this many entries ...
@@ -74,6 +78,7 @@ use serde::Deserialize;
 use crate::cli::LogArgs;
 
 mod listen;
+pub(crate) mod telemetry;
 
 /// The default data directory, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./brain-data";
@@ -102,6 +107,8 @@ struct FileConfig {
     security: brain_modules::security::SecuritySettings,
     #[serde(default)]
     audit: FileAudit,
+    #[serde(default)]
+    telemetry: telemetry::FileTelemetry,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,6 +261,8 @@ pub(crate) struct Settings {
     pub(crate) stream_max_lifetime: std::time::Duration,
     /// Listener limits, timeouts, allowed hosts and TLS (`[server]`).
     pub(crate) http: brain_server::HttpSettings,
+    /// Span export (`[telemetry]`, see [`telemetry`]).
+    pub(crate) telemetry: telemetry::TelemetrySettings,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -414,7 +423,9 @@ impl Settings {
         };
         let audit = resolve_audit(file.audit, &data_dir)?;
         let stream_max_lifetime = resolve_stream_max_lifetime(file.server.stream_max_lifetime_secs)?;
+        let telemetry = telemetry::resolve(file.telemetry)?;
         Ok(Self {
+            telemetry,
             stream_max_lifetime,
             http,
             audit,

@@ -7,6 +7,7 @@
 //!   [`GroupName`], [`ConsumerName`], [`Position`], [`TypePattern`]);
 //! - the codecs ([`codec`]): canonical JSON, the original's Redis stream fields, CloudEvents 1.0;
 //! - [`EventLog`]: the backend contract, with its capability flags;
+//! - [`trace`]: the W3C trace context an event carries in its meta;
 //! - the errors: [`DecodeError`] names the offending field, [`LogError`] says whether retrying helps.
 //!
 //! # Layout
@@ -20,6 +21,7 @@ pub mod fs;
 mod id;
 mod log;
 pub mod redact;
+pub mod trace;
 
 pub use envelope::{Event, MAX_FIELD_CHARS, Meta, Severity, epoch_seconds, format_timestamp, parse_timestamp, truncate_to_micros};
 pub use error::{BoxError, DecodeError, LogError};

@@ -26,6 +26,7 @@ mod publisher;
 pub mod replay;
 mod runtime;
 mod subscriber;
+pub mod trace;
 
 /// The state store (`eventstream-sql`): modules reach their tables, transactions and `sqlx` through
 /// this path, so they depend on `eventstream` only.

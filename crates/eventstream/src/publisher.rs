@@ -162,11 +162,13 @@ impl EventStream {
         &self.stats
     }
 
-    /// Appends the events to the log and returns once they are durable there.
+    /// Appends the events to the log and returns once they are durable there. An event without a trace
+    /// context gets the current one ([`crate::trace::stamp`]), as with `emit` and the outbox.
     ///
     /// # Errors
     /// [`PublishError::Log`] when the log refuses or cannot be reached (nothing was appended then).
-    pub async fn publish(&self, event: Event) -> Result<Receipt, PublishError> {
+    pub async fn publish(&self, mut event: Event) -> Result<Receipt, PublishError> {
+        crate::trace::stamp(&mut event);
         let id = event.id.clone();
         let positions = self.log.append(std::slice::from_ref(&event)).await?;
         let position = positions.into_iter().next().ok_or(PublishError::Closed)?;
@@ -178,13 +180,14 @@ impl EventStream {
     /// # Errors
     /// As [`EventStream::publish`].
     pub async fn publish_batch(&self, events: &[Event]) -> Result<Vec<Position>, PublishError> {
-        Ok(self.log.append(events).await?)
+        Ok(self.log.append(&crate::trace::stamp_all(events)).await?)
     }
 
     /// Hands the event to the outbox path and returns without waiting on the network. Never fails: if the
     /// in-memory queue is full it waits for the local writer; if the publisher was shut down the event is
     /// written to the outbox directly.
-    pub async fn emit(&self, event: Event) {
+    pub async fn emit(&self, mut event: Event) {
+        crate::trace::stamp(&mut event);
         self.stats.emitted.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(event)) = self.queue.send(event).await {
             // Shut down: write it ourselves so it is not lost.
@@ -205,7 +208,7 @@ impl EventStream {
     /// # Errors
     /// The state store's error; the caller's transaction should then be rolled back.
     pub async fn outbox_in_tx(&self, tx: &mut Tx, events: &[Event]) -> Result<(), StoreError> {
-        tx.outbox_insert(events).await.map(|_| ())
+        tx.outbox_insert(&crate::trace::stamp_all(events)).await.map(|_| ())
     }
 
     /// Tells the relay that new outbox rows exist.

@@ -9,7 +9,10 @@
 //! 3. The envelope's own field checks (the JSON decoder's: free-form fields up to
 //!    [`eventstream_core::MAX_FIELD_CHARS`] characters without control characters, valid tenant and
 //!    severity), whatever codec built the event.
-//! 4. Catalog validation in the mode asked for (`strict`, `warn`, `off`).
+//! 4. The trace context, when the producer gives one: `meta.traceparent` a valid W3C `traceparent`,
+//!    `meta.tracestate` a valid `tracestate` that comes with it (field `meta.traceparent` /
+//!    `meta.tracestate`).
+//! 5. Catalog validation in the mode asked for (`strict`, `warn`, `off`).
 //!
 //! Each failure names the field (a JSON pointer into the payload for payload limits).
 
@@ -100,6 +103,8 @@ pub fn ingest(catalog: &Catalog, mode: ValidationMode, mut event: Event) -> Resu
         });
     }
     check_payload(&event.payload)?;
+    eventstream_core::trace::check_meta(&event.meta)
+        .map_err(|e| IngestError::Envelope { source: DecodeError::new(format!("meta.{}", e.field), e.reason) })?;
     // The decoder holds the envelope's field rules; a codec that builds the struct directly skips them.
     let event = Event::from_json_value(event.to_json_value()).map_err(|source| IngestError::Envelope { source })?;
     let warnings = catalog.validate(&event, mode).map_err(|source| IngestError::Invalid { source })?;

@@ -13,7 +13,7 @@
 //! # Layout
 //! `auth.rs` the key middleware, `ingest.rs` the checks every published event passes, `events/`
 //! (`publish.rs`, `history.rs`), `stream.rs` SSE, `cloudevents.rs`, `catalog.rs`, `consumers.rs`, `dlq.rs`,
-//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `errors.rs` error mapping, `guard.rs` the Host
+//! `metrics.rs`, `openapi.rs`, `audit.rs` the audit routes, `trace.rs` the request's trace span, `errors.rs` error mapping, `guard.rs` the Host
 //! check, request timeout, stream caps and failed-key limits, `test_hooks.rs`
 //! test-only subscribers (compiled only with the `test-hooks` feature, which the `brain` crate's own tests
 //! turn on). The event index behind history and the SSE tail is a system consumer in
@@ -36,6 +36,7 @@ mod openapi;
 mod stream;
 #[cfg(feature = "test-hooks")]
 pub(crate) mod test_hooks;
+mod trace;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -76,14 +77,15 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state, auth::require_key))
 }
 
-/// Adds what every route shares: the body limit, JSON answers for unknown paths and methods, and the
-/// response headers of [`headers`] (`no-store`, `nosniff`).
+/// Adds what every route shares: the body limit, JSON answers for unknown paths and methods, the
+/// response headers of [`headers`] (`no-store`, `nosniff`), and the request's trace span ([`trace`]).
 pub(crate) fn finish(router: Router<AppState>) -> Router<AppState> {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn(trace::trace_request))
 }
 
 async fn not_found() -> ApiError {

@@ -53,6 +53,20 @@ impl TestApp {
                 .await
                 .expect("embedded log"),
         );
+        Self::start_in(dir, log, subscriptions, configure).await
+    }
+
+    /// Builds and starts the application on `log` (e.g. a Redis log), with SQLite state in `dir`.
+    pub(crate) async fn start_on(log: Arc<dyn EventLog>, subscriptions: Vec<Subscription>) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), log, subscriptions, |_| {}).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        log: Arc<dyn EventLog>,
+        subscriptions: Vec<Subscription>,
+        configure: impl FnOnce(&mut ServerSettings),
+    ) -> Self {
         let store =
             eventstream_sql::StateStore::connect(&eventstream_sql::sqlite_url(&dir.path().join("state.db"))).await.expect("state store");
         let mut settings = ServerSettings {

@@ -11,3 +11,4 @@ mod listener;
 mod live_connections;
 mod modules;
 mod routes;
+mod trace;

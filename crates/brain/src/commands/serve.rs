@@ -8,10 +8,21 @@ use brain_server::Application;
 
 use crate::backend::open_backends;
 
-pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ServeArgs, verbose: u8) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.log, args.host.as_deref(), args.port)?;
+    let telemetry = crate::telemetry::init(verbose, false, &settings.telemetry)?;
+    if let Some(endpoint) = &settings.telemetry.otlp_endpoint {
+        eprintln!("brain serve: exporting spans to {endpoint}");
+    }
+    let result = serve(args, settings).await;
+    telemetry.shutdown();
+    result
+}
+
+async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
+    let subscriptions = super::demo::failing_subscriptions(args.demo_failing_subscriber.as_deref())?;
     let backends = open_backends(&settings).await?;
-    let app = Application::build(settings.server(), backends, Vec::new()).await?;
+    let app = Application::build(settings.server(), backends, subscriptions).await?;
     let local = app.local_addr().context("cannot read the bound address")?;
     eprintln!("brain serve: data dir {}", settings.data_dir.display());
     if let Some(key) = app.new_admin_key() {

@@ -405,3 +405,91 @@ fn catalog_command_lists_every_type() {
     let table = ok_stdout(brain(dir.path()).arg("catalog"));
     assert!(table.contains("task.created"));
 }
+
+#[test]
+fn completions_name_every_command_for_bash_zsh_and_fish() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = ok_stdout(brain(dir.path()).args(["completions", "bash"]));
+    for cmd in ["serve", "publish", "events", "consumers", "dlq", "keys", "catalog", "audit", "demo", "completions", "man"] {
+        assert!(bash.contains(cmd), "bash completion lacks {cmd}");
+    }
+    assert!(bash.contains("complete -F") && bash.contains("--json"), "a bash completion function with the flags");
+    let zsh = ok_stdout(brain(dir.path()).args(["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef brain") && zsh.contains("'demo:"), "{}", &zsh[..zsh.len().min(200)]);
+    let fish = ok_stdout(brain(dir.path()).args(["completions", "fish"]));
+    assert!(fish.contains("complete -c brain") && fish.contains("demo"), "{}", &fish[..fish.len().min(200)]);
+    let bad = run(brain(dir.path()).args(["completions", "tcsh"]));
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("possible values"), "an unknown shell is refused");
+}
+
+#[test]
+fn man_prints_the_page_and_writes_one_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = ok_stdout(brain(dir.path()).arg("man"));
+    assert!(page.contains(".TH brain 1") && page.contains(".SH NAME") && page.contains("serve"), "{}", &page[..page.len().min(300)]);
+    let out = dir.path().join("man");
+    let done = run(brain(dir.path()).args(["man", "--dir"]).arg(&out));
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    for name in ["brain.1", "brain-serve.1", "brain-demo.1", "brain-dlq.1", "brain-dlq-list.1", "brain-audit-verify.1"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".TH "), "{name} is a roff page");
+    }
+    let dlq_list = std::fs::read_to_string(out.join("brain-dlq-list.1")).unwrap();
+    assert!(dlq_list.contains("json"), "the page documents the flags");
+}
+
+/// Whether `bytes` hold an ANSI escape sequence.
+fn has_escape(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1b)
+}
+
+#[test]
+fn no_color_removes_every_escape_code_even_when_colour_is_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    // `CLICOLOR_FORCE` makes the help and the log lines coloured although stdout/stderr are pipes here, so
+    // the test sees colour appear and then vanish with `NO_COLOR`.
+    let forced = run(brain(dir.path()).args(["--help"]).env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR"));
+    assert!(has_escape(&forced.stdout), "CLICOLOR_FORCE colours the help");
+    let plain = run(brain(dir.path()).args(["--help"]).env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1"));
+    assert!(plain.status.success() && !has_escape(&plain.stdout) && !has_escape(&plain.stderr), "NO_COLOR: plain help");
+
+    // Log lines: `serve -vv` logs at debug level while it starts.
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    // An empty NO_COLOR counts as unset (no-color.org), whatever the environment of the test run holds.
+    let coloured = Server::start_with_env(&dir.path().join("a"), &["-vv"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]);
+    assert!(coloured.startup.iter().any(|l| has_escape(l.as_bytes())), "debug log lines, coloured when forced");
+    drop(coloured);
+    let plain = Server::start_with_env(&dir.path().join("b"), &["-vv"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(plain.startup.len() > 2, "debug log lines: {:?}", plain.startup);
+    assert!(plain.startup.iter().all(|l| !has_escape(l.as_bytes())), "NO_COLOR: {:?}", &plain.startup[..3]);
+    let bad = run(brain(dir.path()).args(["events", "--limit", "zero"]).env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1"));
+    assert!(!bad.status.success() && !has_escape(&bad.stderr), "usage errors are plain too");
+}
+
+#[test]
+fn every_listing_command_prints_json_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = Server::start(dir.path(), &[]);
+    for i in 0..2 {
+        let payload = format!(r#"{{"task_id":"t-{i}","mission_type":"agent.chat","priority":"NORMAL"}}"#);
+        ok_stdout(brain(dir.path()).args(["publish", "--type", "task.created", "--source", "cli", "--payload", &payload]));
+    }
+    wait_for("two audit rows", || json_lines(&ok_stdout(brain(dir.path()).args(["audit", "list", "--json"]))).len() >= 2);
+    let whole = |args: &[&str]| -> serde_json::Value {
+        let out = ok_stdout(brain(dir.path()).args(args));
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {out}"))
+    };
+    let lines = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = ok_stdout(brain(dir.path()).args(args));
+        out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: a line is not JSON ({e}): {l}"))).collect()
+    };
+    assert_eq!(lines(&["events", "--json"]).len(), 2);
+    assert!(whole(&["consumers", "--json"]).as_array().is_some_and(|a| !a.is_empty()));
+    assert!(lines(&["dlq", "list", "--json"]).iter().all(serde_json::Value::is_object));
+    assert!(whole(&["keys", "list", "--json"]).as_array().is_some_and(|a| !a.is_empty()));
+    assert!(whole(&["catalog", "--json"]).to_string().contains("task.created"));
+    assert_eq!(lines(&["audit", "list", "--json"]).len(), 2);
+    assert!(whole(&["audit", "verify", "--json"]).is_object());
+}

@@ -10,5 +10,6 @@ mod backends;
 mod cli;
 mod cluster;
 mod course_chain;
+mod demo;
 mod missions_crash;
 mod private_files;

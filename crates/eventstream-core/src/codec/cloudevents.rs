@@ -10,13 +10,14 @@
 //! | `tenant_id`, `correlation_id`, `causation_id`, `meta.schema_version` | extensions `tenantid`, `correlationid`, `causationid`, `schemaversion` |
 //! | `target`, `mission_id`, `task_id`, `actor_id`, `severity` | extensions `target`, `missionid`, `taskid`, `actorid`, `severity` |
 //! | `meta.producer`, `meta.source_module` | extensions `producer`, `sourcemodule` |
+//! | `meta.traceparent`, `meta.tracestate` | extensions `traceparent`, `tracestate` (the distributed-tracing extension) |
 //! | `meta.cloudevents.subject`, `meta.cloudevents.dataschema` | `subject`, `dataschema` |
-//! | `meta.cloudevents.extensions.<name>` | any other extension `<name>` (e.g. `traceparent`), value as received |
+//! | `meta.cloudevents.extensions.<name>` | any other extension `<name>` (e.g. `comexampleother`), value as received |
 //! | other meta keys | as one JSON object in the extension `brainmeta` |
 //!
 //! So an event that arrives as a CloudEvent keeps what the envelope has no field for under
 //! `meta.cloudevents`, e.g. `{"subject": "order-7", "dataschema": "https://example.com/s.json",
-//! "extensions": {"traceparent": "00-4bf9...-01"}}`, and goes out again with the same attributes. Extension
+//! "extensions": {"comexampleother": 7}}`, and goes out again with the same attributes. Extension
 //! values keep their JSON type in structured mode (string, integer, boolean); binary mode carries strings.
 //!
 //! **Binary mode** (HTTP binding 3.1.3.2): every `ce-*` header value is percent-decoded on input (as UTF-8)
@@ -38,6 +39,7 @@ use serde_json::{Map, Value};
 use crate::envelope::{Meta, Severity, format_timestamp, parse_timestamp};
 use crate::error::DecodeError;
 use crate::id::{EventId, EventType, Source, TenantId};
+use crate::trace::{META_TRACEPARENT, META_TRACESTATE};
 use crate::{Event, MAX_FIELD_CHARS};
 
 /// `Content-Type` of a structured-mode CloudEvent.
@@ -72,6 +74,8 @@ const ENVELOPE_EXTENSIONS: &[&str] = &[
     "producer",
     "sourcemodule",
     "brainmeta",
+    "traceparent",
+    "tracestate",
 ];
 
 /// Whether `name` is a legal extension name (lower-case ASCII letters and digits) that is neither a spec
@@ -159,6 +163,14 @@ fn attributes(e: &Event) -> Vec<(String, Value)> {
     ];
     a.extend(opt.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), Value::String(v)))));
     let mut extra = e.meta.extra.clone();
+    // The trace context travels in the distributed-tracing extension when it is a string (it always is
+    // once ingested); anything else stays in `brainmeta` so nothing is lost.
+    for key in [META_TRACEPARENT, META_TRACESTATE] {
+        if let Some(Value::String(s)) = extra.get(key) {
+            a.push((key.to_owned(), Value::String(s.clone())));
+            extra.remove(key);
+        }
+    }
     if let Some(k) = kept {
         extra.remove(META_KEY);
         a.extend(k.extensions);
@@ -280,6 +292,12 @@ fn from_attributes(attrs: &Attrs, data: Map<String, Value>) -> Result<Event, Dec
     if let Some(v) = kept.into_value() {
         extra.insert(META_KEY.into(), v);
     }
+    for key in [META_TRACEPARENT, META_TRACESTATE] {
+        // Checked where events are ingested (`trace::check_meta`), like every meta key.
+        if let Some(v) = text(attrs, key) {
+            extra.insert(key.into(), Value::String(v));
+        }
+    }
     let meta = Meta {
         schema_version,
         producer: label(attrs, "producer")?.unwrap_or_else(|| source.to_string()),
@@ -398,5 +416,24 @@ mod tests {
         assert_eq!(percent_encode_header("say \"100%\"\n"), "say%20%22100%25%22%0A");
         assert_eq!(percent_encode_header("00-4bf9-01/a:b,c;d=e"), "00-4bf9-01/a:b,c;d=e", "printable ASCII stays");
         assert_eq!(percent_encode_header("✓"), "%E2%9C%93");
+    }
+
+    #[test]
+    fn trace_context_is_the_distributed_tracing_extension_both_ways() {
+        let mut e =
+            Event::new("task.created".parse().unwrap_or_else(|e| panic!("{e}")), "s".parse().unwrap_or_else(|e| panic!("{e}")), Map::new());
+        e.timestamp = crate::truncate_to_micros(e.timestamp);
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        e.meta.extra.insert(META_TRACEPARENT.into(), parent.into());
+        e.meta.extra.insert(META_TRACESTATE.into(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".into());
+        let structured = to_structured(&e);
+        assert_eq!(structured["traceparent"], Value::String(parent.into()));
+        assert_eq!(structured["tracestate"], Value::String("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".into()));
+        assert!(structured.get("brainmeta").is_none(), "not carried twice: {structured}");
+        assert_eq!(from_structured(&structured).ok().as_ref(), Some(&e));
+        let (headers, body) = to_binary(&e);
+        assert!(headers.iter().any(|(k, v)| k == "ce-traceparent" && v == parent), "{headers:?}");
+        let back = from_binary(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), &body);
+        assert_eq!(back.ok().as_ref(), Some(&e));
     }
 }

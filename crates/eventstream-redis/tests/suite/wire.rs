@@ -144,6 +144,9 @@ fn full_event() -> Event {
     e.actor_id = Some("user-1".into());
     e.severity = Some(Severity::Critical);
     e.meta.extra.insert("trace".into(), json!("abc"));
+    // The W3C trace context travels inside `meta` (the original's reader keeps meta as its JSON string).
+    e.meta.extra.insert("traceparent".into(), json!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    e.meta.extra.insert("tracestate".into(), json!("congo=t61rcWkgMzE"));
     // The wire format carries microseconds.
     e.timestamp = chrono::SubsecRound::trunc_subsecs(e.timestamp, 6);
     e

@@ -125,7 +125,8 @@ impl Worker {
             }
             let result = {
                 let mut ctx = HandlerContext { tx: &mut tx, subscriber: &self.sub.name, position, attempt: 1 };
-                AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind().await
+                let run = AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind();
+                crate::trace::handle_in_span(&self.sub.name, event, 1, run).await
             };
             match result {
                 Ok(Ok(())) => processed += 1,
@@ -254,7 +255,8 @@ impl Worker {
         }
         let result = {
             let mut ctx = HandlerContext { tx: &mut tx, subscriber: &self.sub.name, position, attempt };
-            AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind().await
+            let run = AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind();
+            crate::trace::handle_in_span(&self.sub.name, event, attempt, run).await
         };
         match result {
             Ok(Ok(())) => match tx.commit().await {

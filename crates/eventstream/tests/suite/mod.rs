@@ -6,3 +6,4 @@ pub mod helpers;
 mod outbox;
 mod replay;
 mod retry;
+mod trace;

@@ -146,6 +146,9 @@ pub(in crate::api) async fn publish_checked(state: &AppState, principal: &Princi
     if let Some(first) = already_published(state, &event).await? {
         return Ok(Published { event, position: first, warnings, replayed: true });
     }
+    // The request's trace context, unless the event brought its own (a CloudEvent's `traceparent`).
+    let mut event = event;
+    eventstream::trace::stamp(&mut event);
     let started = Instant::now();
     let receipt = state.events.publish(event.clone()).await.map_err(|e| errors::publish(&e))?;
     state.metrics.observe_publish(event.event_type.as_str(), started.elapsed());
@@ -169,6 +172,11 @@ async fn already_published(state: &AppState, event: &Event) -> Result<Option<Str
         let mut v = e.to_json_value();
         if let Value::Object(m) = &mut v {
             m.remove("timestamp");
+            // A retry comes with another request's trace context.
+            if let Some(Value::Object(meta)) = m.get_mut("meta") {
+                meta.remove(eventstream_core::trace::META_TRACEPARENT);
+                meta.remove(eventstream_core::trace::META_TRACESTATE);
+            }
         }
         v
     };
