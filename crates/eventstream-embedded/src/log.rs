@@ -79,9 +79,13 @@ impl EmbeddedLog {
     /// As [`EmbeddedLog::open`].
     pub fn open_blocking(dir: &Path, options: EmbeddedOptions) -> Result<Self, OpenError> {
         let (path, conn) = schema::open_dir(dir, &options)?;
+        let checkpoints = crate::checkpoint::start(&path, &conn, &options)?;
         let changes = Arc::new(watch::Sender::new(0u64));
         let on_commit = changes.clone();
-        let writer = Writer::start(conn, options.max_batch_events, move |_| bump(&on_commit))?;
+        let writer = Writer::start(conn, options.max_batch_events, move |_| {
+            bump(&on_commit);
+            checkpoints.committed();
+        })?;
         let inner = Inner {
             dir: dir.to_owned(),
             path,

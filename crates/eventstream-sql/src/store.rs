@@ -95,6 +95,12 @@ const MIGRATIONS: MigrationSet = &[
         include_str!("../migrations/sqlite/0004_retry_state_per_tenant.sql"),
         include_str!("../migrations/postgres/0004_retry_state_per_tenant.sql"),
     ),
+    (
+        5,
+        "leaner inbox indexes; processed counts kept per subscriber and type",
+        include_str!("../migrations/sqlite/0005_lean_inbox_and_counts.sql"),
+        include_str!("../migrations/postgres/0005_lean_inbox_and_counts.sql"),
+    ),
 ];
 
 /// Options for [`StateStore::connect_with`].
@@ -220,16 +226,20 @@ impl StateStore {
             switch_to_wal(&url).await?;
         }
 
-        let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).after_connect(|conn, _meta| {
-            Box::pin(async move {
-                let pragmas = format!(
-                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
+        // No ping before each acquire: a local file does not go away, and the ping was one more hand-off to
+        // the connection's worker thread per transaction.
+        let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).test_before_acquire(false).after_connect(
+            |conn, _meta| {
+                Box::pin(async move {
+                    let pragmas = format!(
+                        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON"
-                );
-                sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
-                Ok(())
-            })
-        });
+                    );
+                    sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
+                    Ok(())
+                })
+            },
+        );
         pool = if memory {
             // The database lives as long as its one connection: keep it open.
             pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
@@ -264,8 +274,12 @@ impl StateStore {
         }
         conn.close().await.map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
         let set_path = schema.as_ref().map(|s| Arc::<str>::from(format!("SET search_path TO \"{s}\"")));
+        // No ping before each acquire (one round trip per transaction saved): a connection the server
+        // dropped fails its first statement instead, which callers already treat as transient
+        // ([`StoreError::is_transient`]); sqlx also tests each connection as it is released to the pool.
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(options.max_connections.unwrap_or(10))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 let set_path = set_path.clone();
