@@ -243,9 +243,10 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn read_group(&self, group: &GroupName, consumer: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
+        let d = self.inner.options.durability;
         self.wait_for(block, || {
             let (g, c) = (group.clone(), consumer.clone());
-            self.inner.writer.run(move |conn| store::claim(conn, &g, &c, max))
+            self.inner.writer.run(move |conn| store::without_fsync(conn, d, |conn| store::claim(conn, &g, &c, max)))
         })
         .await
     }
@@ -257,7 +258,8 @@ impl EventLog for EmbeddedLog {
 
     async fn ack(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
         let (g, ps) = (group.clone(), positions.to_vec());
-        self.inner.writer.run(move |conn| store::ack(conn, &g, &ps)).await
+        let d = self.inner.options.durability;
+        self.inner.writer.run(move |conn| store::without_fsync(conn, d, |conn| store::ack(conn, &g, &ps))).await
     }
 
     async fn reclaim(&self, group: &GroupName, consumer: &ConsumerName, min_idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {

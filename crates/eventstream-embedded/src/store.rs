@@ -35,6 +35,30 @@ impl NewRow {
     }
 }
 
+/// Runs `f` (one claim or ack transaction) with `synchronous = NORMAL`, then restores `durability`.
+///
+/// Claims and acks are bookkeeping a power loss may undo without losing anything: a lost claim or ack
+/// only redelivers entries, which consumers deduplicate. Under [`crate::Durability::Full`] they would
+/// otherwise pay an fsync each on the thread that commits the appends. Ordering is kept: WAL frames are
+/// written in order, and the next full commit's fsync covers the frames before it.
+pub(crate) fn without_fsync<T>(
+    conn: &mut Connection,
+    durability: crate::Durability,
+    f: impl FnOnce(&mut Connection) -> Result<T, LogError>,
+) -> Result<T, LogError> {
+    if durability == crate::Durability::Normal {
+        return f(conn);
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(|e| sql("relaxing durability for bookkeeping", e))?;
+    let result = f(conn);
+    let restored = conn.execute_batch(&format!("PRAGMA synchronous = {}", durability.pragma()));
+    match (result, restored) {
+        (r, Ok(())) => r,
+        // Never leave the connection less durable than configured: fail, and let the next call retry.
+        (_, Err(e)) => Err(sql("restoring durability", e)),
+    }
+}
+
 /// Milliseconds since the epoch, now.
 pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()

@@ -152,6 +152,10 @@ pub struct StateStore {
     kind: StoreKind,
     schema: Option<Arc<str>>,
     sqlite_file: Option<Arc<Path>>,
+    /// SQLite only: write transactions of this store take turns here before `BEGIN IMMEDIATE`. SQLite
+    /// has one writer anyway, and its busy handler sleeps 1, 2, 5, 10 ... ms between retries instead of
+    /// waking a waiter when the lock is free; a fair async lock hands the turn over at once.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl fmt::Debug for StateStore {
@@ -247,7 +251,7 @@ impl StateStore {
             pool.max_connections(options.max_connections.unwrap_or(8))
         };
         let pool = pool.connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
-        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file })
+        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file, write_turn: Some(Arc::new(tokio::sync::Mutex::new(()))) })
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -292,7 +296,7 @@ impl StateStore {
             })
             .connect_lazy(url)
             .map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None })
+        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None, write_turn: None })
     }
 
     /// Applies the state store's own migrations: one set like any other, through [`StateStore::migrate_set`].
@@ -388,12 +392,22 @@ impl StateStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when no connection can be had or the write lock is not granted in time.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = match &self.write_turn {
+            Some(lock) => {
+                let wait = Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+                match tokio::time::timeout(wait, lock.clone().lock_owned()).await {
+                    Ok(guard) => Some(guard),
+                    Err(_) => return Err(StoreError::sqlx("waiting for the write lock", sqlx::Error::PoolTimedOut)),
+                }
+            }
+            None => None,
+        };
         let inner = match self.kind {
             StoreKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             StoreKind::Postgres => self.pool.begin().await,
         }
         .map_err(|e| StoreError::sqlx("starting a transaction", e))?;
-        Ok(Tx { inner, kind: self.kind })
+        Ok(Tx { inner, kind: self.kind, _turn: turn })
     }
 
     /// A pooled connection, for single-statement operations.
@@ -422,6 +436,9 @@ impl StateStore {
 pub struct Tx {
     inner: Transaction<'static, Any>,
     kind: StoreKind,
+    /// This store's SQLite write turn, released after the transaction (declared after `inner`, so it is
+    /// dropped after it).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl fmt::Debug for Tx {

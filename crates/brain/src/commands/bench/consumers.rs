@@ -8,8 +8,7 @@
 //! - **per event**: one transaction per event (what code without batching does), for reference.
 //!
 //! The runtime's handler is a batch handler (`Handler::handle_batch`): one multi-row effect insert per
-//! chunk. The log is the embedded log with `Durability::Normal` (its claims and acks are then not
-//! fsynced), so the figure is the runtime and the store, not the log's fsyncs.
+//! chunk. The log is the embedded log (its claims and acks are bookkeeping and are not fsynced).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -103,11 +102,7 @@ impl Handler for BenchHandler {
 async fn measure_runtime(store: &StateStore, events: &[Event], concurrency: usize) -> anyhow::Result<(f64, Histogram<u64>)> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let inner: Arc<dyn EventLog> = Arc::new(
-        eventstream_embedded::EmbeddedLog::open(
-            dir.path().to_path_buf(),
-            eventstream_embedded::EmbeddedOptions { durability: eventstream_embedded::Durability::Normal, ..Default::default() },
-        )
-        .await?,
+        eventstream_embedded::EmbeddedLog::open(dir.path().to_path_buf(), eventstream_embedded::EmbeddedOptions::default()).await?,
     );
     for chunk in events.chunks(1000) {
         inner.append(chunk).await?;
