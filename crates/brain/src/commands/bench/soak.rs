@@ -138,7 +138,7 @@ async fn run_soak(dir: &Path, total: usize) -> anyhow::Result<(Vec<Sample>, f64)
         let n = BATCH.min(total - published);
         events.publish_batch(&soak_events(published, n)?).await.context("publish_batch failed")?;
         published += n;
-        if published % (BATCH * 10) == 0 {
+        if published.is_multiple_of(BATCH * 10) {
             loop {
                 let lag = events.log().groups().await?.iter().map(eventstream_core::GroupInfo::lag).max().unwrap_or(0);
                 if lag <= MAX_LAG {
