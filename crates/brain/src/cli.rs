@@ -227,7 +227,7 @@ pub(crate) struct EventsArgs {
     pub(crate) format: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct BenchArgs {
     /// `--backend redis --redis-url URL` benchmarks that Redis instead of the embedded log.
     #[command(flatten)]
@@ -267,6 +267,56 @@ pub(crate) struct BenchArgs {
     /// Rows for `--audit`'s full verify.
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) audit_rows: usize,
+    /// Events per call in the embedded log's batched measurement, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    pub(crate) batch_sizes: Vec<usize>,
+    /// Measure `emit` instead: the caller's cost per call (p50/p99/p99.9), paced at 10,000/s and back to
+    /// back, against a send on a bare channel.
+    #[arg(long)]
+    pub(crate) emit: bool,
+    /// Measure the NATS backend instead: `append` vs raw `async-nats` JetStream publish at equal
+    /// concurrency (`--nats-url`, default `BRAIN_TEST_NATS_URL` or nats://127.0.0.1:4222).
+    #[arg(long)]
+    pub(crate) nats: bool,
+    /// Measure how metrics and lag cost grow with history instead (an empty vs a long inbox and backlog).
+    #[arg(long)]
+    pub(crate) history: bool,
+    /// Run the `brain serve` application in-process under steady load for this many events, sampling RSS
+    /// and CPU from /proc/self (with `--all`: the soak's event count, default 1,000,000).
+    #[arg(long, value_name = "EVENTS")]
+    pub(crate) soak: Option<usize>,
+    /// Run every scenario (embedded, batched, consumers on SQLite and PostgreSQL, Redis, emit, NATS,
+    /// history, soak) and print the goals table; with `--json`, one document for `brain bench report`.
+    /// Services default to the test URLs (`BRAIN_TEST_REDIS_URL`, `BRAIN_TEST_DATABASE_URL`,
+    /// `BRAIN_TEST_NATS_URL`, else 127.0.0.1 on the standard ports); `--redis-url`, `--pg-url` and
+    /// `--nats-url` override them.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// `report`: turn a `--all --json` document into docs/BENCHMARKS.md and SVG plots.
+    #[command(subcommand)]
+    pub(crate) action: Option<BenchAction>,
+}
+
+/// What `brain bench` does besides measuring.
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum BenchAction {
+    /// Writes `<out>/BENCHMARKS.md` and SVG plots under `<out>/bench/` from a `brain bench --all --json`
+    /// document.
+    Report(BenchReportArgs),
+}
+
+/// Arguments of `brain bench report`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BenchReportArgs {
+    /// The JSON document written by `brain bench --all --json`.
+    pub(crate) input: PathBuf,
+    /// The docs directory: BENCHMARKS.md goes there, the plots into its `bench/` subdirectory.
+    #[arg(long, default_value = "docs")]
+    pub(crate) out: PathBuf,
+    /// Also replace the goals table between `<!-- bench:goals:begin -->` and `<!-- bench:goals:end -->`
+    /// in this file (the README).
+    #[arg(long)]
+    pub(crate) readme: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

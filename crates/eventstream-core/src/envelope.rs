@@ -214,6 +214,24 @@ impl Event {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
+    /// The canonical JSON text of this event: the same bytes as `to_json_value().to_string()`, written
+    /// straight from the struct without building a [`Value`] tree first (half the work on every append).
+    pub fn to_json_string(&self) -> String {
+        String::from_utf8(self.to_json_vec()).unwrap_or_default()
+    }
+
+    /// [`Event::to_json_string`] as bytes.
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        // A meta whose `extra` repeats a named key would be written twice by the flattened serializer,
+        // while the `Value` tree keeps one: take the tree path for that (never produced by this crate).
+        let repeats = ["schema_version", "producer", "source_module"].iter().any(|k| self.meta.extra.contains_key(*k));
+        if repeats {
+            return self.to_json_value().to_string().into_bytes();
+        }
+        // Serialising plain data into memory cannot fail; fall back to the tree path defensively.
+        serde_json::to_vec(self).unwrap_or_else(|_| self.to_json_value().to_string().into_bytes())
+    }
+
     /// Decodes an event from canonical JSON (or anything a producer wrote that is close to it).
     ///
     /// # Errors
@@ -222,7 +240,7 @@ impl Event {
         let Value::Object(map) = v else {
             return Err(DecodeError::new("", "an event must be a JSON object"));
         };
-        decode_fields(&JsonFields(map))
+        decode_fields(&JsonFields::new(map))
     }
 
     /// Decodes an event from canonical JSON bytes.
@@ -251,15 +269,50 @@ pub(crate) enum FieldValue<'a> {
 /// Where [`decode_fields`] reads the envelope fields from.
 pub(crate) trait FieldSource {
     fn get(&self, name: &str) -> Option<FieldValue<'_>>;
+
+    /// Hands over the JSON object stored under `name` (`payload`, `meta`) without copying it, when the
+    /// source owns one; [`FieldSource::get`] is used otherwise.
+    fn take_object(&self, _name: &str) -> Option<Map<String, Value>> {
+        None
+    }
 }
 
-struct JsonFields(Map<String, Value>);
+/// The fields of a decoded JSON object. `payload` and `meta` objects are moved out of the map up front so
+/// that decoding hands them over instead of deep-cloning them.
+struct JsonFields {
+    map: Map<String, Value>,
+    payload: std::cell::Cell<Option<Map<String, Value>>>,
+    meta: std::cell::Cell<Option<Map<String, Value>>>,
+}
+
+impl JsonFields {
+    fn new(mut map: Map<String, Value>) -> Self {
+        let mut take = |name: &str| match map.get(name) {
+            Some(Value::Object(_)) => match map.remove(name) {
+                Some(Value::Object(m)) => Some(m),
+                _ => None,
+            },
+            _ => None,
+        };
+        let payload = take("payload");
+        let meta = take("meta");
+        Self { map, payload: std::cell::Cell::new(payload), meta: std::cell::Cell::new(meta) }
+    }
+}
 
 impl FieldSource for JsonFields {
     fn get(&self, name: &str) -> Option<FieldValue<'_>> {
-        match self.0.get(name) {
+        match self.map.get(name) {
             None | Some(Value::Null) => None,
             Some(v) => Some(FieldValue::Json(v)),
+        }
+    }
+
+    fn take_object(&self, name: &str) -> Option<Map<String, Value>> {
+        match name {
+            "payload" => self.payload.take(),
+            "meta" => self.meta.take(),
+            _ => None,
         }
     }
 }
@@ -309,8 +362,13 @@ fn parse_object(s: &str, name: &'static str) -> Result<Map<String, Value>, Decod
 }
 
 fn decode_meta(src: &dyn FieldSource) -> Result<Meta, DecodeError> {
-    let Some(v) = src.get("meta") else { return Ok(Meta::legacy()) };
-    let mut m = json_object(v, "meta")?;
+    let mut m = match src.take_object("meta") {
+        Some(m) => m,
+        None => {
+            let Some(v) = src.get("meta") else { return Ok(Meta::legacy()) };
+            json_object(v, "meta")?
+        }
+    };
     let schema_version = match m.remove("schema_version") {
         None | Some(Value::Null) => 1,
         Some(Value::Number(n)) => n
@@ -365,7 +423,10 @@ fn decode_all(src: &dyn FieldSource) -> Result<Event, DecodeError> {
     let event_type: EventType = parse_id("type")?.parse().map_err(|e: crate::id::InvalidId| DecodeError::new("type", e.reason))?;
     let source: Source = parse_id("source")?.parse().map_err(|e: crate::id::InvalidId| DecodeError::new("source", e.reason))?;
     let timestamp = decode_timestamp(required(src, "timestamp")?)?;
-    let payload = json_object(required(src, "payload")?, "payload")?;
+    let payload = match src.take_object("payload") {
+        Some(m) => m,
+        None => json_object(required(src, "payload")?, "payload")?,
+    };
     let tenant_id = match opt_text(src, "tenant_id")? {
         None => None,
         Some(t) => Some(t.parse::<TenantId>().map_err(|e| DecodeError::new("tenant_id", e.reason))?),
@@ -452,5 +513,29 @@ mod tests {
         let v = serde_json::json!({"id": "e1", "type": "task.created", "source": "s", "timestamp": "2025-01-01T00:00:00", "payload": {}});
         let e = Event::from_json_value(v).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.meta, Meta::legacy());
+    }
+
+    #[test]
+    fn direct_json_text_is_the_bytes_of_the_value_tree() {
+        let v = serde_json::json!({"id": "e1", "type": "task.created", "source": "s", "target": "agent-1",
+            "timestamp": "2025-01-01T00:00:00.123456Z", "payload": {"z": 1, "a": {"nested": [1, "x", null]}, "m": "é\"\n"},
+            "mission_id": "m1", "task_id": null, "correlation_id": "c", "causation_id": null, "tenant_id": "t1",
+            "actor_id": null, "severity": "WARNING",
+            "meta": {"schema_version": 3, "producer": "p", "source_module": "task", "zz": true, "aa": {"b": 2}}});
+        let e = Event::from_json_value(v).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.to_json_string(), e.to_json_value().to_string());
+        let plain = Event::new(
+            "task.created".parse().unwrap_or_else(|e| panic!("{e:?}")),
+            "s".parse().unwrap_or_else(|e| panic!("{e:?}")),
+            Map::new(),
+        );
+        assert_eq!(plain.to_json_string(), plain.to_json_value().to_string());
+        // A meta whose extra keys repeat a named key still yields one key, as the tree does.
+        let mut odd = plain.clone();
+        odd.meta.extra.insert("producer".into(), "other".into());
+        assert_eq!(odd.to_json_string(), odd.to_json_value().to_string());
+        // Decoding moves payload and meta out without changing them.
+        let back = Event::from_json_slice(e.to_json_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, e);
     }
 }

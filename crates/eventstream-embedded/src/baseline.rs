@@ -94,3 +94,39 @@ pub fn append_one_transaction_per_event(
         first_error.map_or(Ok(elapsed), Err)
     })
 }
+
+/// The physical ceiling for batched appends: one thread on one connection inserts `events` in
+/// transactions of `batch` rows each (one prepared single-row INSERT, one commit and fsync per
+/// transaction), encoding each event as the log does. Returns the time from the first insert until the
+/// last commit. The connection is opened before the clock starts.
+///
+/// # Errors
+/// [`BaselineError`] when the database cannot be opened or an insert fails.
+pub fn append_batched_one_connection(
+    dir: &Path,
+    options: &EmbeddedOptions,
+    batch: usize,
+    events: &[Event],
+) -> Result<Duration, BaselineError> {
+    let (_, mut conn) = schema::open_dir(dir, options)?;
+    let started = Instant::now();
+    let mut seq = 0i64;
+    for chunk in events.chunks(batch.max(1)) {
+        let tx = conn.transaction().map_err(BaselineError::Insert)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (seq, appended_at, event_id, event_type, tenant_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(BaselineError::Insert)?;
+            let at = now_ms();
+            for e in chunk {
+                let row = NewRow::encode(e).map_err(BaselineError::Encode)?;
+                seq += 1;
+                insert.execute(params![seq, at, row.event_id, row.event_type, row.tenant_id, row.body]).map_err(BaselineError::Insert)?;
+            }
+        }
+        tx.commit().map_err(BaselineError::Insert)?;
+    }
+    Ok(started.elapsed())
+}

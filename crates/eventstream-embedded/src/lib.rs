@@ -44,6 +44,7 @@
 
 #[cfg(feature = "bench")]
 pub mod baseline;
+mod checkpoint;
 mod error;
 mod log;
 mod options;

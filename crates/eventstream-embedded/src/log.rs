@@ -79,9 +79,13 @@ impl EmbeddedLog {
     /// As [`EmbeddedLog::open`].
     pub fn open_blocking(dir: &Path, options: EmbeddedOptions) -> Result<Self, OpenError> {
         let (path, conn) = schema::open_dir(dir, &options)?;
+        let checkpoints = crate::checkpoint::start(&path, &conn, &options)?;
         let changes = Arc::new(watch::Sender::new(0u64));
         let on_commit = changes.clone();
-        let writer = Writer::start(conn, options.max_batch_events, move |_| bump(&on_commit))?;
+        let writer = Writer::start(conn, options.max_batch_events, move |_| {
+            bump(&on_commit);
+            checkpoints.committed();
+        })?;
         let inner = Inner {
             dir: dir.to_owned(),
             path,
@@ -239,9 +243,10 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn read_group(&self, group: &GroupName, consumer: &ConsumerName, max: usize, block: Duration) -> Result<Vec<Delivery>, LogError> {
+        let d = self.inner.options.durability;
         self.wait_for(block, || {
             let (g, c) = (group.clone(), consumer.clone());
-            self.inner.writer.run(move |conn| store::claim(conn, &g, &c, max))
+            self.inner.writer.run(move |conn| store::without_fsync(conn, d, |conn| store::claim(conn, &g, &c, max)))
         })
         .await
     }
@@ -253,7 +258,8 @@ impl EventLog for EmbeddedLog {
 
     async fn ack(&self, group: &GroupName, positions: &[Position]) -> Result<u64, LogError> {
         let (g, ps) = (group.clone(), positions.to_vec());
-        self.inner.writer.run(move |conn| store::ack(conn, &g, &ps)).await
+        let d = self.inner.options.durability;
+        self.inner.writer.run(move |conn| store::without_fsync(conn, d, |conn| store::ack(conn, &g, &ps))).await
     }
 
     async fn reclaim(&self, group: &GroupName, consumer: &ConsumerName, min_idle: Duration, max: usize) -> Result<Vec<Delivery>, LogError> {

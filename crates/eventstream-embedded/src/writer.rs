@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use eventstream_core::LogError;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::{OpenError, SharedSqlError};
-use crate::store::{NewRow, insert_batches};
+use crate::store::{KnownHead, NewRow, insert_batches};
 
 /// A job run on the writer thread with its connection.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -117,6 +117,7 @@ impl Writer {
 
 fn run(mut conn: Connection, rx: &mpsc::Receiver<Command>, max_batch_events: usize, counters: &Counters, committed: &dyn Fn(i64)) {
     let mut carried: Option<Command> = None;
+    let mut known = KnownHead::default();
     loop {
         let command = match carried.take() {
             Some(c) => c,
@@ -144,18 +145,33 @@ fn run(mut conn: Connection, rx: &mpsc::Receiver<Command>, max_batch_events: usi
                         Err(_) => break,
                     }
                 }
-                commit(&mut conn, batch, counters, committed);
+                commit(&mut conn, &mut known, batch, counters, committed);
             }
         }
     }
 }
 
-fn commit(conn: &mut Connection, batch: Vec<(Vec<NewRow>, AppendReply)>, counters: &Counters, committed: &dyn Fn(i64)) {
+fn commit(
+    conn: &mut Connection,
+    known: &mut KnownHead,
+    batch: Vec<(Vec<NewRow>, AppendReply)>,
+    counters: &Counters,
+    committed: &dyn Fn(i64),
+) {
+    // BEGIN and COMMIT through cached statements: `Connection::transaction` would parse them again on
+    // every commit.
     let result = (|| -> Result<Vec<Vec<i64>>, rusqlite::Error> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seqs = insert_batches(&tx, batch.iter().map(|(rows, _)| rows.as_slice()))?;
-        tx.commit()?;
-        Ok(seqs)
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let written = insert_batches(conn, known, batch.iter().map(|(rows, _)| rows.as_slice()))
+            .and_then(|seqs| conn.prepare_cached("COMMIT")?.execute([]).map(|_| seqs));
+        if written.is_err() {
+            // The remembered head may count rows that are now rolled back: read it again next time.
+            *known = KnownHead::default();
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+        written
     })();
     match result {
         Ok(seqs) => {

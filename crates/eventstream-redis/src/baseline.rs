@@ -70,6 +70,20 @@ impl RawStream {
         p.exec_async(&mut self.con.clone()).await.map_err(|e| map_redis_error("raw pipelined XADD", e))
     }
 
+    /// One `XADD` per event inside `MULTI`/`EXEC`, in one pipeline (one round trip, atomic): the raw form
+    /// of what `RedisLog::append` does for a batch, with the replies (the ids) read back.
+    ///
+    /// # Errors
+    /// The server's or the connection's error.
+    pub async fn xadd_atomic(&self, events: &[Event]) -> Result<Vec<redis::Value>, LogError> {
+        let mut p = redis::pipe();
+        p.atomic();
+        for e in events {
+            add_xadd(&mut p, &self.key, e);
+        }
+        p.query_async(&mut self.con.clone()).await.map_err(|e| map_redis_error("raw MULTI/EXEC XADD", e))
+    }
+
     /// Deletes the stream key (with its consumer groups).
     ///
     /// # Errors

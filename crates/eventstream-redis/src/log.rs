@@ -2,7 +2,7 @@
 //!
 //! | Contract operation | Redis |
 //! |---|---|
-//! | `append` | `MULTI`, one `XADD key * ...` per event (fields from [`redis_fields`]), `EXEC` |
+//! | `append` | `MULTI`, one `XADD key * ...` per event (fields from [`redis_fields`]), `EXEC` (one event: a plain `XADD`) |
 //! | `ensure_group` | `XGROUP CREATE key group <id> MKSTREAM`, `BUSYGROUP` ignored (and nothing else) |
 //! | `read_group` | `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS key >` on a dedicated connection |
 //! | `read_pending` | `XREADGROUP ... STREAMS key 0` + `XPENDING` for delivery counts, in one `MULTI` |
@@ -205,7 +205,10 @@ impl EventLog for RedisLog {
             return Ok(Vec::new());
         }
         let mut p = redis::pipe();
-        p.atomic();
+        // One XADD is atomic on its own: MULTI/EXEC only for a batch (two commands and replies fewer).
+        if events.len() > 1 {
+            p.atomic();
+        }
         for e in events {
             let fields = redis_fields::encode(e);
             let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -226,7 +229,8 @@ impl EventLog for RedisLog {
         // Not retried here: a lost answer may hide a stored batch; the caller decides (see module docs).
         let ids: Vec<Value> = self
             .run("appending events", None, false, |mut c| {
-                let p = p.clone();
+                // Borrowed, not cloned: a batch's pipeline holds every entry's bytes.
+                let p = &p;
                 async move { Ok(p.query_async::<Vec<Value>>(&mut c).await?) }
             })
             .await?;

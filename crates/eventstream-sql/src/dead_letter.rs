@@ -144,15 +144,7 @@ impl NewDeadLetter {
             event_type: Some(event.event_type.clone()),
             tenant_id: event.tenant_id.clone(),
             attempts,
-            ..Self::failed_now(
-                subscriber,
-                stream_name,
-                position,
-                event.id.as_str().to_owned(),
-                event.to_json_value().to_string(),
-                error.into(),
-                kind,
-            )
+            ..Self::failed_now(subscriber, stream_name, position, event.id.as_str().to_owned(), event.to_json_string(), error.into(), kind)
         }
     }
 

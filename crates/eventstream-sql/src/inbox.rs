@@ -94,6 +94,115 @@ pub enum ForgetScope<'a> {
     Events(&'a [EventKey]),
 }
 
+/// How many inbox rows one set-based INSERT carries (8 binds each, far below both databases' limits).
+const INBOX_ROWS_PER_STATEMENT: usize = 256;
+
+/// Shards of `processed_counts` per (subscriber, type): concurrent transactions of one subscriber add to
+/// different rows, so on PostgreSQL they do not wait on each other's row lock.
+const COUNT_SHARDS: u64 = 16;
+
+/// The shard a transaction that recorded `first` adds its counts to (FNV-1a of the position).
+fn count_shard(first: &Position) -> i64 {
+    let h = first.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (h % COUNT_SHARDS) as i64
+}
+
+/// Adds the newly recorded events to `processed_counts`, one upsert for every type in the batch.
+async fn add_counts(conn: &mut AnyConnection, subscriber: &GroupName, shard_of: &Position, types: &[&EventType]) -> Result<(), StoreError> {
+    if types.is_empty() {
+        return Ok(());
+    }
+    // Sorted, so that concurrent transactions touching the same rows lock them in the same order.
+    let mut per_type: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for t in types {
+        *per_type.entry(t.as_str()).or_default() += 1;
+    }
+    let shard = count_shard(shard_of);
+    let rows: Vec<String> = (0..per_type.len()).map(|i| format!("($1, ${}, $2, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
+    let sql = format!(
+        "INSERT INTO processed_counts (subscriber_name, event_type, shard, processed) VALUES {} \
+         ON CONFLICT (subscriber_name, event_type, shard) DO UPDATE SET processed = processed_counts.processed + excluded.processed",
+        rows.join(", ")
+    );
+    // Only placeholders are interpolated; every value is bound.
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(subscriber.as_str()).bind(shard);
+    for (t, n) in per_type {
+        q = q.bind(t).bind(n);
+    }
+    q.execute(&mut *conn).await.map_err(|e| StoreError::sqlx("counting processed events", e))?;
+    Ok(())
+}
+
+/// Records a batch of events in one set-based statement per [`INBOX_ROWS_PER_STATEMENT`] rows (instead of
+/// one round trip per event), then counts them. Returns, per record: `Ok(true)` newly recorded,
+/// `Ok(false)` a duplicate of an event this subscriber already processed, or
+/// `Err(StoreError::PositionReused)`. The outer error is the statement's own failure.
+pub(crate) async fn mark_processed_many(
+    conn: &mut AnyConnection,
+    recs: &[ProcessedRecord],
+) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+    const CONTEXT: &str = "recording processed events";
+    let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(recs.len());
+    for chunk in recs.chunks(INBOX_ROWS_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 8 * i;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO processed_events \
+             (subscriber_name, stream_name, stream_message_id, event_id, event_type, tenant_id, metadata, processed_at) \
+             VALUES {} ON CONFLICT DO NOTHING RETURNING subscriber_name, stream_message_id",
+            rows.join(", ")
+        );
+        // Only placeholders are interpolated; every value is bound.
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for rec in chunk {
+            q = q
+                .bind(rec.subscriber.as_str())
+                .bind(rec.stream_name.as_str())
+                .bind(rec.stream_message_id.as_str())
+                .bind(rec.event_id.as_str())
+                .bind(rec.event_type.as_str())
+                .bind(tenant_column(rec.tenant_id.as_ref()))
+                .bind(rec.metadata.as_ref().map(Value::to_string))
+                .bind(to_ms(rec.processed_at));
+        }
+        let returned = q.fetch_all(&mut *conn).await.map_err(|e| StoreError::sqlx(CONTEXT, e))?;
+        for row in &returned {
+            let r = crate::row::RowReader::new(row, "processed_events");
+            inserted.insert(format!("{}\u{0}{}", r.text("subscriber_name")?, r.text("stream_message_id")?));
+        }
+    }
+    let mut out = Vec::with_capacity(recs.len());
+    let mut per_subscriber: Vec<(&GroupName, &Position, Vec<&EventType>)> = Vec::new();
+    for rec in recs {
+        if inserted.contains(&format!("{}\u{0}{}", rec.subscriber.as_str(), rec.stream_message_id.as_str())) {
+            match per_subscriber.iter_mut().find(|(s, _, _)| *s == &rec.subscriber) {
+                Some((_, _, types)) => types.push(&rec.event_type),
+                None => per_subscriber.push((&rec.subscriber, &rec.stream_message_id, vec![&rec.event_type])),
+            }
+            out.push(Ok(true));
+            continue;
+        }
+        // Not inserted: a duplicate event, or the position is taken by another event (the log was reset).
+        if is_processed(conn, &rec.subscriber, rec.tenant_id.as_ref(), &rec.event_id).await? {
+            out.push(Ok(false));
+        } else {
+            out.push(Err(StoreError::PositionReused {
+                subscriber: rec.subscriber.clone(),
+                position: rec.stream_message_id.clone(),
+                event_id: rec.event_id.clone(),
+            }));
+        }
+    }
+    for (subscriber, first, types) in per_subscriber {
+        add_counts(conn, subscriber, first, &types).await?;
+    }
+    Ok(out)
+}
+
 pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedRecord) -> Result<bool, StoreError> {
     const CONTEXT: &str = "recording a processed event";
     let inserted = sqlx::query(
@@ -115,6 +224,7 @@ pub(crate) async fn mark_processed(conn: &mut AnyConnection, rec: &ProcessedReco
     .map_err(|e| StoreError::sqlx(CONTEXT, e))?
     .rows_affected();
     if inserted == 1 {
+        add_counts(conn, &rec.subscriber, &rec.stream_message_id, &[&rec.event_type]).await?;
         return Ok(true);
     }
     // The insert conflicted. A row for this (tenant, event id) means a duplicate; otherwise the position is
@@ -239,6 +349,17 @@ impl Tx {
     /// was reset; dead-letter the event); [`StoreError::Unavailable`] or [`StoreError::Query`].
     pub async fn mark_processed(&mut self, record: &ProcessedRecord) -> Result<bool, StoreError> {
         mark_processed(self.conn(), record).await
+    }
+
+    /// Records several events in this transaction with one set-based statement (see
+    /// [`Tx::mark_processed`] for one). Returns, in the order of `records`: `Ok(true)` newly recorded (run
+    /// its handler), `Ok(false)` a duplicate (acknowledge it), `Err(`[`StoreError::PositionReused`]`)`
+    /// another event is recorded at its position (dead-letter it; roll back if anything was recorded).
+    ///
+    /// # Errors
+    /// The outer error: [`StoreError::Unavailable`] or [`StoreError::Query`] from the statement itself.
+    pub async fn mark_processed_many(&mut self, records: &[ProcessedRecord]) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        mark_processed_many(self.conn(), records).await
     }
 
     /// [`StateStore::is_processed`] inside this transaction.

@@ -101,6 +101,12 @@ const MIGRATIONS: MigrationSet = &[
         include_str!("../migrations/sqlite/0005_leases_and_replicas.sql"),
         include_str!("../migrations/postgres/0005_leases_and_replicas.sql"),
     ),
+    (
+        6,
+        "leaner inbox indexes; processed counts kept per subscriber and type",
+        include_str!("../migrations/sqlite/0006_lean_inbox_and_counts.sql"),
+        include_str!("../migrations/postgres/0006_lean_inbox_and_counts.sql"),
+    ),
 ];
 
 /// Options for [`StateStore::connect_with`].
@@ -152,6 +158,10 @@ pub struct StateStore {
     kind: StoreKind,
     schema: Option<Arc<str>>,
     sqlite_file: Option<Arc<Path>>,
+    /// SQLite only: write transactions of this store take turns here before `BEGIN IMMEDIATE`. SQLite
+    /// has one writer anyway, and its busy handler sleeps 1, 2, 5, 10 ... ms between retries instead of
+    /// waking a waiter when the lock is free; a fair async lock hands the turn over at once.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl fmt::Debug for StateStore {
@@ -226,16 +236,20 @@ impl StateStore {
             switch_to_wal(&url).await?;
         }
 
-        let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).after_connect(|conn, _meta| {
-            Box::pin(async move {
-                let pragmas = format!(
-                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
+        // No ping before each acquire: a local file does not go away, and the ping was one more hand-off to
+        // the connection's worker thread per transaction.
+        let mut pool = sqlx::any::AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).test_before_acquire(false).after_connect(
+            |conn, _meta| {
+                Box::pin(async move {
+                    let pragmas = format!(
+                        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON"
-                );
-                sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
-                Ok(())
-            })
-        });
+                    );
+                    sqlx::raw_sql(AssertSqlSafe(pragmas)).execute(conn).await?;
+                    Ok(())
+                })
+            },
+        );
         pool = if memory {
             // The database lives as long as its one connection: keep it open.
             pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
@@ -243,7 +257,7 @@ impl StateStore {
             pool.max_connections(options.max_connections.unwrap_or(8))
         };
         let pool = pool.connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
-        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file })
+        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file, write_turn: Some(Arc::new(tokio::sync::Mutex::new(()))) })
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -270,8 +284,12 @@ impl StateStore {
         }
         conn.close().await.map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
         let set_path = schema.as_ref().map(|s| Arc::<str>::from(format!("SET search_path TO \"{s}\"")));
+        // No ping before each acquire (one round trip per transaction saved): a connection the server
+        // dropped fails its first statement instead, which callers already treat as transient
+        // ([`StoreError::is_transient`]); sqlx also tests each connection as it is released to the pool.
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(options.max_connections.unwrap_or(10))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 let set_path = set_path.clone();
@@ -284,7 +302,7 @@ impl StateStore {
             })
             .connect_lazy(url)
             .map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None })
+        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None, write_turn: None })
     }
 
     /// Applies the state store's own migrations: one set like any other, through [`StateStore::migrate_set`].
@@ -380,12 +398,22 @@ impl StateStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when no connection can be had or the write lock is not granted in time.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = match &self.write_turn {
+            Some(lock) => {
+                let wait = Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+                match tokio::time::timeout(wait, lock.clone().lock_owned()).await {
+                    Ok(guard) => Some(guard),
+                    Err(_) => return Err(StoreError::sqlx("waiting for the write lock", sqlx::Error::PoolTimedOut)),
+                }
+            }
+            None => None,
+        };
         let inner = match self.kind {
             StoreKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             StoreKind::Postgres => self.pool.begin().await,
         }
         .map_err(|e| StoreError::sqlx("starting a transaction", e))?;
-        Ok(Tx { inner, kind: self.kind })
+        Ok(Tx { inner, kind: self.kind, _turn: turn })
     }
 
     /// A pooled connection, for single-statement operations.
@@ -414,6 +442,9 @@ impl StateStore {
 pub struct Tx {
     inner: Transaction<'static, Any>,
     kind: StoreKind,
+    /// This store's SQLite write turn, released after the transaction (declared after `inner`, so it is
+    /// dropped after it).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl fmt::Debug for Tx {

@@ -381,7 +381,7 @@ async fn insert(conn: &mut AnyConnection, position: &Position, event: &Event) ->
     .bind(event.target.as_deref())
     .bind(event.timestamp.timestamp_millis())
     .bind(Utc::now().timestamp_millis())
-    .bind(event.to_json_value().to_string())
+    .bind(event.to_json_string())
     .execute(conn)
     .await
     .map_err(|e| StoreError::sqlx("indexing an event", e))?;

@@ -9,6 +9,7 @@ use std::fmt;
 use async_trait::async_trait;
 use eventstream_core::{BoxError, Event, GroupName, Position};
 use eventstream_sql::Tx;
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 
 /// Why a handler failed, classified by what should happen next. The boxed error is its `source()`, so
@@ -84,6 +85,39 @@ impl fmt::Debug for HandlerContext<'_> {
     }
 }
 
+/// What a handler gets for a batch of first deliveries (see [`Handler::handle_batch`]).
+pub struct BatchContext<'a> {
+    /// The transaction in which the batch's inbox rows were written; use it for the handler's own SQL.
+    pub tx: &'a mut Tx,
+    /// The subscriber running the handler.
+    pub subscriber: &'a GroupName,
+}
+
+impl fmt::Debug for BatchContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchContext").field("subscriber", self.subscriber).finish_non_exhaustive()
+    }
+}
+
+/// One event of a batch and its position in the log.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem<'a> {
+    /// The event's position.
+    pub position: &'a Position,
+    /// The event.
+    pub event: &'a Event,
+}
+
+/// Why a batch failed: the failing item, when the handler knows it, and its error.
+#[derive(Debug)]
+pub struct BatchError {
+    /// The index (into the items passed to [`Handler::handle_batch`]) of the event that failed; `None`
+    /// when the handler cannot tell (the runtime then handles the batch's events one by one).
+    pub index: Option<usize>,
+    /// What happened.
+    pub error: HandlerError,
+}
+
 /// A subscriber's code.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
@@ -93,6 +127,42 @@ pub trait Handler: Send + Sync + 'static {
     /// # Errors
     /// [`HandlerError::Transient`] to be retried, [`HandlerError::Permanent`] to be dead-lettered.
     async fn handle(&self, ctx: &mut HandlerContext<'_>, event: &Event) -> Result<(), HandlerError>;
+
+    /// Handles a batch of first deliveries in one transaction, whose inbox rows are already written (each
+    /// event is new to this subscriber). The default calls [`Handler::handle`] for each, in order.
+    /// Override it to write a batch with a few set-based statements instead of one per event; the
+    /// batch's effect then commits with its inbox rows, exactly as for single events.
+    ///
+    /// On an error the transaction rolls back; the runtime then handles the failed event (`index`) on
+    /// its own, with retries, and the rest of the batch again, or every event on its own when `index`
+    /// is `None`. A panic is treated like an error without an index.
+    ///
+    /// # Errors
+    /// A [`BatchError`] naming the failed item when known.
+    async fn handle_batch(&self, ctx: &mut BatchContext<'_>, items: &[BatchItem<'_>]) -> Result<(), BatchError> {
+        for (index, item) in items.iter().enumerate() {
+            let mut one = HandlerContext { tx: &mut *ctx.tx, subscriber: ctx.subscriber, position: item.position, attempt: 1 };
+            // Each event's handler runs in its own span, a child of the event's trace context.
+            let run = std::panic::AssertUnwindSafe(self.handle(&mut one, item.event)).catch_unwind();
+            let result = crate::trace::handle_in_span(ctx.subscriber, item.event, 1, run).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(BatchError { index: Some(index), error }),
+                Err(panic) => return Err(BatchError { index: Some(index), error: panic_error(panic.as_ref()) }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A panic in a handler is a permanent error carrying the panic message.
+pub(crate) fn panic_error(panic: &(dyn std::any::Any + Send)) -> HandlerError {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    HandlerError::permanent(format!("handler panicked: {msg}"))
 }
 
 /// A handler from an async closure over the raw event.

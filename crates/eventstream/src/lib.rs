@@ -33,7 +33,7 @@ pub mod trace;
 pub use eventstream_sql as store;
 
 pub use backoff::Backoff;
-pub use handler::{FnHandler, Handler, HandlerContext, HandlerError, decode_payload, handler_fn};
+pub use handler::{BatchContext, BatchError, BatchItem, FnHandler, Handler, HandlerContext, HandlerError, decode_payload, handler_fn};
 pub use publisher::{EventStream, PublishError, PublisherOptions, PublisherStats, PublisherTasks, Receipt};
 pub use runtime::{ConsumerRuntime, REDELIVER_TO_META_KEY, StatsSnapshot, SubscriberStats, default_consumer_name};
 pub use subscriber::{Subscription, SubscriptionOptions};

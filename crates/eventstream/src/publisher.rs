@@ -98,6 +98,8 @@ pub struct EventStream {
     store: StateStore,
     separate_outbox: bool,
     queue: mpsc::Sender<Event>,
+    /// Wakes the writer before its flush deadline once the queue is half full.
+    high_water: Arc<Notify>,
     relay_wakeup: Arc<Notify>,
     stats: Arc<PublisherStats>,
 }
@@ -137,13 +139,15 @@ impl EventStream {
         let cancel = CancellationToken::new();
         let wakeup = Arc::new(Notify::new());
         let stats = Arc::new(PublisherStats::default());
-        let writer = tokio::spawn(writer(rx, outbox.clone(), wakeup.clone(), stats.clone(), options.clone(), cancel.clone()));
+        let high_water = Arc::new(Notify::new());
+        let writer =
+            tokio::spawn(writer(rx, outbox.clone(), wakeup.clone(), high_water.clone(), stats.clone(), options.clone(), cancel.clone()));
         let mut relays =
             vec![tokio::spawn(relay(log.clone(), outbox.clone(), wakeup.clone(), stats.clone(), options.clone(), cancel.clone()))];
         if separate_outbox {
             relays.push(tokio::spawn(relay(log.clone(), store.clone(), wakeup.clone(), stats.clone(), options, cancel.clone())));
         }
-        let handle = Self { log, outbox, store, separate_outbox, queue: tx, relay_wakeup: wakeup, stats };
+        let handle = Self { log, outbox, store, separate_outbox, queue: tx, high_water, relay_wakeup: wakeup, stats };
         (handle, PublisherTasks { cancel, writer, relays })
     }
 
@@ -189,7 +193,13 @@ impl EventStream {
     pub async fn emit(&self, mut event: Event) {
         crate::trace::stamp(&mut event);
         self.stats.emitted.fetch_add(1, Ordering::Relaxed);
-        if let Err(mpsc::error::SendError(event)) = self.queue.send(event).await {
+        let sent = self.queue.send(event).await;
+        // The writer sleeps through its flush interval without listening to the queue (so an emit wakes
+        // nobody); past half full it is woken early.
+        if self.queue.capacity() < self.queue.max_capacity() / 2 {
+            self.high_water.notify_one();
+        }
+        if let Err(mpsc::error::SendError(event)) = sent {
             // Shut down: write it ourselves so it is not lost.
             let mut backoff = 1;
             while let Err(e) = self.outbox.outbox_insert_batch(std::slice::from_ref(&event)).await {
@@ -237,6 +247,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Event>,
     outbox: StateStore,
     wakeup: Arc<Notify>,
+    high_water: Arc<Notify>,
     stats: Arc<PublisherStats>,
     options: PublisherOptions,
     cancel: CancellationToken,
@@ -249,14 +260,21 @@ async fn writer(
         };
         let Some(first) = first else { break };
         batch.push(first);
-        // Gather what arrives within the flush interval (or until the batch is large).
+        // Gather what arrives within the flush interval: sleep until the deadline (or until the queue is
+        // half full, or shutdown), then take what is queued. Not waiting on the queue itself means an
+        // emit during the interval registers no wake-up and unparks no thread: it is an atomic and a push.
         let deadline = tokio::time::Instant::now() + options.flush_interval;
+        if !cancel.is_cancelled() {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = high_water.notified() => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
         while batch.len() < 4096 {
-            let room = 4096 - batch.len();
-            let more = rx.recv_many(&mut batch, room);
-            match tokio::time::timeout_at(deadline, more).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
             }
         }
         let mut attempt = 0;

@@ -108,7 +108,7 @@ pub(crate) async fn render(State(state): State<AppState>, principal: Principal) 
                 &mut out,
                 "brain_events_consumed",
                 "gauge",
-                "Events processed, by subscriber and type (inbox rows, within inbox retention).",
+                "Events processed, by subscriber and type (counted as their inbox rows are written; retention does not lower it).",
             );
             for c in rows {
                 let _ = writeln!(

@@ -7,6 +7,7 @@ pub mod support;
 mod api;
 mod audit;
 mod backends;
+mod bench_report;
 mod cli;
 mod cluster;
 mod course_chain;

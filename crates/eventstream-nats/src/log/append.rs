@@ -83,8 +83,7 @@ impl NatsLog {
         let max_payload = self.client.server_info().max_payload;
         let mut bodies = Vec::with_capacity(events.len());
         for e in events {
-            let body =
-                serde_json::to_vec(&e.to_json_value()).map_err(|err| LogError::Encode { id: e.id.to_string(), reason: err.to_string() })?;
+            let body = e.to_json_vec();
             if max_payload > 0 && body.len() + HEADER_ROOM > max_payload {
                 return Err(LogError::Encode {
                     id: e.id.to_string(),

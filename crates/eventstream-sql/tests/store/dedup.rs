@@ -10,7 +10,58 @@ on_both_databases!(
     concurrent_marks_of_one_event_yield_exactly_one_true,
     forget_processed_reopens_events_for_reprocessing,
     retention_purges_only_old_processed_rows,
+    a_chunk_is_marked_in_one_statement_with_the_same_outcomes_and_counted,
 );
+
+async fn a_chunk_is_marked_in_one_statement_with_the_same_outcomes_and_counted(db: TestDb) {
+    let done = event("task.created");
+    assert!(mark(&db.store, &record("s", "1-0", &done)).await.unwrap());
+    let (a, b, c) = (event("task.created"), tenant_event("mission.completed", "acme"), event("task.created"));
+    let chunk = [
+        record("s", "2-0", &a),
+        // Already processed (a re-sent event at a new position): a duplicate.
+        record("s", "3-0", &done),
+        record("s", "4-0", &b),
+        // Another event at a recorded position: the log was reset.
+        record("s", "1-0", &c),
+    ];
+    let mut tx = db.store.begin().await.unwrap();
+    let marked = tx.mark_processed_many(&chunk).await.unwrap();
+    assert!(matches!(marked[0], Ok(true)) && matches!(marked[1], Ok(false)) && matches!(marked[2], Ok(true)), "{marked:?}");
+    assert!(matches!(marked[3], Err(StoreError::PositionReused { .. })), "{marked:?}");
+    tx.commit().await.unwrap();
+    assert!(db.store.is_processed(&group("s"), None, &a.id).await.unwrap());
+    assert!(db.store.is_processed(&group("s"), b.tenant_id.as_ref(), &b.id).await.unwrap());
+    assert!(!db.store.is_processed(&group("s"), None, &c.id).await.unwrap());
+
+    // A second delivery of the whole chunk: all duplicates or reused positions, nothing counted twice.
+    let mut tx = db.store.begin().await.unwrap();
+    let again = tx.mark_processed_many(&chunk[..3]).await.unwrap();
+    assert!(again.iter().all(|m| matches!(m, Ok(false))), "{again:?}");
+    tx.commit().await.unwrap();
+
+    // A rolled-back chunk leaves neither rows nor counts.
+    let d = event("task.created");
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(matches!(tx.mark_processed_many(&[record("s", "5-0", &d)]).await.unwrap()[0], Ok(true)));
+    tx.rollback().await.unwrap();
+    assert!(!db.store.is_processed(&group("s"), None, &d.id).await.unwrap());
+
+    // The counts: 2 task.created (the single mark and the chunk) and 1 mission.completed.
+    let counts = db.store.processed_counts_by_type().await.unwrap();
+    let n = |t: &str| counts.iter().find(|c| c.subscriber == "s" && c.event_type == t).map(|c| c.count);
+    assert_eq!(n("task.created"), Some(2), "{counts:?}");
+    assert_eq!(n("mission.completed"), Some(1), "{counts:?}");
+    // Many chunks of one subscriber and type (different shards) add up.
+    for i in 0..20 {
+        let e = event("task.created");
+        let mut tx = db.store.begin().await.unwrap();
+        tx.mark_processed_many(&[record("s", &format!("{}-1", 100 + i), &e)]).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let counts = db.store.processed_counts_by_type().await.unwrap();
+    assert_eq!(counts.iter().find(|c| c.subscriber == "s" && c.event_type == "task.created").map(|c| c.count), Some(22));
+}
 
 async fn mark_processed_is_true_then_false(db: TestDb) {
     let e = tenant_event("mission.completed", "acme");

@@ -100,7 +100,7 @@ async fn existing_inbox_rows_migrate_to_the_tenant_key(db: TestDb) {
         .iter()
         .map(|r| r.get::<i64, _>(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     // The tenantless row got tenant '' and still deduplicates; the tenant row kept its tenant.
     assert!(store.is_processed(&group("s"), None, &old.id).await.unwrap());
     assert!(!mark(&store, &record("s", "3-0", &old)).await.unwrap());

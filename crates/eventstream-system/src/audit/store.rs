@@ -106,7 +106,7 @@ async fn save_tree(conn: &mut AnyConnection, tree: &str, s: &TreeState) -> Resul
 
 /// The exact bytes the audit log stores and hashes for `event`: its canonical JSON envelope.
 pub fn canonical_bytes(event: &Event) -> Vec<u8> {
-    event.to_json_value().to_string().into_bytes()
+    event.to_json_vec()
 }
 
 /// Appends `event` in `tx` unless its tenant's event with its id is already in the log (ids are unique per

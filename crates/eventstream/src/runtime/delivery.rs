@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::REDELIVER_TO_META_KEY;
 use super::worker::Worker;
-use crate::handler::{HandlerContext, HandlerError};
+use crate::handler::{BatchContext, BatchError, BatchItem, HandlerContext, HandlerError, panic_error};
 
 /// What one try of a delivery came to.
 enum Outcome {
@@ -105,37 +105,48 @@ impl Worker {
         }
     }
 
-    /// Handles first deliveries in one transaction: an inbox row and the handler's writes per event, one
-    /// commit.
+    /// Handles first deliveries in one transaction: the inbox rows of the whole chunk in one set-based
+    /// statement, then the handler's batch (`Handler::handle_batch`) for the events new to this
+    /// subscriber, then one commit.
     async fn try_batch(&self, batch: &[Delivery]) -> BatchOutcome {
         let Ok(mut tx) = self.store.begin().await else { return BatchOutcome::StoreDown };
-        let (mut processed, mut duplicates) = (0u64, 0u64);
-        for (index, d) in batch.iter().enumerate() {
+        let mut records = Vec::with_capacity(batch.len());
+        for d in batch {
             let Ok(event) = &d.record.event else { return BatchOutcome::StoreDown };
-            let position = &d.record.position;
-            let record = ProcessedRecord::for_event(&self.sub.name, self.log.stream(), position, event);
-            match tx.mark_processed(&record).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    duplicates += 1;
-                    continue;
+            records.push(ProcessedRecord::for_event(&self.sub.name, self.log.stream(), &d.record.position, event));
+        }
+        let marked = match tx.mark_processed_many(&records).await {
+            Ok(m) => m,
+            // The set statement failed as a whole: each event then goes on its own.
+            Err(_) => return BatchOutcome::StoreDown,
+        };
+        let mut new = Vec::with_capacity(batch.len());
+        let mut duplicates = 0u64;
+        for (index, (d, m)) in batch.iter().zip(marked).enumerate() {
+            match m {
+                Ok(true) => {
+                    if let Ok(event) = &d.record.event {
+                        new.push((index, BatchItem { position: &d.record.position, event }));
+                    }
                 }
-                Err(e) if e.is_transient() => return BatchOutcome::StoreDown,
+                Ok(false) => duplicates += 1,
                 Err(e) => return BatchOutcome::Failed { index, error: HandlerError::permanent(e) },
             }
-            let result = {
-                let mut ctx = HandlerContext { tx: &mut tx, subscriber: &self.sub.name, position, attempt: 1 };
-                let run = AssertUnwindSafe(self.sub.handler.handle(&mut ctx, event)).catch_unwind();
-                crate::trace::handle_in_span(&self.sub.name, event, 1, run).await
-            };
-            match result {
-                Ok(Ok(())) => processed += 1,
-                Ok(Err(error)) => return BatchOutcome::Failed { index, error },
-                Err(panic) => return BatchOutcome::Failed { index, error: panic_error(panic.as_ref()) },
+        }
+        let items: Vec<BatchItem<'_>> = new.iter().map(|(_, item)| *item).collect();
+        let result = {
+            let mut ctx = BatchContext { tx: &mut tx, subscriber: &self.sub.name };
+            AssertUnwindSafe(self.sub.handler.handle_batch(&mut ctx, &items)).catch_unwind().await
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(BatchError { index: Some(i), error })) if i < new.len() => {
+                return BatchOutcome::Failed { index: new[i].0, error };
             }
+            Ok(Err(_)) | Err(_) => return BatchOutcome::StoreDown,
         }
         match tx.commit().await {
-            Ok(()) => BatchOutcome::Committed { processed, duplicates },
+            Ok(()) => BatchOutcome::Committed { processed: new.len() as u64, duplicates },
             Err(_) => BatchOutcome::StoreDown,
         }
     }
@@ -297,14 +308,4 @@ enum BatchOutcome {
     Failed { index: usize, error: HandlerError },
     /// The state store failed; nothing was committed.
     StoreDown,
-}
-
-/// A panic in a handler is a permanent error carrying the panic message.
-fn panic_error(panic: &(dyn std::any::Any + Send)) -> HandlerError {
-    let msg = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    HandlerError::permanent(format!("handler panicked: {msg}"))
 }

@@ -22,7 +22,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::{Section, bench_events, median, ms, print_report, progress, ratio};
+use super::{Output, Section, bench_events, median, ms, progress, ratio};
 use crate::cli::BenchArgs;
 
 /// Rows appended after the full verify, then verified incrementally.
@@ -36,7 +36,7 @@ const LOAD_CHUNK: usize = 1_000;
 ///
 /// # Errors
 /// The temporary store cannot be created or a measurement fails.
-pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
+pub(super) async fn measure(a: &BenchArgs) -> anyhow::Result<Output> {
     let base = match &a.dir {
         Some(d) => tempfile::tempdir_in(d),
         None => tempfile::tempdir(),
@@ -102,8 +102,8 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         "verify_incremental_ms": incr_ms,
     });
     let caption = "audit log on SQLite (baseline: one SHA-256 of the same canonical bytes, same run)".to_owned();
-    let header = vec!["measurement", "audit log", "baseline", "ratio", "goal", ""];
-    print_report(a.json, &doc, vec![Section { caption, header, rows: rows_out }])
+    let header = svec!["measurement", "audit log", "baseline", "ratio", "goal", ""];
+    Ok(Output { json: doc, sections: vec![Section { caption, header, rows: rows_out }] })
 }
 
 /// Microseconds per event: audit hashing of pre-serialised bytes, serialisation plus hashing, and the

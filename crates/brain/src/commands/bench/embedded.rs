@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Section, bench_events, median, ms, per_sec, print_report, progress, ratio};
+use super::{Output, Section, bench_events, median, ms, per_sec, progress, ratio};
 use crate::cli::BenchArgs;
 use crate::config::DurabilitySetting;
 
@@ -27,6 +27,8 @@ struct Row {
     ratio: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
+    /// Append-to-read distribution of the last run: (ms, quantile).
+    cdf_ms: Vec<(f64, f64)>,
 }
 
 fn durability(d: DurabilitySetting) -> eventstream_embedded::Durability {
@@ -107,11 +109,62 @@ async fn measure_latency(
     tokio::time::timeout(Duration::from_secs(120), reader).await.context("reader did not see every event")?.context("reader panicked")?
 }
 
+/// One batched configuration, medians over the runs.
+#[derive(Debug, Serialize)]
+struct BatchRow {
+    batch: usize,
+    publishers: usize,
+    events: usize,
+    events_per_sec: f64,
+    baseline_events_per_sec: f64,
+    ratio: f64,
+    events_per_commit: f64,
+}
+
+/// Concurrent publishers in the batched measurement: while one batch commits, the next ones are encoded.
+const BATCH_PUBLISHERS: usize = 4;
+
+/// Batched appends: `publishers` tasks each appending `batch` events per call; returns (events/s,
+/// events per commit).
+async fn measure_batched(
+    dir: &std::path::Path,
+    events: Vec<Event>,
+    batch: usize,
+    publishers: usize,
+    d: DurabilitySetting,
+) -> anyhow::Result<(f64, f64)> {
+    let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
+    let log = eventstream_embedded::EmbeddedLog::open(dir.to_path_buf(), opts).await.context("open embedded log")?;
+    let n = events.len();
+    let batches: Vec<Vec<Event>> = events.chunks(batch.max(1)).map(<[Event]>::to_vec).collect();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let batches = Arc::new(batches);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..publishers.max(1) {
+        let (log, next, batches) = (log.clone(), next.clone(), batches.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(b) = batches.get(i) else { break };
+                log.append(b).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("publisher task panicked")??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let stats = log.writer_stats();
+    Ok((n as f64 / secs, stats.appended_events as f64 / stats.append_commits.max(1) as f64))
+}
+
 /// Runs the embedded-log benchmark.
 ///
 /// # Errors
 /// Invalid arguments, an unusable temp dir or a failed measurement.
-pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
+pub(super) async fn measure(a: &BenchArgs) -> anyhow::Result<Output> {
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }
@@ -123,11 +176,12 @@ pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         None => std::env::temp_dir(),
     };
-    let total = (a.publishers.len() * a.runs * 2) as u64;
+    let total = ((a.publishers.len() + a.batch_sizes.len()) * a.runs * 2) as u64;
     let bar = progress(total);
     let mut rows = Vec::new();
     for &p in &a.publishers {
         let (mut ours, mut base, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut last_cdf = Vec::new();
         for run in 0..a.runs {
             bar.set_message(format!("{p} publishers, run {}: ours", run + 1));
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
@@ -136,6 +190,7 @@ pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
             let hist = measure_latency(dir.path(), bench_events::<TaskCreated>(a.events)?, p, d).await?;
             p50.push(hist.value_at_quantile(0.5) as f64 / 1000.0);
             p99.push(hist.value_at_quantile(0.99) as f64 / 1000.0);
+            last_cdf = super::cdf(&hist, 0.001);
             bar.inc(1);
             bar.set_message(format!("{p} publishers, run {}: baseline", run + 1));
             let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
@@ -160,9 +215,67 @@ pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
             ratio: ours / base,
             latency_p50_ms: median(p50),
             latency_p99_ms: median(p99),
+            cdf_ms: last_cdf,
+        });
+    }
+    let mut batch_rows = Vec::new();
+    for &b in &a.batch_sizes {
+        let (mut ours, mut base, mut per_commit) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..a.runs {
+            bar.set_message(format!("batches of {b}, run {}: ours", run + 1));
+            let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
+            let (eps, epc) = measure_batched(dir.path(), bench_events::<TaskCreated>(a.events)?, b, BATCH_PUBLISHERS, d).await?;
+            ours.push(eps);
+            per_commit.push(epc);
+            bar.inc(1);
+            bar.set_message(format!("batches of {b}, run {}: baseline", run + 1));
+            let dir = tempfile::tempdir_in(&base_dir).context("cannot create a temp dir")?;
+            let events = bench_events::<TaskCreated>(a.events)?;
+            let path = dir.path().to_path_buf();
+            let opts = eventstream_embedded::EmbeddedOptions { durability: durability(d), ..Default::default() };
+            let elapsed = tokio::task::spawn_blocking(move || {
+                eventstream_embedded::baseline::append_batched_one_connection(&path, &opts, b, &events)
+            })
+            .await
+            .context("baseline panicked")?
+            .context("baseline failed")?;
+            base.push(a.events as f64 / elapsed.as_secs_f64());
+            bar.inc(1);
+        }
+        let (ours, base) = (median(ours), median(base));
+        batch_rows.push(BatchRow {
+            batch: b,
+            publishers: BATCH_PUBLISHERS,
+            events: a.events,
+            events_per_sec: ours,
+            baseline_events_per_sec: base,
+            ratio: ours / base,
+            events_per_commit: median(per_commit),
         });
     }
     bar.finish_and_clear();
+    let batch_section = Section {
+        caption: format!(
+            "embedded log, batched appends ({BATCH_PUBLISHERS} concurrent publishers), durability {}; baseline = one raw SQLite connection \
+             inserting the same rows, one transaction per batch (the ceiling)",
+            a.durability
+        ),
+        header: svec!["batch", "publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "events per commit"],
+        rows: batch_rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.batch.to_string(),
+                    r.publishers.to_string(),
+                    r.events.to_string(),
+                    per_sec(r.events_per_sec),
+                    per_sec(r.baseline_events_per_sec),
+                    ratio(r.ratio),
+                    format!("{:.0}", r.events_per_commit),
+                ]
+            })
+            .collect(),
+    };
     let rows_text = rows
         .iter()
         .map(|r| {
@@ -182,8 +295,11 @@ pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
             "embedded log, durability {}, median of {} runs; baseline = raw SQLite insert + commit per event, same durability",
             a.durability, a.runs
         ),
-        header: vec!["publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "p50 latency (ms)", "p99 latency (ms)"],
+        header: svec!["publishers", "events", "ours (events/s)", "baseline (events/s)", "ratio", "p50 latency (ms)", "p99 latency (ms)"],
         rows: rows_text,
     };
-    print_report(a.json, &json!({"durability": a.durability, "runs": a.runs, "results": rows}), vec![section])
+    Ok(Output {
+        json: json!({"durability": a.durability, "runs": a.runs, "results": rows, "batched": batch_rows}),
+        sections: vec![section, batch_section],
+    })
 }

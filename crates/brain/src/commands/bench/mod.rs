@@ -2,45 +2,94 @@
 //! as ratios (the machines are shared and noisy; absolute numbers alone mean little).
 //!
 //! - [`embedded`]: append throughput and append-to-read latency of the embedded log vs raw SQLite
-//!   insert + commit per event (the default).
-//! - [`consumers`]: the consumer runtime with inbox dedup vs the same inserts done directly
-//!   (`--consumers`).
+//!   insert + commit per event, and batched appends vs one raw connection (the default).
+//! - [`consumers`]: the consumer runtime with inbox dedup vs the same rows inserted directly with the
+//!   same batching (`--consumers`).
 //! - [`audit`]: the verifiable audit log's hashing, checkpoint latency and verify times against their
 //!   goals, hashing vs raw SHA-256 (`--audit`).
-//! - [`redis`]: `publish` / `publish_batch` vs raw pipelined `XADD`, and paced publish-to-handler
-//!   latency (`--backend redis`).
+//! - [`redis`]: `publish` / `publish_batch` vs raw pipelined `XADD` and raw `MULTI`/`EXEC`, and paced
+//!   publish-to-handler latency with a real inbox (`--backend redis`).
+//! - [`emit`]: the caller's cost of `emit`, call by call, vs a bare channel send (`--emit`).
+//! - [`nats`]: `append` vs raw `async-nats` JetStream publish at equal concurrency (`--nats`).
+//! - [`soak`]: RSS and CPU per event of the `brain serve` application under steady load (`--soak N`).
+//! - [`history`]: the cost of metrics and lag with an empty and a long history (`--history`).
+//! - [`all`]: every scenario in one run with the goals table (`--all`); [`report`] turns that JSON into
+//!   `docs/BENCHMARKS.md` with SVG plots (`brain bench report bench.json`).
 //!
 //! This module holds what they share: the event generator, the median, the progress bar and the report
 //! printer (a table on stdout, or one JSON document with `--json`).
 
+/// A `Vec<String>` from string literals (table headers).
+macro_rules! svec {
+    ($($x:expr),* $(,)?) => { vec![$(String::from($x)),*] };
+}
+
+mod all;
 mod audit;
 mod consumers;
 mod embedded;
+mod emit;
+mod history;
+mod nats;
 mod redis;
+pub(crate) mod report;
+mod soak;
 
 use brain_events::EventPayload;
 use comfy_table::Table;
 use eventstream_core::{Event, EventType, Source, TenantId};
+use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, json};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchAction, BenchArgs};
+
+/// What one scenario measured: the JSON document and the tables printed for it.
+pub(super) struct Output {
+    /// The figures, as printed with `--json` (and kept by `--all`).
+    pub(super) json: serde_json::Value,
+    /// The tables.
+    pub(super) sections: Vec<Section>,
+}
 
 /// Runs the benchmark the arguments select.
 ///
 /// # Errors
 /// Invalid arguments, an unreachable service or a failed measurement.
 pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
-    if a.audit {
-        return audit::run(&a).await;
+    if let Some(BenchAction::Report(r)) = &a.action {
+        return report::run(r);
     }
-    if a.consumers {
-        return consumers::run(&a).await;
+    if a.all {
+        return all::run(&a).await;
     }
-    if let crate::config::LogSettings::Redis { url, .. } = crate::config::Settings::resolve(&a.log, None, None)?.log {
-        return redis::run(&a, &url).await;
-    }
-    embedded::run(a).await
+    let out = if a.audit {
+        audit::measure(&a).await?
+    } else if a.consumers {
+        consumers::measure(&a).await?
+    } else if a.emit {
+        emit::measure(&a).await?
+    } else if a.nats {
+        nats::measure(&a, &all::nats_url(&a)).await?
+    } else if a.history {
+        history::measure(&a).await?
+    } else if let Some(n) = a.soak {
+        soak::measure(n).await?
+    } else if let crate::config::LogSettings::Redis { url, .. } = crate::config::Settings::resolve(&a.log, None, None)?.log {
+        redis::measure(&a, &url).await?
+    } else {
+        embedded::measure(&a).await?
+    };
+    print_report(a.json, &out.json, out.sections)
+}
+
+/// Points of a latency CDF from a histogram: (value in ms, quantile), `unit_ms` being the histogram's
+/// unit in ms (0.001 for µs).
+pub(super) fn cdf(h: &Histogram<u64>, unit_ms: f64) -> Vec<(f64, f64)> {
+    let mut qs: Vec<f64> = (1..100).map(|i| f64::from(i) / 100.0).collect();
+    qs.extend([0.995, 0.999, 1.0]);
+    qs.into_iter().map(|q| (h.value_at_quantile(q) as f64 * unit_ms, q)).collect()
 }
 
 /// The median (the upper one for an even count).
@@ -77,13 +126,14 @@ pub(super) fn progress(steps: u64) -> ProgressBar {
 }
 
 /// One printed table of a report: a caption line, the header and the rows.
-pub(super) struct Section {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Section {
     /// What was measured and against which baseline, printed above the table.
-    pub(super) caption: String,
+    pub(crate) caption: String,
     /// Column names.
-    pub(super) header: Vec<&'static str>,
+    pub(crate) header: Vec<String>,
     /// Rows, already formatted.
-    pub(super) rows: Vec<Vec<String>>,
+    pub(crate) rows: Vec<Vec<String>>,
 }
 
 /// Prints a report: with `--json` the document `json` alone on stdout, otherwise each section as a table.
@@ -97,7 +147,7 @@ pub(super) fn print_report(as_json: bool, json: &serde_json::Value, sections: Ve
     }
     for s in sections {
         let mut t = Table::new();
-        t.set_header(s.header);
+        t.set_header(&s.header);
         for r in s.rows {
             t.add_row(r);
         }

@@ -51,6 +51,7 @@ const SENT_US: &str = "sent_us";
 #[derive(Debug, Serialize)]
 struct ThroughputRow {
     mode: &'static str,
+    baseline: &'static str,
     publishers: usize,
     batch: usize,
     events: usize,
@@ -70,6 +71,8 @@ struct LatencyRow {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// The latency distribution of the last run: (ms, quantile).
+    cdf_ms: Vec<(f64, f64)>,
 }
 
 /// What is measured for one throughput row.
@@ -79,11 +82,13 @@ enum Mode {
     Single(usize),
     /// `publish_batch` / one pipeline per call, [`BATCH`] events each, one task.
     Batched,
+    /// As `Batched`, but the baseline's pipeline is atomic (`MULTI`/`EXEC`), as `publish_batch` is.
+    BatchedAtomic,
 }
 
 use brain_events::task::TaskCreated;
 
-use super::{Section, bench_events, median, ms, per_sec, print_report, progress, ratio};
+use super::{Output, Section, bench_events, median, ms, per_sec, progress, ratio};
 
 /// Runs `f` over `events` dealt round-robin to `tasks` concurrent tasks; returns events per second.
 async fn concurrently<F, Fut>(events: Vec<Event>, tasks: usize, f: F) -> anyhow::Result<f64>
@@ -129,7 +134,7 @@ async fn measure_ours(stream: &EventStream, mode: Mode, events: Vec<Event>) -> a
             })
             .await
         }
-        Mode::Batched => {
+        Mode::Batched | Mode::BatchedAtomic => {
             let start = Instant::now();
             for chunk in events.chunks(BATCH) {
                 stream.publish_batch(chunk).await.context("publish_batch failed")?;
@@ -152,6 +157,13 @@ async fn measure_raw(raw: &RawStream, mode: Mode, events: Vec<Event>) -> anyhow:
                 }
             })
             .await
+        }
+        Mode::BatchedAtomic => {
+            let start = Instant::now();
+            for chunk in events.chunks(BATCH) {
+                raw.xadd_atomic(chunk).await.context("raw MULTI/EXEC XADD failed")?;
+            }
+            Ok(events.len() as f64 / start.elapsed().as_secs_f64())
         }
         Mode::Batched => {
             let start = Instant::now();
@@ -198,6 +210,7 @@ struct LatencyRun {
 
 async fn measure_latency(
     log: Arc<dyn EventLog>,
+    store: StateStore,
     stream: &EventStream,
     events: Vec<Event>,
     rate: u64,
@@ -207,8 +220,7 @@ async fn measure_latency(
     let origin = Instant::now();
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
     let seen = Arc::new(AtomicU64::new(0));
-    let store = StateStore::connect("sqlite::memory:").await.context("cannot open the in-memory state store")?;
-    let group: GroupName = "bench-latency".parse()?;
+    let group: GroupName = format!("bench-latency-{}", uuid::Uuid::new_v4().simple()).parse()?;
     let consumer = eventstream::default_consumer_name();
     let mut runtime = ConsumerRuntime::new(log.clone(), store, consumer);
     let options = SubscriptionOptions {
@@ -277,6 +289,8 @@ async fn measure_latency(
 struct Report {
     throughput: Vec<ThroughputRow>,
     latency: Vec<LatencyRow>,
+    /// Which state store held the latency subscriber's inbox.
+    inbox: &'static str,
 }
 
 async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &ProgressBar) -> anyhow::Result<Report> {
@@ -286,6 +300,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
     let (stream, tasks) = EventStream::start(log_dyn.clone(), outbox, None, PublisherOptions::default());
     let mut modes: Vec<Mode> = a.publishers.iter().map(|&p| Mode::Single(p)).collect();
     modes.push(Mode::Batched);
+    modes.push(Mode::BatchedAtomic);
     let mut throughput = Vec::new();
     for mode in modes {
         let (mut ours, mut base) = (Vec::new(), Vec::new());
@@ -293,6 +308,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
             let label = match mode {
                 Mode::Single(p) => format!("publish, {p} publishers"),
                 Mode::Batched => format!("publish_batch of {BATCH}"),
+                Mode::BatchedAtomic => format!("publish_batch of {BATCH} vs MULTI/EXEC"),
             };
             // Alternate which side goes first, so drift on a shared machine does not favour one.
             for ours_first in [run % 2 == 0, run % 2 != 0] {
@@ -309,12 +325,17 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
         }
         let (publishers, batch) = match mode {
             Mode::Single(p) => (p, 1),
-            Mode::Batched => (1, BATCH),
+            Mode::Batched | Mode::BatchedAtomic => (1, BATCH),
         };
         let (ours, base) = (median(ours), median(base));
-        let mode = if batch == 1 { "publish" } else { "publish_batch" };
+        let (mode, baseline) = match mode {
+            Mode::Single(_) => ("publish", "XADD"),
+            Mode::Batched => ("publish_batch", "pipelined XADD"),
+            Mode::BatchedAtomic => ("publish_batch", "pipelined MULTI/EXEC XADD"),
+        };
         throughput.push(ThroughputRow {
             mode,
+            baseline,
             publishers,
             batch,
             events: a.events,
@@ -324,6 +345,22 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
         });
     }
 
+    // The subscriber's inbox: PostgreSQL with `--pg-url` (a fresh schema, dropped afterwards), otherwise
+    // a SQLite file; never an in-memory database with its single connection.
+    let inbox_dir = tempfile::tempdir().context("temp dir")?;
+    let (inbox, inbox_label, schema) = match &a.pg_url {
+        Some(url) => {
+            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+            let store = StateStore::connect_with(url, eventstream_sql::StoreOptions::default().schema(schema.clone()))
+                .await
+                .with_context(|| format!("cannot connect to {}", crate::backend::redact(url)))?;
+            (store, "PostgreSQL", Some((url.clone(), schema)))
+        }
+        None => {
+            let store = StateStore::connect(&eventstream_sql::sqlite_url(&inbox_dir.path().join("inbox.db"))).await?;
+            (store, "SQLite file", None)
+        }
+    };
     let mut latency = Vec::new();
     for (rate, longest) in LATENCY_RATES {
         // `--events`, but at most `longest` at this rate, and at least twice the warm-up.
@@ -331,9 +368,11 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
         let events = a.events.min(cap).max(2 * WARMUP);
         let (mut sent, mut handled, mut p50, mut p99, mut max, mut recorded) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut last_cdf = Vec::new();
         for run in 0..a.runs {
             bar.set_message(format!("latency at {rate}/s, run {}", run + 1));
-            let r = measure_latency(log_dyn.clone(), &stream, bench_events::<TaskCreated>(events)?, rate, a.concurrency).await?;
+            let r =
+                measure_latency(log_dyn.clone(), inbox.clone(), &stream, bench_events::<TaskCreated>(events)?, rate, a.concurrency).await?;
             raw.delete().await.context("cannot delete the benchmark stream")?;
             sent.push(r.sent_rate);
             handled.push(r.handled_rate);
@@ -341,6 +380,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
             p99.push(r.hist.value_at_quantile(0.99) as f64 / 1000.0);
             max.push(r.hist.max() as f64 / 1000.0);
             recorded.push(r.hist.len() as f64);
+            last_cdf = super::cdf(&r.hist, 0.001);
             bar.inc(1);
         }
         latency.push(LatencyRow {
@@ -352,10 +392,17 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
             p50_ms: median(p50),
             p99_ms: median(p99),
             max_ms: median(max),
+            cdf_ms: last_cdf,
         });
     }
     tasks.shutdown(Duration::from_secs(2)).await;
-    Ok(Report { throughput, latency })
+    inbox.close().await;
+    if let Some((url, schema)) = schema
+        && let Ok(store) = StateStore::connect(&url).await
+    {
+        let _ = eventstream_sql::baseline::drop_schema(&store, &schema).await;
+    }
+    Ok(Report { throughput, latency, inbox: inbox_label })
 }
 
 /// Runs the Redis benchmark against `redis_url`.
@@ -363,7 +410,7 @@ async fn measure_all(a: &BenchArgs, log: &RedisLog, raw: &RawStream, bar: &Progr
 /// # Errors
 /// Invalid arguments, an unreachable server, or a failed measurement. The benchmark's stream is deleted
 /// in every case where the server is still reachable.
-pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
+pub(super) async fn measure(a: &BenchArgs, redis_url: &str) -> anyhow::Result<Output> {
     if a.events == 0 || a.runs == 0 || a.publishers.is_empty() || a.publishers.contains(&0) {
         bail!("--events, --runs and every --publishers value must be at least 1");
     }
@@ -372,7 +419,7 @@ pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
     let log = RedisLog::connect(config).await.with_context(|| format!("cannot reach Redis at {redis_url}"))?;
     let raw = RawStream::connect(redis_url, key.clone()).await.with_context(|| format!("cannot reach Redis at {redis_url}"))?;
 
-    let steps = (a.runs * ((a.publishers.len() + 1) * 2 + LATENCY_RATES.len())) as u64;
+    let steps = (a.runs * ((a.publishers.len() + 2) * 2 + LATENCY_RATES.len())) as u64;
     let bar = progress(steps);
     let result = tokio::select! {
         r = measure_all(a, &log, &raw, &bar) => r,
@@ -390,13 +437,14 @@ pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
         "baseline": "raw XADD, same fields, same client library (redis-rs multiplexed connection), same concurrency; a batch is one pipeline",
         "throughput": report.throughput,
         "latency": report.latency,
+        "latency_inbox": report.inbox,
     });
     let throughput = Section {
         caption: format!(
             "redis backend at {redis_url}, median of {} runs; baseline = raw XADD of the same entries with the same client and concurrency (a batch = one pipeline)",
             a.runs
         ),
-        header: vec!["call", "publishers", "batch", "events", "ours (events/s)", "raw XADD (events/s)", "ratio"],
+        header: svec!["call", "publishers", "batch", "events", "ours (events/s)", "raw", "raw (events/s)", "ratio"],
         rows: report
             .throughput
             .iter()
@@ -407,6 +455,7 @@ pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
                     r.batch.to_string(),
                     r.events.to_string(),
                     per_sec(r.events_per_sec),
+                    r.baseline.to_owned(),
                     per_sec(r.baseline_events_per_sec),
                     ratio(r.ratio),
                 ]
@@ -415,10 +464,10 @@ pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
     };
     let latency = Section {
         caption: format!(
-            "end-to-end: publish (paced) -> ConsumerRuntime subscriber (concurrency {}, in-memory SQLite inbox) -> handler; first {WARMUP} events not recorded",
-            a.concurrency
+            "end-to-end: publish (paced, MissedTickBehavior::Burst) -> ConsumerRuntime subscriber (concurrency {}, {} inbox) -> handler; first {WARMUP} events not recorded",
+            a.concurrency, report.inbox
         ),
-        header: vec!["publish -> handler rate (events/s)", "sent/s", "handled/s", "events (recorded)", "p50 (ms)", "p99 (ms)", "max (ms)"],
+        header: svec!["publish -> handler rate (events/s)", "sent/s", "handled/s", "events (recorded)", "p50 (ms)", "p99 (ms)", "max (ms)"],
         rows: report
             .latency
             .iter()
@@ -435,5 +484,5 @@ pub(super) async fn run(a: &BenchArgs, redis_url: &str) -> anyhow::Result<()> {
             })
             .collect(),
     };
-    print_report(a.json, &out, vec![throughput, latency])
+    Ok(Output { json: out, sections: vec![throughput, latency] })
 }
