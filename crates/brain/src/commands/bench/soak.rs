@@ -119,6 +119,7 @@ async fn run_soak(dir: &Path, total: usize) -> anyhow::Result<(Vec<Sample>, f64)
         backend: Some("embedded".into()),
         redis_url: None,
         nats_url: None,
+        nats_replicas: None,
         stream: None,
         database: None,
     };
