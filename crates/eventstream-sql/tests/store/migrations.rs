@@ -150,7 +150,7 @@ async fn migrations_are_idempotent_across_connects(db: TestDb) {
     assert!(again.is_processed(&group("s"), e.tenant_id.as_ref(), &e.id).await.unwrap());
     let sql = format!("SELECT COUNT(*) AS n FROM {MIGRATIONS_TABLE}");
     let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(a.pool()).await.unwrap().get("n");
-    assert_eq!(n, 5, "the state store has five versions");
+    assert_eq!(n, 6, "the state store has six versions");
     again.ping().await.unwrap();
     if db.backend == Backend::Sqlite {
         let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(a.pool()).await.unwrap().get(0);
