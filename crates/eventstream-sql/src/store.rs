@@ -257,7 +257,10 @@ impl StateStore {
             pool.max_connections(options.max_connections.unwrap_or(8))
         };
         let pool = pool.connect(&url).await.map_err(|e| StoreError::sqlx("opening the SQLite database", e))?;
-        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file, write_turn: Some(Arc::new(tokio::sync::Mutex::new(()))) })
+        // No in-process write turn: it starved other processes on the same file (a second replica, a CLI
+        // command while the server is busy), whose busy handler sleeps while this process hands the lock
+        // from one transaction to the next (the Redis kill test of two replicas on one SQLite file).
+        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file, write_turn: None })
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {

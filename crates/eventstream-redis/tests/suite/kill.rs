@@ -31,8 +31,9 @@ const CHILD_CONSUMER: &str = "BRAIN_TEST_CHILD_CONSUMER";
 const GROUP: &str = "kill-effects";
 /// Events appended.
 const EVENTS: u64 = 200;
-/// Time each handler call spends before its insert, so deliveries are in flight when the kill comes.
-const HANDLER_DELAY: Duration = Duration::from_millis(10);
+/// Time each handler call spends before its insert, so deliveries are in flight when the kill comes (long
+/// enough that the window is not missed on a loaded machine: the 200 events take about a second).
+const HANDLER_DELAY: Duration = Duration::from_millis(30);
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set for a child replica"))
