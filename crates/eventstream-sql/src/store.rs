@@ -158,10 +158,6 @@ pub struct StateStore {
     kind: StoreKind,
     schema: Option<Arc<str>>,
     sqlite_file: Option<Arc<Path>>,
-    /// SQLite only: write transactions of this store take turns here before `BEGIN IMMEDIATE`. SQLite
-    /// has one writer anyway, and its busy handler sleeps 1, 2, 5, 10 ... ms between retries instead of
-    /// waking a waiter when the lock is free; a fair async lock hands the turn over at once.
-    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl fmt::Debug for StateStore {
@@ -260,7 +256,7 @@ impl StateStore {
         // No in-process write turn: it starved other processes on the same file (a second replica, a CLI
         // command while the server is busy), whose busy handler sleeps while this process hands the lock
         // from one transaction to the next (the Redis kill test of two replicas on one SQLite file).
-        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file, write_turn: None })
+        Ok(Self { pool, kind: StoreKind::Sqlite, schema: None, sqlite_file })
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -305,7 +301,7 @@ impl StateStore {
             })
             .connect_lazy(url)
             .map_err(|e| StoreError::sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None, write_turn: None })
+        Ok(Self { pool, kind: StoreKind::Postgres, schema, sqlite_file: None })
     }
 
     /// Applies the state store's own migrations: one set like any other, through [`StateStore::migrate_set`].
@@ -401,22 +397,12 @@ impl StateStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when no connection can be had or the write lock is not granted in time.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let turn = match &self.write_turn {
-            Some(lock) => {
-                let wait = Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
-                match tokio::time::timeout(wait, lock.clone().lock_owned()).await {
-                    Ok(guard) => Some(guard),
-                    Err(_) => return Err(StoreError::sqlx("waiting for the write lock", sqlx::Error::PoolTimedOut)),
-                }
-            }
-            None => None,
-        };
         let inner = match self.kind {
             StoreKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             StoreKind::Postgres => self.pool.begin().await,
         }
         .map_err(|e| StoreError::sqlx("starting a transaction", e))?;
-        Ok(Tx { inner, kind: self.kind, _turn: turn })
+        Ok(Tx { inner, kind: self.kind })
     }
 
     /// A pooled connection, for single-statement operations.
@@ -445,9 +431,6 @@ impl StateStore {
 pub struct Tx {
     inner: Transaction<'static, Any>,
     kind: StoreKind,
-    /// This store's SQLite write turn, released after the transaction (declared after `inner`, so it is
-    /// dropped after it).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl fmt::Debug for Tx {

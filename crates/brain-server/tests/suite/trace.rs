@@ -32,6 +32,7 @@ fn record_spans() -> (InMemorySpanExporter, SdkTracerProvider, tracing::subscrib
         .with_tracer(provider.tracer("trace-test"))
         .with_filter(Targets::new().with_target(eventstream::trace::TARGET, LevelFilter::INFO));
     let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    tracing::callsite::rebuild_interest_cache();
     (exporter, provider, guard)
 }
 
@@ -58,6 +59,10 @@ async fn finished(exporter: &InMemorySpanExporter, what: &str, pick: impl Fn(&Sp
 async fn request_span_parents_the_handler_spans(app: &TestApp, exporter: &InMemorySpanExporter) {
     let caller: TraceParent = CALLER.parse().expect("valid");
     let key = app.key("acme", "writer").await;
+    // A span callsite another test thread registered while this thread's subscriber was being installed
+    // can keep the interest it computed without it ("never"); rebuilding now, before the traced request,
+    // gives every registered callsite this subscriber's interest.
+    tracing::callsite::rebuild_interest_cache();
     let resp = app
         .req(Method::POST, "/api/events", Some(&key))
         .header("traceparent", CALLER)

@@ -48,6 +48,10 @@ async fn events_a_handler_emits_carry_the_handler_span_as_parent() {
     runtime
         .spawn(Subscription::new(name.clone(), vec!["task.created".parse::<TypePattern>().unwrap()], handler).with_options(fast_options()));
 
+    // A span callsite another test thread registered while this thread's subscriber was being installed
+    // can keep the interest it computed without it ("never", so the handler span would not be recorded);
+    // rebuilding now, before the traced publish, gives every registered callsite this subscriber's interest.
+    tracing::callsite::rebuild_interest_cache();
     let origin: TraceParent = ORIGIN.parse().unwrap();
     let mut first = Event::new("task.created".parse().unwrap(), "api".parse().unwrap(), serde_json::Map::new());
     TraceContext { parent: origin, state: Some("vendor=1".into()) }.write_to(&mut first.meta);
