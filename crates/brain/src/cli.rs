@@ -278,6 +278,14 @@ pub(crate) struct BenchArgs {
     /// concurrency (`--nats-url`, default `BRAIN_TEST_NATS_URL` or nats://127.0.0.1:4222).
     #[arg(long)]
     pub(crate) nats: bool,
+    /// Measure the NATS backend on a private 3-node JetStream cluster (R3) against a private single node
+    /// (R1) instead, each with raw `async-nats` as its baseline: publish throughput at `--publishers` and
+    /// end-to-end latency at `--nats-rate`. Starts its own `nats-server` processes on loopback ports.
+    #[arg(long)]
+    pub(crate) nats_cluster: bool,
+    /// Events per second of `--nats-cluster`'s paced end-to-end latency run (at most 10 s of them).
+    #[arg(long, default_value_t = 500)]
+    pub(crate) nats_rate: u64,
     /// Measure how metrics and lag cost grow with history instead (an empty vs a long inbox and backlog).
     #[arg(long)]
     pub(crate) history: bool,

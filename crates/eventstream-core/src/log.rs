@@ -133,6 +133,19 @@ pub trait EventLog: Send + Sync + fmt::Debug {
     /// cannot be stored (too large for the backend).
     async fn append(&self, events: &[Event]) -> Result<Vec<Position>, LogError>;
 
+    /// Appends events in this order without keeping them together: another writer's events may land
+    /// between them (and an event retried through a failover may land after the ones sent behind it).
+    /// For writers whose events are independent, such as the outbox relay, on a backend where keeping a
+    /// batch contiguous costs round trips and conflicts between writers (NATS); the others keep the
+    /// default, which is [`EventLog::append`]. Returns one position per event.
+    ///
+    /// # Errors
+    /// As [`EventLog::append`]; on an error some of the events may be stored (a retry stores each once
+    /// on backends that deduplicate by id, and consumers deduplicate by id in any case).
+    async fn append_interleaved(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        self.append(events).await
+    }
+
     /// Creates the group at `start` unless it exists (then nothing changes).
     ///
     /// # Errors

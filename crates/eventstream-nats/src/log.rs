@@ -212,6 +212,14 @@ impl EventLog for NatsLog {
         bounded("appending", limit, self.append_inner(events)).await
     }
 
+    async fn append_interleaved(&self, events: &[Event]) -> Result<Vec<Position>, LogError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = self.call_bound() + self.config.timeout * u32::try_from(events.len()).unwrap_or(u32::MAX);
+        bounded("appending", limit, self.append_interleaved_inner(events)).await
+    }
+
     async fn ensure_group(&self, group: &GroupName, start: &StartFrom) -> Result<(), LogError> {
         bounded("ensuring a group", self.call_bound(), async {
             match self.consumer_info(group).await {

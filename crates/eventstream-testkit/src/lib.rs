@@ -51,8 +51,8 @@ pub use clauses::groups::{
     lag_counts_unacked, set_group_position_replays, unknown_group_is_an_error,
 };
 pub use clauses::order::{
-    appends_are_read_back_in_order, appends_survive_reopen, concurrent_appends_lose_nothing, range_read_by_position_and_time,
-    read_back_is_newest_first,
+    appends_are_read_back_in_order, appends_survive_reopen, concurrent_appends_lose_nothing, interleaved_appends_keep_each_writers_order,
+    range_read_by_position_and_time, read_back_is_newest_first,
 };
 pub use fixtures::{sample_event, sample_events};
 pub use service::{require_service, running_in_ci};
@@ -98,6 +98,7 @@ macro_rules! conformance_tests {
             read_back_is_newest_first,
             lag_counts_unacked,
             concurrent_appends_lose_nothing,
+            interleaved_appends_keep_each_writers_order,
             unknown_group_is_an_error,
             ensure_group_is_idempotent_and_start_positions_work,
             set_group_position_replays,
@@ -128,6 +129,7 @@ pub async fn run_all(f: &dyn LogFactory) {
     read_back_is_newest_first(f).await;
     lag_counts_unacked(f).await;
     concurrent_appends_lose_nothing(f).await;
+    interleaved_appends_keep_each_writers_order(f).await;
     unknown_group_is_an_error(f).await;
     ensure_group_is_idempotent_and_start_positions_work(f).await;
     set_group_position_replays(f).await;

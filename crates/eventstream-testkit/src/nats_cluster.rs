@@ -52,7 +52,7 @@ pub fn free_port() -> u16 {
 
 impl NatsCluster {
     /// Starts `size` clustered nodes (`n0`, `n1`, ...) and waits until JetStream answers on each (a meta
-    /// leader is elected). `None` when `nats-server` is missing outside CI (a banner says so).
+    /// leader is elected). With `size` 1 the node is a standalone server. `None` when `nats-server` is missing outside CI (a banner says so).
     ///
     /// # Panics
     /// Under CI without `nats-server`; when a node does not start or no meta leader is elected within 30 s.
@@ -68,11 +68,14 @@ impl NatsCluster {
             let name = format!("n{i}");
             let store = dir.path().join(&name);
             std::fs::create_dir_all(&store).unwrap_or_else(|e| panic!("creating {}: {e}", store.display()));
-            let text = format!(
-                "server_name: {name}\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\ncluster {{\n  name: brain-test\n  listen: \"127.0.0.1:{route}\"\n  routes: [{}]\n}}\n",
-                store.display(),
-                routes.join(", ")
-            );
+            let mut text = format!("server_name: {name}\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n", store.display());
+            // One node is a standalone server (no cluster block): what a single-node deployment runs.
+            if size > 1 {
+                text.push_str(&format!(
+                    "cluster {{\n  name: brain-test\n  listen: \"127.0.0.1:{route}\"\n  routes: [{}]\n}}\n",
+                    routes.join(", ")
+                ));
+            }
             let config = dir.path().join(format!("{name}.conf"));
             std::fs::write(&config, text).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
             nodes.push(Node { name, port: *port, config, child: None });

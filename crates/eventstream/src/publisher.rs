@@ -326,7 +326,8 @@ async fn relay(
         };
         let ids: Vec<eventstream_sql::OutboxId> = rows.iter().map(|r| r.id).collect();
         let events: Vec<Event> = rows.into_iter().map(|r| r.event).collect();
-        match log.append(&events).await {
+        // The rows are independent events: they need their order, not to be contiguous in the log.
+        match log.append_interleaved(&events).await {
             Ok(_) => {
                 failures = 0;
                 stats.relayed.fetch_add(events.len() as u64, Ordering::Relaxed);

@@ -355,12 +355,26 @@ async fn missions_across_replicas(args: Vec<String>) {
     eprintln!("replicas: {} missions ({} accepted) completed after {elapsed:?}", all.len(), accepted.len());
     assert!(all.len() >= first_wave && all.len() <= total);
 
-    let (created, completed) = eventually("the history holds every mission's task events", patience, || async {
+    // Each look reads every task event, so once a second; a timeout shows where the missing ones are.
+    let deadline = Instant::now() + patience;
+    let (created, completed) = loop {
         let created = history(&client, &base, &key, "task.created", "task_id").await;
         let completed = history(&client, &base, &key, "task.completed", "task_id").await;
-        (created.len() >= all.len() && completed.len() >= all.len()).then_some((created, completed))
-    })
-    .await;
+        if created.len() >= all.len() && completed.len() >= all.len() {
+            break (created, completed);
+        }
+        if Instant::now() > deadline {
+            let consumers = get(&client, &base, &key, "/api/consumers").await;
+            let stats = get(&client, &base, &key, "/api/stats").await;
+            panic!(
+                "after {patience:?} the history holds {} task.created and {} task.completed for {} missions\nconsumers: {consumers:#?}\nstats: {stats:#?}",
+                created.len(),
+                completed.len(),
+                all.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     exactly_one_each(&all, &created, "task.created");
     exactly_one_each(&all, &completed, "task.completed");
 

@@ -1,4 +1,4 @@
-//! Clauses 1, 2, 7 and 9: order, durability, range reads and concurrent appends.
+//! Clauses 1, 2, 7, 9 and 9b: order, durability, range reads, concurrent and interleaved appends.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -212,4 +212,67 @@ pub async fn concurrent_appends_lose_nothing(f: &dyn LogFactory) {
         }
     }
     assert_eq!(log.head().await.must("head"), read_positions.last().cloned(), "head must be the last position read");
+}
+
+/// Clause 9b: `append_interleaved` from concurrent writers (alongside single-event appends) stores every
+/// event once, returns the position that holds each, and keeps each call's events in call order (they
+/// need not be contiguous).
+pub async fn interleaved_appends_keep_each_writers_order(f: &dyn LogFactory) {
+    const TASKS: u64 = 8;
+    const BATCHES: u64 = 6;
+    const PER_BATCH: u64 = 10;
+    let log = f.open(&unique_name("interleaved")).await;
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut calls: Vec<(u64, Vec<Position>)> = Vec::new();
+            for b in 0..BATCHES {
+                let base = (t * BATCHES + b) * PER_BATCH;
+                // Every other writer appends its events one by one, so single appends interleave too.
+                let ps = if t % 2 == 0 {
+                    log.append_interleaved(&sample_events(base..base + PER_BATCH)).await.must("interleaved append")
+                } else {
+                    let mut ps = Vec::new();
+                    for e in sample_events(base..base + PER_BATCH) {
+                        ps.extend(log.append(std::slice::from_ref(&e)).await.must("single append"));
+                    }
+                    ps
+                };
+                calls.push((base, ps));
+            }
+            calls
+        }));
+    }
+    let mut per_task = Vec::new();
+    for task in tasks {
+        per_task.push(task.await.must("appending task"));
+    }
+    let records = read_all(&*log).await;
+    assert_eq!(records.len() as u64, TASKS * BATCHES * PER_BATCH, "every appended event must be read back once");
+    let read_positions = positions(&records);
+    assert_unique(&read_positions, "positions after interleaved appends");
+    let index: HashMap<&Position, usize> = read_positions.iter().enumerate().map(|(i, p)| (p, i)).collect();
+    let mut seen = HashSet::new();
+    for r in &records {
+        let i = r.event.as_ref().ok().and_then(sample_index).unwrap_or_else(|| panic!("entry {} is not a sample event", r.position));
+        assert!(seen.insert(i), "event {i} was stored twice");
+    }
+    for calls in &per_task {
+        let mut previous: Option<usize> = None;
+        for (base, ps) in calls {
+            assert_eq!(ps.len() as u64, PER_BATCH, "one position per event");
+            for (k, p) in ps.iter().enumerate() {
+                let at = *index.get(p).unwrap_or_else(|| panic!("position {p} returned for event {} is not in the log", base + k as u64));
+                assert_eq!(
+                    records[at].event.as_ref().ok().and_then(sample_index),
+                    Some(base + k as u64),
+                    "the position returned for event {} holds another event",
+                    base + k as u64
+                );
+                assert!(previous.is_none_or(|prev| at > prev), "event {} is stored before an event its writer appended earlier", base + k as u64);
+                previous = Some(at);
+            }
+        }
+    }
 }

@@ -353,6 +353,10 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     record(&mut scenarios, &mut sections, "emit", super::emit::measure(a).await);
     eprintln!("bench --all: nats at {nats}");
     record(&mut scenarios, &mut sections, "nats", super::nats::measure(a, &nats).await);
+    eprintln!("bench --all: nats cluster (private nats-server processes)");
+    record(&mut scenarios, &mut sections, "nats_cluster", super::nats_cluster::measure(a).await);
+    eprintln!("bench --all: audit log ({} rows)", a.audit_rows);
+    record(&mut scenarios, &mut sections, "audit", super::audit::measure(a).await);
     eprintln!("bench --all: history");
     record(&mut scenarios, &mut sections, "history", super::history::measure(&c).await);
     let soak = a.soak.unwrap_or(DEFAULT_SOAK_EVENTS);

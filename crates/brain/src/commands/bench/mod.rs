@@ -11,6 +11,8 @@
 //!   publish-to-handler latency with a real inbox (`--backend redis`).
 //! - [`emit`]: the caller's cost of `emit`, call by call, vs a bare channel send (`--emit`).
 //! - [`nats`]: `append` vs raw `async-nats` JetStream publish at equal concurrency (`--nats`).
+//! - [`nats_cluster`]: the same on a private 3-node cluster (R3) vs a private single node, with
+//!   end-to-end latency (`--nats-cluster`).
 //! - [`soak`]: RSS and CPU per event of the `brain serve` application under steady load (`--soak N`).
 //! - [`history`]: the cost of metrics and lag with an empty and a long history (`--history`).
 //! - [`all`]: every scenario in one run with the goals table (`--all`); [`report`] turns that JSON into
@@ -31,6 +33,7 @@ mod embedded;
 mod emit;
 mod history;
 mod nats;
+mod nats_cluster;
 mod redis;
 pub(crate) mod report;
 mod soak;
@@ -70,6 +73,8 @@ pub(crate) async fn run(a: BenchArgs) -> anyhow::Result<()> {
         consumers::measure(&a).await?
     } else if a.emit {
         emit::measure(&a).await?
+    } else if a.nats_cluster {
+        nats_cluster::measure(&a).await?
     } else if a.nats {
         nats::measure(&a, &all::nats_url(&a)).await?
     } else if a.history {

@@ -29,7 +29,7 @@ struct Row {
 }
 
 /// Runs `f(i)` for every index in `0..n` from `tasks` concurrent tasks; returns events/s.
-async fn concurrently<F, Fut>(n: usize, tasks: usize, f: F) -> anyhow::Result<f64>
+pub(super) async fn concurrently<F, Fut>(n: usize, tasks: usize, f: F) -> anyhow::Result<f64>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -56,9 +56,12 @@ where
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn measure_ours(url: &str, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
+/// Our `append`, one event per call from `publishers` tasks, on fresh streams of `replicas` replicas.
+pub(super) async fn measure_ours(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
     let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let log = Arc::new(NatsLog::connect(NatsConfig::new(url, name)).await.with_context(|| format!("cannot reach NATS at {url}"))?);
+    let mut config = NatsConfig::new(url, name);
+    config.replicas = replicas;
+    let log = Arc::new(NatsLog::connect(config).await.with_context(|| format!("cannot reach NATS at {url}"))?);
     let n = events.len();
     let l = log.clone();
     let r = concurrently(n, publishers, move |i| {
@@ -73,7 +76,8 @@ async fn measure_ours(url: &str, events: Arc<Vec<Event>>, publishers: usize) -> 
     r
 }
 
-async fn measure_raw(url: &str, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
+/// The raw `async-nats` publish of the same bodies on a fresh file stream of `replicas` replicas.
+pub(super) async fn measure_raw(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
     let client = async_nats::connect(url).await.with_context(|| format!("cannot reach NATS at {url}"))?;
     let js = async_nats::jetstream::new(client);
     let name = format!("bench_raw_{}", uuid::Uuid::new_v4().simple());
@@ -82,6 +86,7 @@ async fn measure_raw(url: &str, events: Arc<Vec<Event>>, publishers: usize) -> a
         name: name.clone(),
         subjects: vec![subject.clone()],
         storage: async_nats::jetstream::stream::StorageType::File,
+        num_replicas: replicas,
         ..Default::default()
     })
     .await
@@ -119,9 +124,9 @@ pub(super) async fn measure(a: &BenchArgs, url: &str) -> anyhow::Result<Output> 
             for ours_first in [run % 2 == 0, run % 2 != 0] {
                 let events = Arc::new(bench_events::<TaskCreated>(a.events)?);
                 if ours_first {
-                    ours.push(measure_ours(url, events, p).await?);
+                    ours.push(measure_ours(url, 1, events, p).await?);
                 } else {
-                    base.push(measure_raw(url, events, p).await?);
+                    base.push(measure_raw(url, 1, events, p).await?);
                 }
             }
         }

@@ -223,12 +223,14 @@ fn goals_markdown(doc: &Value) -> String {
 }
 
 /// The scenarios in the order they are reported, with their headings.
-const SCENARIOS: [(&str, &str); 7] = [
+const SCENARIOS: [(&str, &str); 9] = [
     ("embedded", "Embedded log: append throughput, latency and batched appends"),
     ("consumers", "Consumer runtime with inbox dedup"),
     ("redis", "Redis backend"),
     ("emit", "`emit` caller cost"),
     ("nats", "NATS backend"),
+    ("nats_cluster", "NATS: a 3-node R3 cluster against a single node"),
+    ("audit", "Audit log: hashing, checkpoints, verification"),
     ("history", "Metrics and lag against history"),
     ("soak", "Soak: RSS and CPU of `brain serve`"),
 ];
