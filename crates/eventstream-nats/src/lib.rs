@@ -28,7 +28,7 @@
 //! `config.rs` the settings, `names.rs` stream, subject and consumer names, `error.rs` mapping client
 //! errors to [`LogError`](eventstream_core::LogError), `failover.rs` the bounded retries that ride through
 //! a leader change or a lost server, `pending.rs` the ownership table, `log.rs` the
-//! [`EventLog`](eventstream_core::EventLog) implementation, with `log/append.rs` (contiguous batches),
+//! [`EventLog`](eventstream_core::EventLog) implementation, with `log/append.rs` (contiguous batches, single and pipelined appends),
 //! `log/read.rs` (direct gets, `read`, `read_back`) and `log/groups.rs` (consumers, deliveries, acks).
 
 mod config;

@@ -24,7 +24,9 @@ mod read;
 ///
 /// | Operation | JetStream |
 /// |---|---|
-/// | `append` | one publish per event with `Nats-Msg-Id` = event id and `Nats-Expected-Last-Sequence` chained from the previous event, each ack awaited |
+/// | `append` of a batch | one publish per event with `Nats-Msg-Id` = event id and `Nats-Expected-Last-Sequence` chained from the previous event, each ack awaited |
+/// | `append` of one event | one publish with `Nats-Msg-Id` (no expected sequence: one event is contiguous by itself, so concurrent writers never conflict) |
+/// | `append_interleaved` (the outbox relay) | every event published with `Nats-Msg-Id` before the acks are awaited: one round trip per batch, in order, possibly interleaved with other writers |
 /// | position | the stream sequence, in decimal |
 /// | `read`, `read_back`, `head` | direct get (`allow_direct`) by sequence / next-by-subject, stream info; `read` waits on a core subscription to the events subject |
 /// | group | a durable pull consumer named after the group (explicit ack, unlimited deliveries, long ack wait) |
@@ -38,7 +40,9 @@ mod read;
 /// JetStream (the 2.9 server this is tested against, and 2.10) has no multi-message transaction. Every
 /// event of a batch is published with `Nats-Expected-Last-Sequence` set to the sequence of the event
 /// before it, so a batch is stored contiguously or the server rejects the rest of it: when another
-/// writer got in first, nothing of the batch was stored and it is retried in full. Appends through one
+/// writer got in first, nothing of the batch was stored and it is retried in full (so with several busy
+/// writers a long batch can take several attempts; writers whose events are independent use
+/// `append_interleaved`). Appends through one
 /// handle are serialised by a lock, so tasks sharing a handle never conflict. What remains: when the
 /// connection fails (or another process interleaves) in the middle of a batch, a prefix of it may be
 /// stored. Retrying the same events stores the rest and not the prefix again (dedup on `Nats-Msg-Id`
