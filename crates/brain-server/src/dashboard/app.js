@@ -27,6 +27,7 @@
     source: null, // the EventSource
     listened: new Set(), // event types the EventSource has a listener for
     arrivals: [], // [{at: ms, type}] in the rate window
+    serverRates: null, // {total, perType} of the last minute from the analytics module, when it runs
     seen: {}, // type -> count since the server started (admins)
     catalog: [],
     timer: null,
@@ -201,8 +202,11 @@
   function renderRates() {
     const now = Date.now();
     state.arrivals = state.arrivals.filter((a) => now - a.at <= RATE_WINDOW_MS);
-    const perType = {};
-    for (const a of state.arrivals) perType[a.type] = (perType[a.type] || 0) + 1;
+    // The analytics module's count of the last minute when it runs (exact at any rate); otherwise what
+    // this page saw arrive (seeded with at most 1,000 events of the last minute).
+    let perType = {};
+    if (state.serverRates) perType = { ...state.serverRates.perType };
+    else for (const a of state.arrivals) perType[a.type] = (perType[a.type] || 0) + 1;
     const types = new Set([...Object.keys(perType), ...Object.keys(state.seen)]);
     const list = [...types].map((t) => ({ type: t, rate: perType[t] || 0, seen: state.seen[t] }));
     list.sort((a, b) => b.rate - a.rate || (b.seen || 0) - (a.seen || 0) || a.type.localeCompare(b.type));
@@ -221,7 +225,17 @@
       );
     });
     replaceRows($("rates-body"), rows, "No events yet", 4);
-    $("g-rate").textContent = num(state.arrivals.length);
+    $("g-rate").textContent = num(state.serverRates ? state.serverRates.total : state.arrivals.length);
+  }
+
+  async function loadRates() {
+    try {
+      const r = await api(`/api/analytics/rates${query({ window: "1m" })}`);
+      state.serverRates = { total: r.total, perType: Object.fromEntries((r.types || []).map((t) => [t.key, t.count])) };
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) state.serverRates = null; // no analytics module
+      else throw e;
+    }
   }
 
   async function seedRates() {
@@ -316,7 +330,7 @@
   // ---- wiring ----
 
   async function refresh() {
-    const results = await Promise.allSettled([loadStats()]);
+    const results = await Promise.allSettled([loadStats(), loadRates()]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed && !(failed.reason instanceof ApiError && failed.reason.status === 401)) {
       notice(`Refresh failed: ${failed.reason.message}`);

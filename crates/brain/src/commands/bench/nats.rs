@@ -56,6 +56,15 @@ where
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// The raw client on `url` (one server or a comma-separated list of a cluster's servers).
+pub(super) async fn raw_connect(url: &str) -> anyhow::Result<async_nats::Client> {
+    let servers = url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>().with_context(|| format!("{u:?} is not a NATS server URL")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    async_nats::connect(servers).await.with_context(|| format!("cannot reach NATS at {url}"))
+}
+
 /// Our `append`, one event per call from `publishers` tasks, on fresh streams of `replicas` replicas.
 pub(super) async fn measure_ours(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
     let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
@@ -78,7 +87,7 @@ pub(super) async fn measure_ours(url: &str, replicas: usize, events: Arc<Vec<Eve
 
 /// The raw `async-nats` publish of the same bodies on a fresh file stream of `replicas` replicas.
 pub(super) async fn measure_raw(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
-    let client = async_nats::connect(url).await.with_context(|| format!("cannot reach NATS at {url}"))?;
+    let client = raw_connect(url).await?;
     let js = async_nats::jetstream::new(client);
     let name = format!("bench_raw_{}", uuid::Uuid::new_v4().simple());
     let subject = format!("{name}.events");

@@ -169,7 +169,7 @@ async fn latency_ours(url: &str, replicas: usize, events: Arc<Vec<Event>>, rate:
 /// stream of `replicas` replicas.
 async fn latency_raw(url: &str, replicas: usize, events: Arc<Vec<Event>>, rate: u64) -> anyhow::Result<(f64, f64, f64)> {
     use async_nats::jetstream::{consumer, stream};
-    let client = async_nats::connect(url).await.with_context(|| format!("cannot reach NATS at {url}"))?;
+    let client = super::nats::raw_connect(url).await?;
     let js = async_nats::jetstream::new(client);
     let name = format!("bench_raw_lat_{}", uuid::Uuid::new_v4().simple());
     let subject = format!("{name}.events");
