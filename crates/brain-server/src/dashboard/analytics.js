@@ -1,9 +1,10 @@
 // BRAiN EventStream dashboard: the Analytics page, fed by the analytics module
 // (GET /api/analytics/rates?window=1m|1h|24h and GET /api/analytics/modules?window=...).
 //
-// The server keeps counts per window, not a history of rates, so the line chart is drawn from samples the
-// page takes itself: every refresh it records each module's events/s over the last minute, and shows the
-// samples of the chosen window. The bar charts show the window as the server counts it.
+// The line chart is the server's history of events/s by module (GET /api/stats/series, sampled every 5 s
+// whether or not a page is open; 15 min of it for the 1m window). The series span every tenant, so for a
+// key that is not an admin the page draws samples it takes itself instead: every refresh, each module's
+// events/s over the last minute. The bar charts show the window as the analytics module counts it.
 //
 // Fragment option: `#analytics/window=1m|1h|24h`.
 "use strict";
@@ -12,6 +13,8 @@
   const D = window.BrainDash;
   const { $, el } = D;
   const WINDOWS = { "1m": 60e3, "1h": 3600e3, "24h": 86400e3 };
+  /** The server series shown for each window (the shortest series is 15 min). */
+  const SERIES = { "1m": "15m", "1h": "1h", "24h": "24h" };
   /** Samples kept for the line chart (24 h at one sample every few seconds would be far more: keep the newest). */
   const MAX_SAMPLES = 5000;
   /** Modules drawn as lines, the busiest first. */
@@ -22,7 +25,7 @@
     { key: "failed", label: "failed", color: "#c8372d" },
   ];
 
-  const page = { loaded: false, window: "1h", samples: [], busy: false };
+  const page = { loaded: false, window: "1h", samples: [], busy: false, noSeries: false };
 
   function perSecond(rates) {
     const out = {};
@@ -30,10 +33,23 @@
     return out;
   }
 
-  function drawLines() {
+  /** The series of the window from the server, or `null` for a key that may not read it. */
+  async function loadSeries(w) {
+    if (page.noSeries) return null;
+    try {
+      return await D.api(`/api/stats/series${D.query({ window: SERIES[w] })}`);
+    } catch (e) {
+      if (e.status !== 403) throw e;
+      page.noSeries = true;
+      return null;
+    }
+  }
+
+  function drawLines(series) {
     const now = Date.now();
-    const from = now - WINDOWS[page.window];
-    const shown = page.samples.filter((s) => s.t >= from);
+    const from = series ? series.from : now - WINDOWS[page.window];
+    const samples = series ? series.samples.map((s) => ({ t: s.t, modules: s.rates || {} })) : page.samples;
+    const shown = samples.filter((s) => s.t >= from);
     const peak = {};
     for (const s of shown) for (const [k, v] of Object.entries(s.modules)) peak[k] = Math.max(peak[k] || 0, v);
     const names = Object.keys(peak)
@@ -92,14 +108,15 @@
     page.busy = true;
     try {
       const w = page.window;
-      const [minute, rates, modules] = await Promise.all([
+      const [minute, rates, modules, series] = await Promise.all([
         D.api("/api/analytics/rates?window=1m"),
         w === "1m" ? null : D.api(`/api/analytics/rates${D.query({ window: w })}`),
         D.api(`/api/analytics/modules${D.query({ window: w })}`),
+        loadSeries(w),
       ]);
       page.samples.push({ t: Date.now(), modules: perSecond(minute) });
       if (page.samples.length > MAX_SAMPLES) page.samples.splice(0, page.samples.length - MAX_SAMPLES);
-      drawLines();
+      drawLines(series);
       drawBars(rates || minute);
       drawModules(modules);
       $("analytics-error").textContent = "";

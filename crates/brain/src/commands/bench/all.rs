@@ -3,6 +3,7 @@
 //! document, which `brain bench report` turns into docs/BENCHMARKS.md and plots. A scenario whose
 //! service is unreachable is recorded with its error; the others still run.
 
+use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -332,6 +333,22 @@ fn record(doc: &mut serde_json::Map<String, Value>, sections: &mut Vec<Section>,
     }
 }
 
+/// The soak in a process of its own (`brain bench --soak N --json`), so its RSS is not the memory the
+/// earlier scenarios left in this process.
+async fn soak_in_child(events: usize) -> anyhow::Result<Output> {
+    let exe = std::env::current_exe().context("cannot find this executable to run the soak")?;
+    let out = tokio::process::Command::new(exe)
+        .args(["bench", "--soak", &events.to_string(), "--json"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .context("cannot start the soak's process")?;
+    if !out.status.success() {
+        bail!("the soak's process failed ({})", out.status);
+    }
+    super::soak::output(serde_json::from_slice(&out.stdout).context("the soak's process printed no JSON document")?)
+}
+
 /// Runs every scenario.
 ///
 /// # Errors
@@ -361,7 +378,7 @@ pub(super) async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     record(&mut scenarios, &mut sections, "history", super::history::measure(&c).await);
     let soak = a.soak.unwrap_or(DEFAULT_SOAK_EVENTS);
     eprintln!("bench --all: soak of {soak} events");
-    record(&mut scenarios, &mut sections, "soak", super::soak::measure(soak).await);
+    record(&mut scenarios, &mut sections, "soak", soak_in_child(soak).await);
     let scenarios = Value::Object(scenarios);
     let goals = goals(&scenarios);
     let goals_table = goals_section(&goals);

@@ -26,6 +26,8 @@ struct Row {
     events_per_sec: f64,
     baseline_events_per_sec: f64,
     ratio: f64,
+    /// The raw publish with the event id as `Nats-Msg-Id`, as ours sends (the server's dedup tracking).
+    baseline_with_ids_events_per_sec: f64,
 }
 
 /// Runs `f(i)` for every index in `0..n` from `tasks` concurrent tasks; returns events/s.
@@ -87,6 +89,11 @@ pub(super) async fn measure_ours(url: &str, replicas: usize, events: Arc<Vec<Eve
 
 /// The raw `async-nats` publish of the same bodies on a fresh file stream of `replicas` replicas.
 pub(super) async fn measure_raw(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize) -> anyhow::Result<f64> {
+    measure_raw_with(url, replicas, events, publishers, false).await
+}
+
+/// [`measure_raw`], with each event's id as `Nats-Msg-Id` when `ids` (what the server's dedup costs).
+async fn measure_raw_with(url: &str, replicas: usize, events: Arc<Vec<Event>>, publishers: usize, ids: bool) -> anyhow::Result<f64> {
     let client = raw_connect(url).await?;
     let js = async_nats::jetstream::new(client);
     let name = format!("bench_raw_{}", uuid::Uuid::new_v4().simple());
@@ -104,10 +111,18 @@ pub(super) async fn measure_raw(url: &str, replicas: usize, events: Arc<Vec<Even
     let n = bodies.len();
     let j = js.clone();
     let r = concurrently(n, publishers, move |i| {
-        let (js, bodies, subject) = (j.clone(), bodies.clone(), subject.clone());
+        let (js, bodies, subject, events) = (j.clone(), bodies.clone(), subject.clone(), events.clone());
         async move {
             // A copy of the body per publish, as ours makes.
-            js.publish(subject, bodies[i].clone().into()).await.context("raw publish failed")?.await.context("raw publish ack failed")?;
+            let body = bodies[i].clone().into();
+            let ack = if ids {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, events[i].id.as_str());
+                js.publish_with_headers(subject, headers, body).await
+            } else {
+                js.publish(subject, body).await
+            };
+            ack.context("raw publish failed")?.await.context("raw publish ack failed")?;
             Ok(())
         }
     })
@@ -126,9 +141,10 @@ pub(super) async fn measure(a: &BenchArgs, url: &str) -> anyhow::Result<Output> 
     }
     let mut rows = Vec::new();
     for &p in &a.publishers {
-        let (mut ours, mut base) = (Vec::new(), Vec::new());
+        let (mut ours, mut base, mut with_ids) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
             eprintln!("nats, {p} publishers: run {} of {}", run + 1, a.runs);
+            with_ids.push(measure_raw_with(url, 1, Arc::new(bench_events::<TaskCreated>(a.events)?), p, true).await?);
             // Alternate which side goes first, so drift on a shared machine does not favour one.
             for ours_first in [run % 2 == 0, run % 2 != 0] {
                 let events = Arc::new(bench_events::<TaskCreated>(a.events)?);
@@ -139,16 +155,24 @@ pub(super) async fn measure(a: &BenchArgs, url: &str) -> anyhow::Result<Output> 
                 }
             }
         }
-        let (ours, base) = (median(ours), median(base));
-        rows.push(Row { publishers: p, events: a.events, events_per_sec: ours, baseline_events_per_sec: base, ratio: ours / base });
+        let (ours, base, with_ids) = (median(ours), median(base), median(with_ids));
+        rows.push(Row {
+            publishers: p,
+            events: a.events,
+            events_per_sec: ours,
+            baseline_events_per_sec: base,
+            ratio: ours / base,
+            baseline_with_ids_events_per_sec: with_ids,
+        });
     }
     let section = Section {
         caption: format!(
             "nats backend at {url}, median of {} runs; baseline = raw async-nats JetStream publish (publish().await?.await?) of the same \
-             bodies at the same concurrency",
+             bodies at the same concurrency; also the raw publish with the event id as Nats-Msg-Id (as ours sends it), to show \
+             what the server's dedup tracking costs",
             a.runs
         ),
-        header: svec!["publishers", "events", "ours (events/s)", "raw async-nats (events/s)", "ratio"],
+        header: svec!["publishers", "events", "ours (events/s)", "raw async-nats (events/s)", "ratio", "raw + Nats-Msg-Id (events/s)", "ours / that"],
         rows: rows
             .iter()
             .map(|r| {
@@ -158,6 +182,8 @@ pub(super) async fn measure(a: &BenchArgs, url: &str) -> anyhow::Result<Output> 
                     per_sec(r.events_per_sec),
                     per_sec(r.baseline_events_per_sec),
                     ratio(r.ratio),
+                    per_sec(r.baseline_with_ids_events_per_sec),
+                    ratio(r.events_per_sec / r.baseline_with_ids_events_per_sec),
                 ]
             })
             .collect(),

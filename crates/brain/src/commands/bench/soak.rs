@@ -18,7 +18,7 @@ use brain_events::EventPayload;
 use brain_events::task::{LegacyPriority, TaskCreated};
 use eventstream_core::{Event, EventType, Source};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Output, Section};
 use crate::cli::LogArgs;
@@ -208,9 +208,21 @@ pub(super) async fn measure(total: usize) -> anyhow::Result<Output> {
         cpu_us_per_event: (last.cpu_s - base.cpu_s) / published.max(1) as f64 * 1e6,
         samples,
     };
+    output(json!({"soak": serde_json::to_value(&report)?}))
+}
+
+/// The soak's output from its JSON document (`{"soak": {...}}`), also when it was measured in a child
+/// process (`brain bench --all` runs the soak in its own process, so the RSS is the soak's alone).
+///
+/// # Errors
+/// A document without the soak's figures.
+pub(super) fn output(doc: Value) -> anyhow::Result<Output> {
+    let r = doc.get("soak").context("no `soak` object in the soak's output")?;
+    let f = |k: &str| r.get(k).and_then(Value::as_f64).with_context(|| format!("the soak's output lacks `{k}`"));
+    let published = f("events")?;
     let section = Section {
         caption: format!(
-            "soak: the `brain serve` application in-process (embedded log, SQLite state store, every subscriber), {published} events in \
+            "soak: the `brain serve` application in-process (embedded log, SQLite state store, every subscriber), {published:.0} events in \
              batches of {BATCH} with lag held under {MAX_LAG}; RSS and CPU from /proc/self"
         ),
         header: svec![
@@ -222,15 +234,15 @@ pub(super) async fn measure(total: usize) -> anyhow::Result<Output> {
             "CPU per event (µs)"
         ],
         rows: vec![vec![
-            report.events.to_string(),
-            format!("{:.0}", report.events_per_sec),
-            format!("{:.1}", report.peak_rss_mb),
-            format!("{:.1}", report.final_rss_mb),
-            format!("{:.0}", report.second_half_growth_bytes_per_100k_events),
-            format!("{:.1}", report.cpu_us_per_event),
+            format!("{published:.0}"),
+            format!("{:.0}", f("events_per_sec")?),
+            format!("{:.1}", f("peak_rss_mb")?),
+            format!("{:.1}", f("final_rss_mb")?),
+            format!("{:.0}", f("second_half_growth_bytes_per_100k_events")?),
+            format!("{:.1}", f("cpu_us_per_event")?),
         ]],
     };
-    Ok(Output { json: serde_json::to_value(&report).map(|v| json!({"soak": v}))?, sections: vec![section] })
+    Ok(Output { json: doc, sections: vec![section] })
 }
 
 #[cfg(test)]
