@@ -45,10 +45,10 @@
     }
   }
 
-  function drawLines(series) {
+  function drawLines(history) {
     const now = Date.now();
-    const from = series ? series.from : now - WINDOWS[page.window];
-    const samples = series ? series.samples.map((s) => ({ t: s.t, modules: s.rates || {} })) : page.samples;
+    const from = history ? history.from : now - WINDOWS[page.window];
+    const samples = history ? history.samples.map((s) => ({ t: s.t, modules: s.rates || {} })) : page.samples;
     const shown = samples.filter((s) => s.t >= from);
     const peak = {};
     for (const s of shown) for (const [k, v] of Object.entries(s.modules)) peak[k] = Math.max(peak[k] || 0, v);

@@ -253,6 +253,9 @@ async fn chromium_draws_charts_switches_pages_filters_events_and_opens_a_chain()
             ("modules", "modules", "tr[data-robot=robot-web]"),
             ("audit", "audit", "#audit-body tr[data-audit-event]"),
             ("catalog", "catalog", "tr[data-catalog-type='task.created']"),
+            ("analytics", "analytics", "#analytics-modules-body tr[data-module=task]"),
+            // The Analytics page's line chart is the server's series, so it has the task line at once.
+            ("analytics", "analytics", "#chart-rate-line g[data-series=task]"),
             ("events", "events", "#events-body tr[data-event-id]"),
         ] {
             b.click(&format!(".top nav a[href='#{link}']")).await?;
