@@ -68,7 +68,8 @@ impl NatsCluster {
             let name = format!("n{i}");
             let store = dir.path().join(&name);
             std::fs::create_dir_all(&store).unwrap_or_else(|e| panic!("creating {}: {e}", store.display()));
-            let mut text = format!("server_name: {name}\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n", store.display());
+            let mut text =
+                format!("server_name: {name}\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n", store.display());
             // One node is a standalone server (no cluster block): what a single-node deployment runs.
             if size > 1 {
                 text.push_str(&format!(

@@ -166,7 +166,10 @@ impl NatsLog {
         let mut pending = Vec::with_capacity(bodies.len());
         for (id, body) in &bodies {
             let sent = bounded("publishing an event", self.config.timeout, async {
-                self.js.publish_with_headers(self.subject.clone(), headers(id, None), body.clone().into()).await.map_err(unavailable("publishing an event"))
+                self.js
+                    .publish_with_headers(self.subject.clone(), headers(id, None), body.clone().into())
+                    .await
+                    .map_err(unavailable("publishing an event"))
             })
             .await;
             pending.push(sent.ok());

@@ -236,9 +236,8 @@ async fn postgres_store() -> Option<(StateStore, (String, String))> {
         return None;
     }
     let schema = format!("kill_{}", uuid::Uuid::new_v4().simple());
-    let store = StateStore::connect_with(&url, StoreOptions::default().schema(schema.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("state store: {e}"));
+    let store =
+        StateStore::connect_with(&url, StoreOptions::default().schema(schema.clone())).await.unwrap_or_else(|e| panic!("state store: {e}"));
     Some((store, (url, schema)))
 }
 

@@ -270,7 +270,11 @@ pub async fn interleaved_appends_keep_each_writers_order(f: &dyn LogFactory) {
                     "the position returned for event {} holds another event",
                     base + k as u64
                 );
-                assert!(previous.is_none_or(|prev| at > prev), "event {} is stored before an event its writer appended earlier", base + k as u64);
+                assert!(
+                    previous.is_none_or(|prev| at > prev),
+                    "event {} is stored before an event its writer appended earlier",
+                    base + k as u64
+                );
                 previous = Some(at);
             }
         }

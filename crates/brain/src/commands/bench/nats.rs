@@ -172,7 +172,15 @@ pub(super) async fn measure(a: &BenchArgs, url: &str) -> anyhow::Result<Output> 
              what the server's dedup tracking costs",
             a.runs
         ),
-        header: svec!["publishers", "events", "ours (events/s)", "raw async-nats (events/s)", "ratio", "raw + Nats-Msg-Id (events/s)", "ours / that"],
+        header: svec![
+            "publishers",
+            "events",
+            "ours (events/s)",
+            "raw async-nats (events/s)",
+            "ratio",
+            "raw + Nats-Msg-Id (events/s)",
+            "ours / that"
+        ],
         rows: rows
             .iter()
             .map(|r| {
