@@ -7,52 +7,22 @@
 //! Both are hashed per IR-F1 (no request id, no time), so the same request always has the same hash and
 //! an approval issued for it stays valid for the retried request.
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::{CourseGenerationRequest, state_str};
-use crate::ir::{self, CanonicalError, Ir, IrAction, IrProvider, IrStep, Verdict, Violation};
+use crate::ir::{self, CanonicalError, Ir, IrAction, IrProvider, IrStep};
 use crate::web::now_ms;
 use brain_events::course::WorkflowState;
 
-/// `IRValidationResult`, as ir_governance answers it (course_factory validates without events, D-4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ValidationResult {
-    /// `PASS`, `ESCALATE` or `REJECT`.
-    pub status: Verdict,
-    /// The findings.
-    pub violations: Vec<Violation>,
-    /// The highest step tier.
-    pub risk_tier: u8,
-    /// Whether an approval is needed.
-    pub requires_approval: bool,
-    /// The IR hash.
-    pub ir_hash: String,
-    /// The tenant.
-    pub tenant_id: String,
-    /// The IR's request id.
-    pub request_id: String,
-    /// When (RFC 3339).
-    pub validated_at: String,
-}
+pub use crate::ir_governance::model::ValidationResult;
 
 /// Validates `ir` (normalised) with the shared validator.
 ///
 /// # Errors
 /// [`CanonicalError`] for a float or control character in the IR.
 pub(crate) fn validate(ir: &Ir) -> Result<ValidationResult, CanonicalError> {
-    let v = ir::validate(ir)?;
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
-    Ok(ValidationResult {
-        status: v.status,
-        violations: v.violations,
-        risk_tier: v.risk_tier,
-        requires_approval: v.requires_approval,
-        ir_hash: v.ir_hash,
-        tenant_id: ir.tenant_id.clone(),
-        request_id: ir.request_id.clone(),
-        validated_at: eventstream_core::format_timestamp(&at),
-    })
+    Ok(ValidationResult::new(ir::validate(ir)?, ir, eventstream_core::format_timestamp(&at)))
 }
 
 fn step(action: IrAction, resource: String, key: String, params: Value) -> IrStep {
@@ -131,6 +101,7 @@ pub fn gate_ir(tenant: &str, course_id: &str, to: WorkflowState) -> Ir {
 mod tests {
     use super::super::model::{Audience, Language};
     use super::*;
+    use crate::ir::Verdict;
 
     fn request(title: &str) -> CourseGenerationRequest {
         CourseGenerationRequest {

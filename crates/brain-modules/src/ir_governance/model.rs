@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ir::{HashMismatch, Ir, Verdict, Violation};
+use crate::ir::{HashMismatch, Ir, Validation, Verdict, Violation};
 
 /// Default approval time to live, in seconds (the original's 3600).
 pub const DEFAULT_TTL_SECONDS: i64 = 3600;
@@ -170,8 +170,8 @@ impl StatusCounts {
     }
 }
 
-/// `IRValidationResult`.
-#[derive(Debug, Clone, Serialize)]
+/// `IRValidationResult` (also course_factory's answer to an IR it validates without events, D-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidationResult {
     /// `PASS`, `ESCALATE` or `REJECT`.
     pub status: Verdict,
@@ -189,6 +189,22 @@ pub struct ValidationResult {
     pub request_id: String,
     /// When (RFC 3339).
     pub validated_at: String,
+}
+
+impl ValidationResult {
+    /// The answer for `ir` from the shared validator's `verdict`, validated at `validated_at` (RFC 3339).
+    pub fn new(verdict: Validation, ir: &Ir, validated_at: String) -> Self {
+        Self {
+            status: verdict.status,
+            violations: verdict.violations,
+            risk_tier: verdict.risk_tier,
+            requires_approval: verdict.requires_approval,
+            ir_hash: verdict.ir_hash,
+            tenant_id: ir.tenant_id.clone(),
+            request_id: ir.request_id.clone(),
+            validated_at,
+        }
+    }
 }
 
 /// Body of `POST /api/ir/dag-diff`.

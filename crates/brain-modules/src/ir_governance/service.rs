@@ -124,16 +124,7 @@ impl IrGovernanceService {
             .to_event(),
         };
         self.write_events(&[origin.stamp(event)]).await?;
-        Ok(ValidationResult {
-            status: v.status,
-            violations: v.violations,
-            risk_tier: v.risk_tier,
-            requires_approval: v.requires_approval,
-            ir_hash: v.ir_hash,
-            tenant_id: ir.tenant_id.clone(),
-            request_id: ir.request_id.clone(),
-            validated_at,
-        })
+        Ok(ValidationResult::new(v, ir, validated_at))
     }
 
     /// Audits `dag_nodes` (raw JSON) against `ir` and publishes `ir.dag_diff_ok` or `ir.dag_diff_failed`.

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use super::support::{PgSchema, Server, pg_url};
+use super::support::{PgSchema, Server, get_json, history, pg_url};
 
 /// Events of the publishing test: the 10,000, or `BRAIN_TEST_CLUSTER_EVENTS` (fewer for a quick
 /// local run). About 3 to 4 minutes on a busy two-core machine, in parallel with the rest of the suite.
@@ -97,35 +97,6 @@ impl Replica {
             }
         }
         self.launch();
-    }
-}
-
-/// `GET` with a key; `None` unless 200.
-async fn get(client: &Client, base: &str, key: &str, path: &str) -> Option<Value> {
-    let resp = client.get(format!("{base}{path}")).bearer_auth(key).send().await.ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    resp.json().await.ok()
-}
-
-/// Every event of type `t` in the history (paged), as (payload field, event id).
-async fn history(client: &Client, base: &str, key: &str, t: &str, field: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/events?type={t}&limit=1000");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = get(client, base, key, &path).await.expect("GET /api/events");
-        for e in page["events"].as_array().unwrap() {
-            out.push((e["payload"][field].as_str().unwrap_or_default().to_owned(), e["id"].as_str().unwrap().to_owned()));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
     }
 }
 
@@ -243,7 +214,7 @@ async fn ten_thousand_events_survive_the_loss_of_the_stream_leader() {
     eprintln!("cluster: effects per replica {per_replica:?}, done after {:?}", started.elapsed());
 
     // Both replicas appear in every replica's consumer list, and /ready names its dependencies.
-    let consumers = get(&client, &bases[0], &key, "/api/consumers").await.unwrap();
+    let consumers = get_json(&client, &bases[0], &key, "/api/consumers").await.unwrap();
     let counter = consumers["consumers"].as_array().unwrap().iter().find(|c| c["name"] == "counter").cloned().unwrap();
     let replicas: BTreeSet<&str> = counter["replicas"].as_array().unwrap().iter().filter_map(|r| r["replica"].as_str()).collect();
     assert_eq!(replicas, BTreeSet::from(["replica-a", "replica-b"]), "{counter}");
@@ -324,7 +295,7 @@ async fn missions_across_replicas(args: Vec<String>) {
     let count = |status: &'static str| {
         let (client, key, base) = (client.clone(), key.clone(), bases[1].clone());
         async move {
-            let stats = get(&client, &base, &key, "/api/missions/stats/overview").await;
+            let stats = get_json(&client, &base, &key, "/api/missions/stats/overview").await;
             stats.and_then(|s| s["stats"]["by_status"][status].as_u64()).unwrap_or(0)
         }
     };
@@ -348,7 +319,7 @@ async fn missions_across_replicas(args: Vec<String>) {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let page = get(&client, &base, &key, &path).await?;
+            let page = get_json(&client, &base, &key, &path).await?;
             for m in page["missions"].as_array()? {
                 all.insert(m["id"].as_str()?.to_owned());
                 done += usize::from(m["status"] == "COMPLETED");
@@ -374,8 +345,8 @@ async fn missions_across_replicas(args: Vec<String>) {
             break (created, completed);
         }
         if Instant::now() > deadline {
-            let consumers = get(&client, &base, &key, "/api/consumers").await;
-            let stats = get(&client, &base, &key, "/api/stats").await;
+            let consumers = get_json(&client, &base, &key, "/api/consumers").await;
+            let stats = get_json(&client, &base, &key, "/api/stats").await;
             panic!(
                 "after {patience:?} the history holds {} task.created and {} task.completed for {} missions\nconsumers: {consumers:#?}\nstats: {stats:#?}",
                 created.len(),

@@ -14,7 +14,7 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::suite::support::{PgSchema, Server, pg_url};
+use crate::suite::support::{PgSchema, Server, history, pg_url};
 
 /// Short attempts and a short lease, so a crash costs seconds.
 const BRAIN_TOML: &str = "[modules]\nmission_workers = 4\nexecutor_duration_ms = 40\nmission_lease_secs = 2\n";
@@ -85,26 +85,6 @@ async fn kill_mid_work(client: &Client, mut server: Server, key: &str, done: u64
     server.child.wait().unwrap();
 }
 
-/// Every event of type `t` in the history, as (payload id field, event id) pairs.
-async fn history(client: &Client, server: &Server, key: &str, t: &str, id_field: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/events?type={t}&limit=1000");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = get(client, server, key, &path).await.expect("GET /api/events");
-        for e in page["events"].as_array().unwrap() {
-            out.push((e["payload"][id_field].as_str().unwrap_or_default().to_owned(), e["id"].as_str().unwrap().to_owned()));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
-}
-
 async fn crash_scenario(dir: &Path, extra: &[&str]) {
     std::fs::write(dir.join("brain.toml"), BRAIN_TOML).unwrap();
     let client = Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
@@ -121,7 +101,7 @@ async fn crash_scenario(dir: &Path, extra: &[&str]) {
     // Restart; once a lost worker's mission came back, kill again, racing wave 3.
     let second = Server::start(dir, extra);
     eventually("a lost worker's mission re-queued", Duration::from_secs(60), || async {
-        let changes = history(&client, &second, &key, "mission.status_changed", "reason").await;
+        let changes = history(&client, &second.url(""), &key, "mission.status_changed", "reason").await;
         changes.iter().any(|(reason, _)| reason.starts_with("worker lost")).then_some(())
     })
     .await;
@@ -145,8 +125,8 @@ async fn crash_scenario(dir: &Path, extra: &[&str]) {
 
     // Exactly one task.created and one task.completed per mission, once the index has caught up.
     let (created, completed) = eventually("the event history to hold every completion", Duration::from_secs(60), || async {
-        let completed = history(&client, &last, &key, "task.completed", "task_id").await;
-        let created = history(&client, &last, &key, "task.created", "task_id").await;
+        let completed = history(&client, &last.url(""), &key, "task.completed", "task_id").await;
+        let created = history(&client, &last.url(""), &key, "task.created", "task_id").await;
         (completed.len() >= all.len() && created.len() >= all.len()).then_some((created, completed))
     })
     .await;
@@ -160,7 +140,7 @@ async fn crash_scenario(dir: &Path, extra: &[&str]) {
         }
         assert_eq!(per_mission.len(), all.len(), "{t} only for existing missions");
     }
-    let lost = history(&client, &last, &key, "mission.status_changed", "reason").await;
+    let lost = history(&client, &last.url(""), &key, "mission.status_changed", "reason").await;
     let lost = lost.iter().filter(|(reason, _)| reason.starts_with("worker lost")).count();
     assert!(lost >= 1, "a killed server's running missions came back through their leases");
     eprintln!("missions_crash: {} of 400 accepted, {} missions, {lost} recovered from lost workers", accepted.len(), all.len());

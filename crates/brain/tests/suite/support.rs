@@ -149,3 +149,34 @@ impl PgSchema {
         }
     }
 }
+
+/// `GET {base}{path}` with `key`: the JSON body of a 200 answer, else `None`.
+pub async fn get_json(client: &reqwest::Client, base: &str, key: &str, path: &str) -> Option<serde_json::Value> {
+    let resp = client.get(format!("{base}{path}")).bearer_auth(key).send().await.ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
+    resp.json().await.ok()
+}
+
+/// Every event of type `t` in the history of the server at `base` (`GET /api/events`, page by page), as
+/// (payload `field`, event id) pairs.
+pub async fn history(client: &reqwest::Client, base: &str, key: &str, t: &str, field: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/events?type={t}&limit=1000");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = get_json(client, base, key, &path).await.expect("GET /api/events");
+        for e in page["events"].as_array().expect("an events array") {
+            let id = e["id"].as_str().expect("an event id").to_owned();
+            out.push((e["payload"][field].as_str().unwrap_or_default().to_owned(), id));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
